@@ -1,0 +1,235 @@
+//! `init`: create a profile (settings + private key), or with `--force` replace one,
+//! archiving what it replaces. Everything is validated before anything is written, and a
+//! new profile appears all at once: it is assembled in a hidden folder and renamed in.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::Ctx;
+use crate::cli::InitArgs;
+use crate::csr::Subject;
+use crate::error::{Error, Result};
+use crate::exit_codes::ExitCode;
+use crate::keys::PrivateKey;
+use crate::output::Format;
+use crate::paths::ProfilePaths;
+use crate::profile::{self, Broker, Profile, Thresholds};
+use crate::{prompt, store};
+
+pub fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
+    let paths = ctx.paths();
+    let existing = occupied(&paths.dir);
+    if existing && !args.force {
+        return Err(Error::ProfileExists {
+            name: paths.name.clone(),
+            dir: ctx.home.profiles_dir(),
+        });
+    }
+    let settings = gather(&args)?;
+    let adopted = args.key.is_some();
+    let key = match &args.key {
+        Some(file) => PrivateKey::from_file(file)?,
+        None => PrivateKey::generate(args.curve)?,
+    };
+
+    let archived = if existing {
+        replace_in_place(&paths, &settings, &key)?
+    } else {
+        create_new(ctx, &paths, &settings, &key)?;
+        None
+    };
+    report(
+        ctx,
+        &args,
+        &paths,
+        &settings,
+        &key,
+        adopted,
+        archived.as_deref(),
+    );
+    Ok(ExitCode::Ok)
+}
+
+/// A profile directory counts as taken when it holds anything but our lock file.
+fn occupied(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|mut it| it.any(|e| e.is_ok_and(|e| e.file_name() != crate::paths::LOCK_FILE)))
+        .unwrap_or(false)
+}
+
+/// Flags first; on a terminal, ask for the rest; otherwise name every missing flag.
+fn gather(args: &InitArgs) -> Result<Profile> {
+    let interactive = prompt::stdin_is_terminal();
+    let mut missing = Vec::new();
+    let mut mandatory = |flag: &'static str,
+                         value: &Option<String>,
+                         q: &str,
+                         check: fn(&str) -> Result<()>|
+     -> Result<String> {
+        match value {
+            Some(v) => Ok(v.clone()),
+            None if interactive => Ok(prompt::ask(q, false, check)?.unwrap_or_default()),
+            None => {
+                missing.push(flag);
+                Ok(String::new())
+            }
+        }
+    };
+    let tenant = mandatory(
+        "tenant",
+        &args.tenant,
+        "Tenant ID (Common Name)",
+        profile::validate_tenant,
+    )?;
+    let organization = mandatory(
+        "org",
+        &args.org,
+        "Organization Name (your company)",
+        profile::validate_organization,
+    )?;
+    let email = mandatory(
+        "email",
+        &args.email,
+        "Email Address (for certificate notices)",
+        profile::validate_email,
+    )?;
+    if !missing.is_empty() {
+        return Err(Error::MissingFields(missing));
+    }
+    let optional = |value: &Option<String>,
+                    q: &str,
+                    check: fn(&str) -> Result<()>|
+     -> Result<Option<String>> {
+        match value {
+            Some(v) => Ok(Some(v.clone()).filter(|v| !v.is_empty())),
+            None if interactive => prompt::ask(q, true, check),
+            None => Ok(None),
+        }
+    };
+    let any = |_: &str| Ok(());
+    let p = Profile {
+        tenant,
+        organization,
+        email,
+        country: optional(
+            &args.country,
+            "Country Name (2 letter code)",
+            profile::validate_country,
+        )?
+        .map(|c| c.to_ascii_uppercase()),
+        state: optional(&args.state, "State or Province Name", any)?,
+        locality: optional(&args.locality, "Locality Name (city)", any)?,
+        org_unit: optional(&args.org_unit, "Organizational Unit Name", any)?,
+        username: args.username.clone().filter(|u| !u.is_empty()),
+        client_id: None,
+        broker: Broker::parse(&args.broker)?,
+        expiry: Thresholds::default(),
+    };
+    p.validate()?;
+    Ok(p)
+}
+
+/// Writes key and settings into a hidden staging folder, then renames it into place, so
+/// a crash leaves either no profile or a whole one.
+fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &PrivateKey) -> Result<()> {
+    let root = ctx.home.profiles_dir();
+    store::create_private_dir(&root)?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".init-{}-", paths.name))
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir_in(&root)
+        .map_err(|e| Error::write(&root, e))?;
+    let staged = ProfilePaths {
+        name: paths.name.clone(),
+        dir: staging.path().to_path_buf(),
+    };
+    store::write_new(&staged.key(), key.pem().as_bytes(), store::Mode::Secret)?;
+    settings.save(&staged)?;
+    // An empty directory at the destination is replaced; a non-empty one makes this fail.
+    std::fs::rename(staging.path(), &paths.dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists => {
+            Error::ProfileExists {
+                name: paths.name.clone(),
+                dir: root.clone(),
+            }
+        }
+        _ => Error::write(&paths.dir, e),
+    })?;
+    // The folder now lives at its final name; tempdir's cleanup must not chase it.
+    let _ = staging.keep();
+    std::fs::File::open(&root)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::write(&root, e))
+}
+
+/// `--force` on an existing profile: archive key, CSR, certificate and settings (the CA
+/// and the MQTT password belong to the connection, not the key, and stay).
+fn replace_in_place(
+    paths: &ProfilePaths,
+    settings: &Profile,
+    key: &PrivateKey,
+) -> Result<Option<std::path::PathBuf>> {
+    store::create_private_dir(&paths.dir)?;
+    let _lock = store::lock(&paths.lock())?;
+    let archived = store::archive(
+        &paths.dir,
+        &[paths.key(), paths.csr(), paths.cert(), paths.settings()],
+    )?;
+    store::write_new(&paths.key(), key.pem().as_bytes(), store::Mode::Secret)?;
+    settings.save(paths)?;
+    Ok(archived)
+}
+
+fn report(
+    ctx: &Ctx,
+    args: &InitArgs,
+    paths: &ProfilePaths,
+    p: &Profile,
+    key: &PrivateKey,
+    adopted: bool,
+    archived: Option<&Path>,
+) {
+    let subject = Subject::of(p).openssl_line();
+    if args.format == Format::Json {
+        ctx.out.json(&json!({
+            "profile": paths.name,
+            "dir": paths.dir,
+            "tenant": p.tenant,
+            "subject": subject,
+            "key_file": paths.key(),
+            "curve": key.curve(),
+            "key_fingerprint_sha256": key.fingerprint(),
+            "key_adopted": adopted,
+            "broker": p.broker.to_string(),
+            "archived_to": archived,
+        }));
+        return;
+    }
+    let o = &ctx.out;
+    o.line(format!(
+        "Created profile {:?} in {}",
+        paths.name,
+        paths.dir.display()
+    ));
+    o.line(format!("  tenant       {}", p.tenant));
+    o.line(format!("  subject      {subject}"));
+    let origin = if adopted { "adopted" } else { "new" };
+    o.line(format!(
+        "  private key  {} ({}, {origin}, mode 0600)",
+        paths.key().display(),
+        key.curve()
+    ));
+    o.line(format!("  key SHA-256  {}", key.fingerprint()));
+    o.line(format!("  broker       {}", p.broker));
+    if let Some(dir) = archived {
+        o.note(format!(
+            "the previous key, CSR, certificate and settings are in {}",
+            dir.display()
+        ));
+    }
+    o.line(format!(
+        "Next: {}   (writes certificate-request.csr for Centiloc support)",
+        ctx.cmd("csr")
+    ));
+}

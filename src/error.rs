@@ -1,0 +1,160 @@
+//! One error type for the whole tool. Each variant is named for the user's situation,
+//! carries the file, field or host it is about, and prints one sentence that says what
+//! failed and how to fix it. `main` maps it to an exit code with [`Error::exit_code`].
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::exit_codes::ExitCode;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad flags or arguments that clap could not catch.
+    #[error("{0}")]
+    Usage(String),
+
+    /// `init` without a terminal and without every mandatory value.
+    #[error(
+        "missing {}: pass {} (or run `init` in a terminal to be asked)",
+        .0.join(", "),
+        .0.iter().map(|f| format!("--{f}")).collect::<Vec<_>>().join(" ")
+    )]
+    MissingFields(Vec<&'static str>),
+
+    /// A value that would make a wrong CSR, topic or client ID.
+    #[error("invalid {field} {value:?}: {reason}")]
+    InvalidField {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error("cannot read {}: {}; check the path and its permissions", path.display(), io_reason(source))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot write {}: {}; check free space and permissions on that directory", path.display(), io_reason(source))]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("no profile {name:?} in {}: create it with `centiloc-cert init --tenant ID --org NAME --email ADDRESS`", dir.display())]
+    NoProfile { name: String, dir: PathBuf },
+
+    #[error("profile {name:?} already exists in {}: pass --force to replace it (its key and certificate are archived, never deleted)", dir.display())]
+    ProfileExists { name: String, dir: PathBuf },
+
+    #[error("{} already exists: pass --force to replace it, or choose another file", path.display())]
+    WouldOverwrite { path: PathBuf },
+
+    #[error("{} is locked by another centiloc-cert run; wait for it to finish and retry", path.display())]
+    Locked { path: PathBuf },
+
+    /// A key file we cannot use: wrong type, wrong curve, encrypted, not a key.
+    #[error("{}: {reason}", path.display())]
+    KeyRefused { path: PathBuf, reason: String },
+
+    /// A file that does not parse as what it should be (PEM, DER, TOML...).
+    #[error("{}: {reason}", path.display())]
+    BadData { path: PathBuf, reason: String },
+
+    #[error("{} is not valid: {reason}; fix or remove the file", path.display())]
+    Config { path: PathBuf, reason: String },
+
+    #[error("cannot build the CSR: {0}")]
+    Csr(String),
+
+    #[error("the system random number generator failed: {0}")]
+    Random(String),
+}
+
+/// The `io::Error` text without the "(os error N)" noise users cannot act on.
+fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        io::ErrorKind::AlreadyExists => "it already exists".into(),
+        io::ErrorKind::StorageFull => "the disk is full".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage(_) | Error::MissingFields(_) => ExitCode::Usage,
+            Error::InvalidField { .. } | Error::Config { .. } => ExitCode::Config,
+            Error::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                ExitCode::NoInput
+            }
+            Error::Read { .. } | Error::Write { .. } | Error::Random(_) => ExitCode::IoErr,
+            Error::NoProfile { .. } => ExitCode::NoInput,
+            Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
+            // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.
+            Error::Locked { .. } => ExitCode::IoErr,
+            Error::KeyRefused { .. } | Error::BadData { .. } | Error::Csr(_) => ExitCode::DataErr,
+        }
+    }
+
+    pub fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Read {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn write(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Write {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Error::InvalidField {
+            field,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_66_other_read_errors_74() {
+        let nf = Error::read("/x", io::Error::from(io::ErrorKind::NotFound));
+        assert_eq!(nf.exit_code(), ExitCode::NoInput);
+        assert_eq!(
+            nf.to_string(),
+            "cannot read /x: no such file or directory; check the path and its permissions"
+        );
+        let pd = Error::read("/x", io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(pd.exit_code(), ExitCode::IoErr);
+    }
+
+    #[test]
+    fn missing_fields_names_every_flag() {
+        let e = Error::MissingFields(vec!["tenant", "email"]);
+        assert_eq!(
+            e.to_string(),
+            "missing tenant, email: pass --tenant --email (or run `init` in a terminal to be asked)"
+        );
+        assert_eq!(e.exit_code(), ExitCode::Usage);
+    }
+}

@@ -1,0 +1,16 @@
+//! centiloc-cert as a library: the binary (`main.rs`) is a thin shell over [`commands::run`];
+//! benchmarks and fuzz targets reach the same modules through here.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod csr;
+pub mod error;
+pub mod exit_codes;
+pub mod keys;
+pub mod output;
+pub mod paths;
+pub mod pem_input;
+pub mod profile;
+pub mod prompt;
+pub mod store;

@@ -1,0 +1,46 @@
+//! Interactive questions for `init` when stdin is a terminal, like `openssl req` asks
+//! them, but each answer is validated before the next question.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::error::{Error, Result};
+
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Asks until `validate` accepts the answer. An empty answer gives `None` when
+/// `optional`, and asks again otherwise.
+pub fn ask(
+    question: &str,
+    optional: bool,
+    validate: impl Fn(&str) -> Result<()>,
+) -> Result<Option<String>> {
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("{question}{}: ", if optional { " (optional)" } else { "" });
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        let n = stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::read("standard input", e))?;
+        if n == 0 {
+            return Err(Error::Usage(format!(
+                "no answer to {question:?} (end of input): pass it as a flag instead"
+            )));
+        }
+        let answer = line.trim();
+        if answer.is_empty() {
+            if optional {
+                return Ok(None);
+            }
+            eprintln!("  This one is required.");
+            continue;
+        }
+        match validate(answer) {
+            Ok(()) => return Ok(Some(answer.to_owned())),
+            Err(e) => eprintln!("  {e}"),
+        }
+    }
+}
