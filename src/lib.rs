@@ -2,8 +2,10 @@
 //! benchmarks and fuzz targets reach the same modules through here.
 #![forbid(unsafe_code)]
 
+pub mod cert;
 pub mod cli;
 pub mod commands;
+pub mod credentials;
 pub mod csr;
 pub mod error;
 pub mod exit_codes;

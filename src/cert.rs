@@ -1,0 +1,229 @@
+//! Certificates: reading what support sends back (PEM chain or DER), and the facts every
+//! command asks of one: subject fields, validity, serial, fingerprints, whether it holds
+//! a given public key, whether an issuer signed it. Parsing is x509-parser's; this module
+//! keeps the owned facts so callers never juggle its lifetimes.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use x509_parser::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::keys::{colon_hex, spki_fingerprint};
+use crate::pem_input;
+
+/// The facts of one X.509 certificate, owned.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    der: Vec<u8>,
+    /// RFC 4514-style subject, e.g. `O=Demo Corp, CN=demo, Email=me@example.com`.
+    pub subject: String,
+    pub issuer: String,
+    pub common_name: Option<String>,
+    pub organization: Option<String>,
+    pub email: Option<String>,
+    /// Serial number, colon-separated hex as openssl prints it.
+    pub serial: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    /// DER SubjectPublicKeyInfo, compared with the key's to tell whether they match.
+    pub spki_der: Vec<u8>,
+    /// basicConstraints CA:TRUE.
+    pub is_ca: bool,
+    /// `Some(false)` when an extendedKeyUsage extension exists without clientAuth.
+    pub client_auth: Option<bool>,
+}
+
+impl Certificate {
+    /// Parses one DER certificate. The error text says what is wrong, for the caller to
+    /// wrap with the file name.
+    pub fn from_der(der: &[u8]) -> std::result::Result<Certificate, String> {
+        let (rest, x) = X509Certificate::from_der(der)
+            .map_err(|e| format!("not a valid X.509 certificate ({e})"))?;
+        if !rest.is_empty() {
+            return Err(format!(
+                "{} bytes of unexpected data follow the certificate",
+                rest.len()
+            ));
+        }
+        fn first<'a>(
+            mut it: impl Iterator<Item = &'a AttributeTypeAndValue<'a>>,
+        ) -> Option<String> {
+            it.next().and_then(|a| a.as_str().ok()).map(str::to_owned)
+        }
+        let subject = x.subject();
+        let time =
+            |t: ASN1Time| DateTime::<Utc>::from_timestamp(t.timestamp(), 0).unwrap_or_default();
+        let (is_ca, client_auth) = extensions_of(&x)?;
+        Ok(Certificate {
+            subject: subject.to_string(),
+            issuer: x.issuer().to_string(),
+            common_name: first(subject.iter_common_name()),
+            organization: first(subject.iter_organization()),
+            email: first(subject.iter_email()),
+            serial: x.raw_serial_as_string().to_ascii_uppercase(),
+            not_before: time(x.validity().not_before),
+            not_after: time(x.validity().not_after),
+            spki_der: x.public_key().raw.to_vec(),
+            is_ca,
+            client_auth,
+            der: der.to_vec(),
+        })
+    }
+
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// PEM text with LF line ends, as openssl writes it.
+    pub fn to_pem(&self) -> String {
+        pem_input::encode(&::pem::Pem::new("CERTIFICATE", self.der.clone()))
+    }
+
+    /// SHA-256 of the whole certificate (`openssl x509 -fingerprint -sha256`).
+    pub fn fingerprint(&self) -> String {
+        colon_hex(&Sha256::digest(&self.der))
+    }
+
+    /// SHA-256 of its public key, comparable with [`crate::keys::PrivateKey::fingerprint`].
+    pub fn key_fingerprint(&self) -> String {
+        spki_fingerprint(&self.spki_der)
+    }
+
+    /// Whole days until notAfter, negative once expired (rounded toward minus infinity,
+    /// so "0 days left" means it expires within the next 24 hours).
+    pub fn days_left(&self, now: DateTime<Utc>) -> i64 {
+        (self.not_after - now).num_seconds().div_euclid(86_400)
+    }
+
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        now > self.not_after
+    }
+
+    pub fn is_not_yet_valid(&self, now: DateTime<Utc>) -> bool {
+        now < self.not_before
+    }
+
+    /// Does this certificate carry the public key whose SPKI is `spki_der`?
+    pub fn holds_key(&self, spki_der: &[u8]) -> bool {
+        self.spki_der == spki_der
+    }
+
+    /// Checks that `issuer`'s key signed this certificate.
+    pub fn verify_signed_by(&self, issuer: &Certificate) -> std::result::Result<(), String> {
+        let (_, me) = X509Certificate::from_der(&self.der).map_err(|e| e.to_string())?;
+        let (_, ca) = X509Certificate::from_der(&issuer.der).map_err(|e| e.to_string())?;
+        me.verify_signature(Some(ca.public_key()))
+            .map_err(|e| format!("the signature does not verify with that issuer's key ({e})"))
+    }
+}
+
+fn extensions_of(x: &X509Certificate<'_>) -> std::result::Result<(bool, Option<bool>), String> {
+    let bad = |e: X509Error| format!("a certificate extension is malformed ({e})");
+    let is_ca = x
+        .basic_constraints()
+        .map_err(bad)?
+        .is_some_and(|b| b.value.ca);
+    let client_auth = x
+        .extended_key_usage()
+        .map_err(bad)?
+        .map(|e| e.value.client_auth || e.value.any);
+    Ok((is_ca, client_auth))
+}
+
+/// Reads a certificate file: PEM (one or more CERTIFICATE blocks, leaf first; BOM, CRLF
+/// and text around the blocks tolerated) or DER. `-` is stdin.
+pub fn load_chain(path: &Path) -> Result<Vec<Certificate>> {
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| Error::read("standard input", e))?;
+        buf
+    } else {
+        std::fs::read(path).map_err(|e| Error::read(path, e))?
+    };
+    parse_chain(path, &bytes)
+}
+
+/// Parses certificate bytes; `path` only names the source in errors.
+pub fn parse_chain(path: &Path, bytes: &[u8]) -> Result<Vec<Certificate>> {
+    let bad = |reason: String| Error::BadData {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if bytes.is_empty() {
+        return Err(bad(
+            "the file is empty; expected a PEM or DER certificate".into()
+        ));
+    }
+    if !pem_input::looks_like_pem(bytes) {
+        return Certificate::from_der(bytes)
+            .map(|c| vec![c])
+            .map_err(|e| bad(format!("{e}; expected a PEM or DER certificate")));
+    }
+    let blocks = pem_input::blocks(path, bytes)?;
+    let certs: Vec<&::pem::Pem> = blocks.iter().filter(|b| b.tag() == "CERTIFICATE").collect();
+    if certs.is_empty() {
+        let tags: Vec<&str> = blocks.iter().map(|b| b.tag()).collect();
+        return Err(bad(format!(
+            "holds {} but no CERTIFICATE block; expected the certificate Centiloc support sent",
+            tags.join(", ")
+        )));
+    }
+    certs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            Certificate::from_der(b.contents())
+                .map_err(|e| bad(format!("certificate #{} in the file: {e}", i + 1)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Curve, PrivateKey};
+
+    fn self_signed() -> (PrivateKey, Certificate) {
+        let key = PrivateKey::generate(Curve::P256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "demo");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Demo");
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2027, 1, 1);
+        let c = params.self_signed(&key.signing_key().unwrap()).unwrap();
+        (key, Certificate::from_der(c.der()).unwrap())
+    }
+
+    #[test]
+    fn facts_of_a_certificate() {
+        let (key, c) = self_signed();
+        assert_eq!(c.common_name.as_deref(), Some("demo"));
+        assert_eq!(c.organization.as_deref(), Some("Demo"));
+        assert!(c.holds_key(key.public_key_der()));
+        assert_eq!(c.key_fingerprint(), key.fingerprint());
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(c.days_left(now), 365);
+        assert!(!c.is_expired(now) && !c.is_not_yet_valid(now));
+        c.verify_signed_by(&c).unwrap();
+        let again = parse_chain(Path::new("x"), c.to_pem().as_bytes()).unwrap();
+        assert_eq!(again[0].der(), c.der());
+        let der = parse_chain(Path::new("x"), c.der()).unwrap();
+        assert_eq!(der[0].fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn garbage_is_bad_data() {
+        assert!(parse_chain(Path::new("x"), b"\x30\x03\x02\x01\x00").is_err());
+        assert!(parse_chain(Path::new("x"), b"").is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! The MQTT password: stored in the profile's `mqtt-password` (0600), overridden at use
+//! time by `CENTILOC_MQTT_PASSWORD`. It is never printed, logged or put into an error.
+
+use std::io;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::paths::ProfilePaths;
+use crate::store;
+
+pub const PASSWORD_ENV: &str = "CENTILOC_MQTT_PASSWORD";
+
+/// Where the password in use came from, for `status` and diagnostics (never the value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordSource {
+    Environment,
+    File,
+}
+
+/// The password to connect with: the environment first, then the profile file.
+/// `Ok(None)` when neither is set.
+pub fn read_password(paths: &ProfilePaths) -> Result<Option<(Zeroizing<String>, PasswordSource)>> {
+    if let Ok(v) = std::env::var(PASSWORD_ENV)
+        && !v.is_empty()
+    {
+        return Ok(Some((Zeroizing::new(v), PasswordSource::Environment)));
+    }
+    let file = paths.password();
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let text = Zeroizing::new(text);
+            // A trailing newline from `echo pw > file` is not part of the password.
+            let pw = text.strip_suffix('\n').unwrap_or(&text);
+            let pw = pw.strip_suffix('\r').unwrap_or(pw);
+            Ok(Some((Zeroizing::new(pw.to_owned()), PasswordSource::File)))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::read(file, e)),
+    }
+}
+
+/// Stores the password atomically with mode 0600.
+pub fn store_password(paths: &ProfilePaths, password: &str) -> Result<()> {
+    store::write_atomic(&paths.password(), password.as_bytes(), store::Mode::Secret)
+}

@@ -1,0 +1,320 @@
+//! Test support: the real binary against a temporary `--home`, and the real peers a user's
+//! setup has (openssl as Centiloc support's CA; later mosquitto and an SMTP server).
+//! A missing tool fails the test with the package to install; nothing skips silently.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+/// Fails the test with an install hint when `tool` is not on PATH.
+pub fn require(tool: &str, debian_package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(tool);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    for dir in ["/usr/sbin", "/sbin", "/usr/local/sbin"] {
+        let candidate = Path::new(dir).join(tool);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "`{tool}` is not installed: run `apt-get install {debian_package}` (scripts/test does it for you)"
+    );
+}
+
+/// A temporary home (`--home`) for one test.
+pub struct TestHome {
+    pub dir: TempDir,
+}
+
+impl TestHome {
+    pub fn new() -> TestHome {
+        TestHome {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The binary with `--home` set and a clean environment for our variables.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::cargo_bin("centiloc-cert").expect("binary built");
+        c.arg("--home").arg(self.path());
+        for var in [
+            "CENTILOC_CERT_HOME",
+            "CENTILOC_CERT_PROFILE",
+            "CENTILOC_MQTT_PASSWORD",
+            "CENTILOC_SMTP_PASSWORD",
+        ] {
+            c.env_remove(var);
+        }
+        c
+    }
+
+    pub fn profile_dir(&self, name: &str) -> PathBuf {
+        self.path().join("profiles").join(name)
+    }
+
+    /// `init` the default profile for `tenant` with a fresh key, asserting success.
+    pub fn init(&self, tenant: &str) -> &Self {
+        self.cmd()
+            .args([
+                "init",
+                "--tenant",
+                tenant,
+                "--org",
+                "Demo Corp",
+                "--email",
+                "ops@example.com",
+            ])
+            .assert()
+            .success();
+        self
+    }
+
+    /// `init` then `csr`; returns the CSR path.
+    pub fn init_with_csr(&self, tenant: &str) -> PathBuf {
+        self.init(tenant);
+        self.cmd().arg("csr").assert().success();
+        self.profile_dir("default").join("certificate-request.csr")
+    }
+}
+
+/// Runs openssl with `args` in `cwd`, asserting success; returns stdout.
+pub fn openssl(cwd: &Path, args: &[&str]) -> String {
+    let bin = require("openssl", "openssl");
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file under `dir` with its bytes, to prove a refusal changed nothing.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if e.file_name() != ".lock" {
+                let rel = p.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A certificate authority played by openssl, as Centiloc support does.
+pub struct Ca {
+    pub dir: TempDir,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+const CA_CONF: &str = "\
+[ ca ]
+default_ca = CA_default
+[ CA_default ]
+dir = .
+database = ./index.txt
+new_certs_dir = ./newcerts
+certificate = ./ca.pem
+private_key = ./ca.key
+serial = ./serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+email_in_dn = yes
+[ policy_any ]
+countryName = optional
+stateOrProvinceName = optional
+localityName = optional
+organizationName = optional
+organizationalUnitName = optional
+commonName = supplied
+emailAddress = optional
+[ client_ext ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+[ server_ext ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+";
+
+impl Ca {
+    /// A new self-signed P-256 CA named `cn`, valid ten years.
+    pub fn new(cn: &str) -> Ca {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        openssl(
+            d,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "ca.key",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                "ca.key",
+                "-days",
+                "3650",
+                "-out",
+                "ca.pem",
+                "-subj",
+                &format!("/O=Test CA/CN={cn}"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+        std::fs::write(d.join("ca.cnf"), CA_CONF).unwrap();
+        std::fs::write(d.join("index.txt"), "").unwrap();
+        std::fs::write(d.join("serial"), "1000\n").unwrap();
+        std::fs::create_dir(d.join("newcerts")).unwrap();
+        Ca {
+            cert: d.join("ca.pem"),
+            key: d.join("ca.key"),
+            dir,
+        }
+    }
+
+    /// Signs `csr` the simple way support might: `openssl x509 -req -days N`.
+    pub fn sign(&self, csr: &Path, days: u32) -> PathBuf {
+        let out = self.dir.path().join(format!("signed-{}.pem", unique()));
+        openssl(
+            self.dir.path(),
+            &[
+                "x509",
+                "-req",
+                "-in",
+                csr.to_str().unwrap(),
+                "-days",
+                &days.to_string(),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                &unique().to_string(),
+                "-out",
+                out.to_str().unwrap(),
+            ],
+        );
+        out
+    }
+
+    /// Signs `csr` with `openssl ca`, clientAuth extensions and exact dates
+    /// (`YYYYMMDDHHMMSSZ`), e.g. for expired or not-yet-valid cases.
+    pub fn sign_dates(&self, csr: &Path, start: &str, end: &str) -> PathBuf {
+        self.sign_ext(csr, start, end, "client_ext")
+    }
+
+    /// Like [`Ca::sign_dates`] with a named extension section of the CA config
+    /// (`client_ext` or `server_ext`).
+    pub fn sign_ext(&self, csr: &Path, start: &str, end: &str, ext: &str) -> PathBuf {
+        let out = self.dir.path().join(format!("ca-signed-{}.pem", unique()));
+        openssl(
+            self.dir.path(),
+            &[
+                "ca",
+                "-batch",
+                "-config",
+                "ca.cnf",
+                "-extensions",
+                ext,
+                "-preserveDN",
+                "-notext",
+                "-in",
+                csr.to_str().unwrap(),
+                "-out",
+                out.to_str().unwrap(),
+                "-startdate",
+                start,
+                "-enddate",
+                end,
+            ],
+        );
+        out
+    }
+
+    /// Signs `csr` valid from yesterday until `days` from now (negative: already expired).
+    pub fn sign_days_from_now(&self, csr: &Path, days: i64) -> PathBuf {
+        let now = chrono_like_now();
+        let start = if days < 0 {
+            now - 400 * 86_400
+        } else {
+            now - 86_400
+        };
+        let end = now + days * 86_400;
+        self.sign_dates(csr, &asn1_time(start), &asn1_time(end))
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    t * 1000 + N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn chrono_like_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Seconds since the epoch as `YYYYMMDDHHMMSSZ` (openssl ca's -startdate/-enddate form).
+pub fn asn1_time(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .unwrap()
+        .format("%Y%m%d%H%M%SZ")
+        .to_string()
+}
