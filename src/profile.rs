@@ -146,11 +146,16 @@ impl Profile {
 
     /// Writes `profile.toml` atomically.
     pub fn save(&self, paths: &ProfilePaths) -> Result<()> {
-        let text = toml::to_string_pretty(self).map_err(|e| Error::Config {
+        let text = self.to_toml(paths)?;
+        store::write_atomic(&paths.settings(), text.as_bytes(), store::Mode::Public)
+    }
+
+    /// The `profile.toml` text; `paths` only names the file in errors.
+    pub fn to_toml(&self, paths: &ProfilePaths) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config {
             path: paths.settings(),
             reason: e.to_string(),
-        })?;
-        store::write_atomic(&paths.settings(), text.as_bytes(), store::Mode::Public)
+        })
     }
 
     /// Every rule of SPEC.md's "Input validation", checked before anything is written.
