@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod csr;
+pub mod decode;
 pub mod error;
 pub mod exit_codes;
 pub mod keys;
