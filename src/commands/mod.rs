@@ -11,6 +11,7 @@ use crate::paths::{self, Home, ProfilePaths};
 use crate::profile::Profile;
 
 mod csr;
+mod decode;
 mod init;
 
 /// What every command needs: where files live, which profile, how to report.
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Csr(a) => csr::run(&ctx, a),
+        Command::Decode(a) => decode::run(&ctx, a),
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
