@@ -36,7 +36,7 @@ pub struct Profile {
     pub client_id: Option<String>,
     #[serde(default)]
     pub broker: Broker,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Thresholds::is_unset")]
     pub expiry: Thresholds,
 }
 
@@ -117,6 +117,12 @@ pub struct Thresholds {
     /// Days before expiry at which an e-mail notice goes out (default 30, 14, 7, 3, 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice_days: Option<Vec<u32>>,
+}
+
+impl Thresholds {
+    fn is_unset(&self) -> bool {
+        *self == Thresholds::default()
+    }
 }
 
 impl Profile {
