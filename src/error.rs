@@ -68,6 +68,26 @@ pub enum Error {
     #[error("{} is not valid: {reason}; fix or remove the file", path.display())]
     Config { path: PathBuf, reason: String },
 
+    /// `install-cert`/`install-ca` refused the file; nothing was written (issue 3).
+    #[error("{file} refused, nothing was changed: {reason}")]
+    CertRefused { file: String, reason: String },
+
+    /// `renew` while a renewal already waits for its certificate.
+    #[error("a renewal is already pending since {since} ({}): send that CSR to Centiloc support and install their answer with `{install_cmd}`, or pass --force to start over (the pending key is archived)", csr.display())]
+    RenewalPending {
+        csr: PathBuf,
+        since: String,
+        install_cmd: String,
+    },
+
+    /// `credentials` got no password. Carries no value: the password never reaches a message.
+    #[error("no password given: {0}")]
+    NoPassword(String),
+
+    /// A half-done renewal promotion that cannot be finished automatically.
+    #[error("the interrupted certificate promotion in {} cannot be finished: {reason}; move the files by hand (nothing was deleted)", dir.display())]
+    PromotionStuck { dir: PathBuf, reason: String },
+
     #[error("cannot build the CSR: {0}")]
     Csr(String),
 
@@ -105,7 +125,13 @@ impl Error {
             Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
             // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.
             Error::Locked { .. } => ExitCode::IoErr,
-            Error::KeyRefused { .. } | Error::BadData { .. } | Error::Csr(_) => ExitCode::DataErr,
+            Error::KeyRefused { .. }
+            | Error::BadData { .. }
+            | Error::Csr(_)
+            | Error::CertRefused { .. } => ExitCode::DataErr,
+            Error::RenewalPending { .. } => ExitCode::CantCreate,
+            Error::NoPassword(_) => ExitCode::NoInput,
+            Error::PromotionStuck { .. } => ExitCode::IoErr,
         }
     }
 
