@@ -317,3 +317,121 @@ pub fn replace_archiving(
     store::write_atomic(file, pem.as_bytes(), store::Mode::Public)?;
     Ok(archived)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Curve;
+    use crate::profile::{Broker, Thresholds};
+
+    fn profile() -> Profile {
+        Profile {
+            tenant: "demo".into(),
+            organization: "Demo Corp".into(),
+            email: "ops@example.com".into(),
+            country: None,
+            state: None,
+            locality: None,
+            org_unit: None,
+            username: None,
+            client_id: None,
+            broker: Broker::default(),
+            expiry: Thresholds::default(),
+        }
+    }
+
+    fn facts(k: &PrivateKey) -> Option<(Vec<u8>, String)> {
+        Some((k.public_key_der().to_vec(), k.fingerprint()))
+    }
+
+    /// A self-signed certificate for `key`, CN `cn`, valid over the given years.
+    fn cert(key: &PrivateKey, cn: &str, from: i32, to: i32) -> Certificate {
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Demo Corp");
+        params.not_before = rcgen::date_time_ymd(from, 1, 1);
+        params.not_after = rcgen::date_time_ymd(to, 1, 1);
+        let c = params.self_signed(&key.signing_key().unwrap()).unwrap();
+        Certificate::from_der(c.der()).unwrap()
+    }
+
+    fn at(year: i32) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("{year}-06-01T00:00:00Z"))
+            .unwrap()
+            .to_utc()
+    }
+
+    #[test]
+    fn the_pending_key_selects_promotion_and_the_current_one_replacement() {
+        let current = PrivateKey::generate(Curve::P256).unwrap();
+        let pending = PrivateKey::generate(Curve::P256).unwrap();
+        let keys = KeyFacts {
+            current: facts(&current),
+            pending: facts(&pending),
+        };
+        let p = profile();
+        let for_pending = cert(&pending, "demo", 2026, 2027);
+        let plan = plan("f", vec![for_pending], &p, &keys, None, None, at(2026)).unwrap();
+        assert_eq!(plan.target, Target::Pending);
+        let for_current = cert(&current, "demo", 2026, 2027);
+        let installed = vec![for_current.clone()];
+        let plan = plan_of(&p, &keys, for_current, Some(&installed));
+        assert_eq!(plan.target, Target::Current);
+        assert!(plan.unchanged);
+    }
+
+    fn plan_of(
+        p: &Profile,
+        keys: &KeyFacts,
+        c: Certificate,
+        installed: Option<&[Certificate]>,
+    ) -> Plan {
+        plan("f", vec![c], p, keys, None, installed, at(2026)).unwrap()
+    }
+
+    #[test]
+    fn refusals_carry_both_values() {
+        let ours = PrivateKey::generate(Curve::P256).unwrap();
+        let theirs = PrivateKey::generate(Curve::P256).unwrap();
+        let keys = KeyFacts {
+            current: facts(&ours),
+            pending: None,
+        };
+        let p = profile();
+        let refusal = |c: Certificate| {
+            plan("f", vec![c], &p, &keys, None, None, at(2026))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = refusal(cert(&theirs, "demo", 2026, 2027));
+        assert!(
+            e.contains(&ours.fingerprint()) && e.contains(&theirs.fingerprint()),
+            "{e}"
+        );
+        let e = refusal(cert(&ours, "other", 2026, 2027));
+        assert!(e.contains("\"other\"") && e.contains("\"demo\""), "{e}");
+        let e = refusal(cert(&ours, "demo", 2024, 2025));
+        assert!(e.contains("expired on 2025-01-01 00:00:00 UTC"), "{e}");
+    }
+
+    #[test]
+    fn not_yet_valid_and_odd_lifetimes_only_warn() {
+        let key = PrivateKey::generate(Curve::P256).unwrap();
+        let keys = KeyFacts {
+            current: facts(&key),
+            pending: None,
+        };
+        let plan = plan_of(&profile(), &keys, cert(&key, "demo", 2027, 2030), None);
+        let w = plan.warnings.join("\n");
+        assert!(w.contains("not valid before 2027-01-01"), "{w}");
+        assert!(w.contains("valid for 1096 days"), "{w}");
+        // The profile's e-mail is not in the certificate.
+        assert!(w.contains("its emailAddress is missing"), "{w}");
+        assert!(!w.contains("organization"), "{w}");
+    }
+}

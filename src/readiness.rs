@@ -58,6 +58,26 @@ pub struct Check {
     pub hint: Option<String>,
 }
 
+impl Check {
+    /// The checklist's words for [`Check::check`].
+    pub fn label(&self) -> &'static str {
+        match self.check {
+            "private_key" => "private key",
+            "private_key_mode" => "key file mode",
+            "csr" => "CSR",
+            "certificate_key" => "matches key",
+            "certificate_cn" => "CN",
+            "certificate_validity" => "validity",
+            "certificate_usage" => "key usage",
+            "ca" => "CA certificate",
+            "password_mode" => "password mode",
+            "pending_key_mode" => "pending key mode",
+            // The rest read well as they are: certificate, username, password, renewal.
+            other => other,
+        }
+    }
+}
+
 /// Every check of one profile.
 #[derive(Debug, Default)]
 pub struct Checklist {

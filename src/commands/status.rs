@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
     let width = list
         .checks
         .iter()
-        .map(|c| label(c.check).len())
+        .map(|c| c.label().len())
         .max()
         .unwrap_or(0);
     let mut text = format!(
@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
         text.push_str(&format!(
             "{} {:width$}  {}\n",
             c.state.mark(),
-            label(c.check),
+            c.label(),
             c.detail
         ));
         if let Some(h) = &c.hint
@@ -93,24 +93,4 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
 fn println_all(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{text}");
-}
-
-fn label(check: &str) -> &'static str {
-    match check {
-        "private_key" => "private key",
-        "private_key_mode" => "key file mode",
-        "csr" => "CSR",
-        "certificate" => "certificate",
-        "certificate_key" => "matches key",
-        "certificate_cn" => "CN",
-        "certificate_validity" => "validity",
-        "certificate_usage" => "key usage",
-        "ca" => "CA certificate",
-        "username" => "username",
-        "password" => "password",
-        "password_mode" => "password mode",
-        "renewal" => "renewal",
-        "pending_key_mode" => "pending key mode",
-        _ => "other",
-    }
 }
