@@ -167,10 +167,10 @@ fn key_mismatch(chain: &[Certificate], keys: &KeyFacts) -> String {
     let first = &chain[0];
     let mut ours = Vec::new();
     if let Some((_, fp)) = &keys.current {
-        ours.push(format!("this profile's key {fp}"));
+        ours.push(format!("this profile's key (SHA-256 {fp})"));
     }
     if let Some((_, fp)) = &keys.pending {
-        ours.push(format!("the pending renewal key {fp}"));
+        ours.push(format!("the pending renewal key (SHA-256 {fp})"));
     }
     let hint = if first.is_ca {
         "it is a CA certificate: install it with `centiloc-cert install-ca`"
