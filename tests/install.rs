@@ -581,6 +581,15 @@ fn renew_then_install_promotes_key_csr_and_certificate_together() {
     );
     assert_eq!(snapshot(&dir), pending_snapshot);
 
+    // A certificate for neither key names both of ours, and changes nothing.
+    let foreign = ca.sign(&csr_for_another_key(&h), 365);
+    refused(
+        &h,
+        &[s(&foreign)],
+        65,
+        &["is not this profile's key", "nor the pending renewal key"],
+    );
+
     // Support signs the pending CSR; installing it promotes all three.
     let new_cert = ca.sign_days_from_now(&pending.join("certificate-request.csr"), 365);
     install(&h, &new_cert)
@@ -1119,4 +1128,72 @@ fn list_shows_every_profile_with_expiry_and_state() {
     assert!(old["days_left"].as_i64().unwrap() < 0, "{old}");
     let waiting = rows.iter().find(|r| r["profile"] == "waiting").unwrap();
     assert_eq!(waiting["days_left"], serde_json::Value::Null);
+}
+
+/// The hidden prompt, on a real terminal: `script` (util-linux) gives the binary a pty.
+#[test]
+fn credentials_on_a_terminal_ask_without_echo() {
+    use std::io::Read;
+    use std::sync::mpsc;
+    let script = support::require("script", "bsdutils");
+    let h = TestHome::new();
+    h.init("demo");
+    let secret = "Hunter2-on-a-tty";
+    let line = format!(
+        "{} --home {} credentials",
+        env!("CARGO_BIN_EXE_centiloc-cert"),
+        h.path().display()
+    );
+    let mut child = Command::new(script)
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut stdin = child.stdin.take().unwrap();
+    // Answer each prompt once it is shown, and only then, as a person would.
+    let mut answer = |prompt: &str, reply: &str, seen: &mut String| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !seen.contains(prompt) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                Err(_) => panic!("no prompt {prompt:?}; got {seen:?}"),
+            }
+        }
+        // Let the terminal switch echo off before typing.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stdin.write_all(format!("{reply}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    answer("MQTT username: ", "tty-user", &mut seen);
+    answer("MQTT password (hidden): ", secret, &mut seen);
+    answer("Same password again: ", secret, &mut seen);
+    assert!(child.wait().unwrap().success(), "{seen}");
+    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("Password saved"), "{seen}");
+    assert!(!seen.contains(secret), "the password was echoed: {seen}");
+    let dir = profile(&h);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mqtt-password")).unwrap(),
+        secret
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("profile.toml"))
+            .unwrap()
+            .contains("username = \"tty-user\"")
+    );
 }

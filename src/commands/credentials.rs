@@ -93,7 +93,7 @@ fn gather(args: &CredentialsArgs, current: Option<&str>) -> Result<Change> {
         ));
     }
     let question = match current {
-        Some(u) => format!("MQTT username [{u}, Enter keeps it]"),
+        Some(u) => format!("MQTT username, now {:?}", crate::output::safe(u)),
         None => "MQTT username".into(),
     };
     let username = prompt::ask(&question, current.is_some(), validate_username)?;
