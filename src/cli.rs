@@ -13,6 +13,9 @@ Examples:
   centiloc-cert init --tenant acme --org \"ACME Corp\" --email ops@acme.example
   centiloc-cert csr                      # then send certificate-request.csr to Centiloc support
   centiloc-cert csr --out -              # print the CSR instead of writing it
+  centiloc-cert install-cert tls-cert.pem && centiloc-cert install-ca ca-cert.pem
+  centiloc-cert credentials --username acme-mqtt   # then type the password (hidden)
+  centiloc-cert status                   # every check, with the command that fixes it
   centiloc-cert --profile eu init --tenant acme-eu --org \"ACME Corp\" --email ops@acme.example --curve p384
   centiloc-cert completions bash > /etc/bash_completion.d/centiloc-cert
 
@@ -65,8 +68,77 @@ pub enum Command {
     /// Decode one Centiloc payload (protobuf or JSON) from FILE or stdin.
     #[command(after_help = DECODE_EXAMPLES)]
     Decode(DecodeArgs),
+    /// Store the certificate Centiloc support returned (PEM or DER; `-` reads stdin).
+    InstallCert(InstallCertArgs),
+    /// Store Centiloc's public CA certificate (ca-cert.pem), which verifies the broker.
+    InstallCa(InstallCaArgs),
+    /// Set the MQTT username and password Centiloc support gave you.
+    Credentials(CredentialsArgs),
+    /// The readiness checklist: is everything there to connect?
+    Status(StatusArgs),
+    /// Every profile: tenant, certificate expiry, days left, state.
+    List(ListArgs),
+    /// Start a renewal: new key and CSR in pending/; the current ones keep working.
+    Renew(RenewArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallCertArgs {
+    /// The certificate file support sent: PEM (leaf first, chain allowed) or DER; `-` for stdin.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also check that this CA certificate signed it.
+    #[arg(long, value_name = "FILE")]
+    pub issuer: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallCaArgs {
+    /// Centiloc's public CA certificate (ca-cert.pem), PEM or DER; `-` for stdin.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialsArgs {
+    /// MQTT username given by Centiloc support.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Read the password from the first line of standard input (never pass it as an argument).
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// Curve of the new key (default: the current key's).
+    #[arg(long, value_enum)]
+    pub curve: Option<Curve>,
+    /// Start over when a renewal is already pending (its key and CSR are archived).
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

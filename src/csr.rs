@@ -108,6 +108,25 @@ pub fn build(key: &PrivateKey, subject: &Subject) -> Result<String> {
     csr.pem().map_err(|e| Error::Csr(e.to_string()))
 }
 
+/// The DER SubjectPublicKeyInfo a PEM CSR file carries, to tell whether it was made
+/// from a given key; `path` only names the file in errors.
+pub fn public_key_of(path: &std::path::Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    use x509_parser::prelude::FromDer;
+    let bad = |reason: String| Error::BadData {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let blocks = crate::pem_input::blocks(path, bytes)?;
+    let block = blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE REQUEST" || b.tag() == "NEW CERTIFICATE REQUEST")
+        .ok_or_else(|| bad("no CERTIFICATE REQUEST block".into()))?;
+    let (_, csr) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(block.contents())
+            .map_err(|e| bad(format!("not a valid CSR ({e})")))?;
+    Ok(csr.certification_request_info.subject_pki.raw.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

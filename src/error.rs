@@ -79,6 +79,25 @@ pub enum Error {
     /// A `--proto` file (or one it imports) that is not there.
     #[error("cannot use the schema: {0}; check --proto and -I")]
     SchemaNotFound(String),
+    /// `install-cert`/`install-ca` refused the file; nothing was written (issue 3).
+    #[error("{file} refused, nothing was changed: {reason}")]
+    CertRefused { file: String, reason: String },
+
+    /// `renew` while a renewal already waits for its certificate.
+    #[error("a renewal is already pending since {since} ({}): send that CSR to Centiloc support and install their answer with `{install_cmd}`, or pass --force to start over (the pending key is archived)", csr.display())]
+    RenewalPending {
+        csr: PathBuf,
+        since: String,
+        install_cmd: String,
+    },
+
+    /// `credentials` got no password. Carries no value: the password never reaches a message.
+    #[error("no password given: {0}")]
+    NoPassword(String),
+
+    /// A half-done renewal promotion that cannot be finished automatically.
+    #[error("the interrupted certificate promotion in {} cannot be finished: {reason}; move the files by hand (nothing was deleted)", dir.display())]
+    PromotionStuck { dir: PathBuf, reason: String },
 
     #[error("cannot build the CSR: {0}")]
     Csr(String),
@@ -120,10 +139,14 @@ impl Error {
             Error::KeyRefused { .. }
             | Error::BadData { .. }
             | Error::BadPayload { .. }
-            | Error::Csr(_) => ExitCode::DataErr,
+            | Error::Csr(_)
+            | Error::CertRefused { .. } => ExitCode::DataErr,
             // The schema is an input file the user gave; a broken one is bad input data.
             Error::Schema(_) => ExitCode::DataErr,
             Error::SchemaNotFound(_) => ExitCode::NoInput,
+            Error::RenewalPending { .. } => ExitCode::CantCreate,
+            Error::NoPassword(_) => ExitCode::NoInput,
+            Error::PromotionStuck { .. } => ExitCode::IoErr,
         }
     }
 

@@ -112,16 +112,7 @@ pub fn archive(profile_dir: &Path, files: &[PathBuf]) -> Result<Option<PathBuf>>
     if present.is_empty() {
         return Ok(None);
     }
-    let root = profile_dir.join(crate::paths::ARCHIVE_DIR);
-    create_private_dir(&root)?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let mut dest = root.join(&stamp);
-    let mut n = 1;
-    while dest.exists() {
-        n += 1;
-        dest = root.join(format!("{stamp}-{n}"));
-    }
-    create_private_dir(&dest)?;
+    let dest = new_archive_dir(profile_dir)?;
     for f in present {
         let name = f.file_name().unwrap_or_default();
         let to = dest.join(name);
@@ -130,6 +121,55 @@ pub fn archive(profile_dir: &Path, files: &[PathBuf]) -> Result<Option<PathBuf>>
     sync_parent(&dest.join("x"))?;
     sync_parent(&files[0])?;
     Ok(Some(dest))
+}
+
+/// Creates a new, empty `archive/<UTC time>/` folder (0700) in `profile_dir`; a second
+/// one in the same second gets a `-2`, `-3`... suffix, so nothing is ever mixed.
+pub fn new_archive_dir(profile_dir: &Path) -> Result<PathBuf> {
+    let root = profile_dir.join(crate::paths::ARCHIVE_DIR);
+    create_private_dir(&root)?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let mut n = 1;
+    loop {
+        let dest = match n {
+            1 => root.join(&stamp),
+            _ => root.join(format!("{stamp}-{n}")),
+        };
+        // `create_dir` (not `create_dir_all`) fails on an existing folder: no race
+        // between two runs can make them share one.
+        match fs::DirBuilder::new().mode(0o700).create(&dest) {
+            Ok(()) => return Ok(dest),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(Error::write(&dest, e)),
+        }
+    }
+}
+
+/// Makes `archived` a second name (hard link) of `file`, so that `file` can then be
+/// replaced by a rename while its content survives in the archive: there is no moment
+/// when neither name holds it (SPEC: a key is never deleted). Already linked: nothing to do.
+pub fn link_into_archive(file: &Path, archived: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(file), fs::metadata(archived)) {
+        (Ok(a), Ok(b)) if a.dev() == b.dev() && a.ino() == b.ino() => Ok(()),
+        (Ok(_), Ok(_)) => Err(Error::WouldOverwrite {
+            path: archived.to_path_buf(),
+        }),
+        _ => {
+            fs::hard_link(file, archived).map_err(|e| Error::write(archived, e))?;
+            sync_parent(archived)
+        }
+    }
+}
+
+/// Renames `from` over `to` and makes the rename durable in both directories.
+pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    fs::rename(from, to).map_err(|e| Error::write(to, e))?;
+    sync_parent(to)?;
+    if parent(from) != parent(to) {
+        sync_parent(from)?;
+    }
+    Ok(())
 }
 
 /// An exclusive lock on a profile, released when dropped (or when the process dies,

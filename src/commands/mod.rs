@@ -9,10 +9,17 @@ use crate::exit_codes::ExitCode;
 use crate::output::Output;
 use crate::paths::{self, Home, ProfilePaths};
 use crate::profile::Profile;
+use crate::{renewal, store};
 
+mod credentials;
 mod csr;
 mod decode;
 mod init;
+mod install_ca;
+mod install_cert;
+mod list;
+mod renew;
+mod status;
 
 /// What every command needs: where files live, which profile, how to report.
 pub struct Ctx {
@@ -29,10 +36,32 @@ impl Ctx {
     }
 
     /// The profile's paths and validated settings; [`crate::error::Error::NoProfile`] if absent.
+    /// Finishes a renewal promotion a crash interrupted, so that every command sees a
+    /// consistent profile (see `renewal`).
     pub fn load(&self) -> Result<(ProfilePaths, Profile)> {
         let paths = self.paths();
         let profile = Profile::load(&paths)?;
+        self.finish_interrupted_promotion(&paths);
         Ok((paths, profile))
+    }
+
+    /// Best effort: a run holding the lock is finishing it already, and a read-only
+    /// command (e.g. a monitoring user's `check-expiry`) must not fail because of it.
+    fn finish_interrupted_promotion(&self, paths: &ProfilePaths) {
+        if !renewal::needs_recovery(paths) {
+            return;
+        }
+        let Ok(_lock) = store::lock(&paths.lock()) else {
+            return;
+        };
+        match renewal::recover(paths) {
+            Ok(Some(dir)) => self.out.note(format!(
+                "finished an interrupted certificate renewal; the replaced key, CSR and certificate are in {}",
+                dir.display()
+            )),
+            Ok(None) => {}
+            Err(e) => self.out.warn(e.to_string()),
+        }
     }
 
     /// A command line the user can paste, carrying this run's --home and --profile.
@@ -81,6 +110,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(a) => init::run(&ctx, a),
         Command::Csr(a) => csr::run(&ctx, a),
         Command::Decode(a) => decode::run(&ctx, a),
+        Command::InstallCert(a) => install_cert::run(&ctx, a),
+        Command::InstallCa(a) => install_ca::run(&ctx, a),
+        Command::Credentials(a) => credentials::run(&ctx, a),
+        Command::Status(a) => status::run(&ctx, a),
+        Command::List(a) => list::run(&ctx, a),
+        Command::Renew(a) => renew::run(&ctx, a),
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

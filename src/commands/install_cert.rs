@@ -1,0 +1,142 @@
+//! `install-cert FILE|-`: store the certificate support returned, after every check of
+//! issue 3; promote a pending renewal when the certificate is for its key.
+
+use std::path::Path;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::Ctx;
+use crate::cert::{self, Certificate};
+use crate::cli::InstallCertArgs;
+use crate::error::Result;
+use crate::exit_codes::ExitCode;
+use crate::install::{self, Installed, KeyFacts, Plan, Target, when};
+use crate::output::{Format, safe};
+use crate::store;
+
+pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
+    let (paths, profile) = ctx.load()?;
+    // The lock is taken before reading the input, so that the plan is made from the state
+    // the commit will change, and a second run is told "locked" instead of racing.
+    let _lock = store::lock(&paths.lock())?;
+    let chain = cert::load_chain(&args.file)?;
+    let issuer = match &args.issuer {
+        Some(f) => Some(first_certificate(f)?),
+        None => None,
+    };
+    let installed = installed_chain(&paths.cert());
+    let now = Utc::now();
+    let plan = install::plan(
+        &source_name(&args.file),
+        chain,
+        &profile,
+        &KeyFacts::read(&paths)?,
+        issuer.as_ref(),
+        installed.as_deref(),
+        now,
+    )?;
+    // Issue 5 plugs its pre-promotion connection test (`--test`) in here, between the
+    // plan and the commit.
+    let done = install::commit(&paths, &plan)?;
+    report(ctx, &args, &plan, &done, now);
+    Ok(ExitCode::Ok)
+}
+
+fn first_certificate(file: &Path) -> Result<Certificate> {
+    // load_chain never returns an empty list: no certificate is a BadData error.
+    let mut chain = cert::load_chain(file)?;
+    Ok(chain.swap_remove(0))
+}
+
+/// The installed `tls-cert.pem`, when there is a readable one (only to spot a re-install).
+fn installed_chain(file: &Path) -> Option<Vec<Certificate>> {
+    let bytes = std::fs::read(file).ok()?;
+    cert::parse_chain(file, &bytes).ok()
+}
+
+fn source_name(file: &Path) -> String {
+    if file == Path::new("-") {
+        "the certificate on standard input".into()
+    } else {
+        file.display().to_string()
+    }
+}
+
+fn report(
+    ctx: &Ctx,
+    args: &InstallCertArgs,
+    plan: &Plan,
+    done: &Installed,
+    now: chrono::DateTime<Utc>,
+) {
+    let leaf = &plan.leaf;
+    let promoted = plan.target == Target::Pending;
+    if args.format == Format::Json {
+        ctx.out.json(&json!({
+            "profile": ctx.profile,
+            "cert_file": done.cert_file,
+            "changed": !plan.unchanged,
+            "promoted_renewal": promoted,
+            "subject": leaf.subject,
+            "issuer": leaf.issuer,
+            "serial": leaf.serial,
+            "fingerprint_sha256": leaf.fingerprint(),
+            "key_fingerprint_sha256": leaf.key_fingerprint(),
+            "not_before": leaf.not_before.to_rfc3339(),
+            "not_after": leaf.not_after.to_rfc3339(),
+            "days_left": leaf.days_left(now),
+            "chain_length": plan.chain.len(),
+            "archived_to": done.archived,
+            "warnings": plan.warnings,
+        }));
+    }
+    for w in &plan.warnings {
+        ctx.out.warn(w);
+    }
+    if args.format == Format::Json {
+        return;
+    }
+    let o = &ctx.out;
+    if plan.unchanged {
+        o.line(format!(
+            "{} already holds this certificate; nothing changed.",
+            done.cert_file.display()
+        ));
+    } else if promoted {
+        o.line(format!(
+            "Installed {} and promoted the renewal key and CSR from pending/",
+            done.cert_file.display()
+        ));
+    } else {
+        o.line(format!("Installed {}", done.cert_file.display()));
+    }
+    o.line(format!("  subject      {}", safe(&leaf.subject)));
+    o.line(format!("  issuer       {}", safe(&leaf.issuer)));
+    o.line(format!("  serial       {}", leaf.serial));
+    o.line(format!("  SHA-256      {}", leaf.fingerprint()));
+    o.line(format!(
+        "  valid        {} to {} ({} days left)",
+        when(leaf.not_before),
+        when(leaf.not_after),
+        leaf.days_left(now)
+    ));
+    if plan.chain.len() > 1 {
+        o.line(format!(
+            "  chain        {} certificates, leaf first",
+            plan.chain.len()
+        ));
+    }
+    if let Some(dir) = &done.archived {
+        let what = if promoted {
+            "the previous key, CSR and certificate are"
+        } else {
+            "the previous certificate is"
+        };
+        o.note(format!("{what} kept in {}", dir.display()));
+    }
+    o.line(format!(
+        "Next: {}   (checks everything needed to connect)",
+        ctx.cmd("status")
+    ));
+}

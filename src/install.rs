@@ -1,0 +1,437 @@
+//! Installing what Centiloc support sends back, in two steps so that a pre-promotion
+//! check (issue 5's `install-cert --test`) can run between them:
+//!
+//! - [`plan`]: pure. Every refusal of issue 3 is decided here, from parsed certificates,
+//!   the profile, the key fingerprints and `now`; nothing is read or written.
+//! - [`commit`]: the effects, with the profile lock held by the caller.
+//!
+//! A refusal is decided before the first write, so every file stays byte-identical.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::cert::Certificate;
+use crate::error::{Error, Result};
+use crate::keys::PrivateKey;
+use crate::output::safe;
+use crate::paths::ProfilePaths;
+use crate::profile::Profile;
+use crate::{renewal, store};
+
+/// Centiloc signs client certificates for one year; further than this from it is odd.
+const EXPECTED_VALIDITY_DAYS: i64 = 365;
+const VALIDITY_TOLERANCE_DAYS: i64 = 31;
+
+/// Which key the new certificate belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The profile's `private-key.pem`: the certificate replaces `tls-cert.pem`.
+    Current,
+    /// The pending renewal key: key, CSR and certificate are promoted together.
+    Pending,
+}
+
+/// The public halves of the keys a certificate may belong to.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFacts {
+    /// (SubjectPublicKeyInfo DER, SHA-256 fingerprint) of `private-key.pem`.
+    pub current: Option<(Vec<u8>, String)>,
+    /// The same for `pending/private-key.pem`, during a renewal.
+    pub pending: Option<(Vec<u8>, String)>,
+}
+
+impl KeyFacts {
+    /// Reads the profile's key (required) and the pending key (when a renewal is on).
+    pub fn read(paths: &ProfilePaths) -> Result<KeyFacts> {
+        let facts = |k: PrivateKey| (k.public_key_der().to_vec(), k.fingerprint());
+        let current = Some(facts(PrivateKey::from_file(&paths.key())?));
+        let pending_key = renewal::pending_paths(paths).key();
+        let pending = if pending_key.exists() {
+            Some(facts(PrivateKey::from_file(&pending_key)?))
+        } else {
+            None
+        };
+        Ok(KeyFacts { current, pending })
+    }
+}
+
+/// A certificate that passed every check, and what installing it will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub target: Target,
+    /// The certificate for our key.
+    pub leaf: Certificate,
+    /// Leaf first, then the rest of the file in its order (what `tls-cert.pem` gets).
+    pub chain: Vec<Certificate>,
+    /// Things the user should know; the install goes on.
+    pub warnings: Vec<String>,
+    /// The same certificate(s) are already installed: nothing to write.
+    pub unchanged: bool,
+}
+
+impl Plan {
+    /// The bytes `tls-cert.pem` will hold: every certificate as PEM, leaf first.
+    pub fn pem(&self) -> String {
+        self.chain.iter().map(Certificate::to_pem).collect()
+    }
+}
+
+/// Decides whether `chain` (read from `source`) may be installed in this profile.
+/// `installed` is the current `tls-cert.pem`, to tell a re-install from a replacement.
+pub fn plan(
+    source: &str,
+    chain: Vec<Certificate>,
+    profile: &Profile,
+    keys: &KeyFacts,
+    issuer: Option<&Certificate>,
+    installed: Option<&[Certificate]>,
+    now: DateTime<Utc>,
+) -> Result<Plan> {
+    let refuse = |reason: String| Error::CertRefused {
+        file: source.to_owned(),
+        reason,
+    };
+    let mut warnings = Vec::new();
+    let (index, target) =
+        find_leaf(&chain, keys).ok_or_else(|| refuse(key_mismatch(&chain, keys)))?;
+    let mut chain = chain;
+    if index != 0 {
+        warnings.push(format!(
+            "the certificate for this key was #{} in the file; it is stored first, as TLS clients expect",
+            index + 1
+        ));
+    }
+    let leaf = chain.remove(index);
+    chain.insert(0, leaf.clone());
+
+    if leaf.is_expired(now) {
+        return Err(refuse(format!(
+            "it expired on {} (now {}); ask Centiloc support to sign a current CSR (`centiloc-cert renew` makes one)",
+            when(leaf.not_after),
+            when(now)
+        )));
+    }
+    match leaf.common_name.as_deref() {
+        Some(cn) if cn == profile.tenant => {}
+        cn => {
+            return Err(refuse(format!(
+                "its CN is {} but this profile's tenant is {:?}; the broker would reject it: ask support to sign the CSR made for tenant {:?}",
+                cn.map(|c| format!("{:?}", safe(c)))
+                    .unwrap_or_else(|| "missing".into()),
+                profile.tenant,
+                profile.tenant
+            )));
+        }
+    }
+    if let Some(ca) = issuer {
+        leaf.verify_signed_by(ca).map_err(|e| {
+            refuse(format!(
+                "it was not signed by the --issuer certificate {} ({e})",
+                safe(&ca.subject)
+            ))
+        })?;
+    }
+    warnings.extend(advisories(&leaf, &chain, profile, now));
+    let unchanged = target == Target::Current
+        && installed.is_some_and(|old| {
+            old.len() == chain.len() && old.iter().zip(&chain).all(|(a, b)| a.der() == b.der())
+        });
+    Ok(Plan {
+        target,
+        leaf,
+        chain,
+        warnings,
+        unchanged,
+    })
+}
+
+/// The certificate in the file that holds the profile's or the pending renewal's key.
+fn find_leaf(chain: &[Certificate], keys: &KeyFacts) -> Option<(usize, Target)> {
+    for (i, c) in chain.iter().enumerate() {
+        if let Some((spki, _)) = &keys.current
+            && c.holds_key(spki)
+        {
+            return Some((i, Target::Current));
+        }
+        if let Some((spki, _)) = &keys.pending
+            && c.holds_key(spki)
+        {
+            return Some((i, Target::Pending));
+        }
+    }
+    None
+}
+
+fn key_mismatch(chain: &[Certificate], keys: &KeyFacts) -> String {
+    let first = &chain[0];
+    let mut ours = Vec::new();
+    if let Some((_, fp)) = &keys.current {
+        ours.push(format!("this profile's key (SHA-256 {fp})"));
+    }
+    if let Some((_, fp)) = &keys.pending {
+        ours.push(format!("the pending renewal key (SHA-256 {fp})"));
+    }
+    let hint = if first.is_ca {
+        "it is a CA certificate: install it with `centiloc-cert install-ca`"
+    } else {
+        "it was signed for another CSR: check the profile (--profile) or send support the CSR from this profile"
+    };
+    format!(
+        "its public key (SHA-256 {}) is not {}; {hint}",
+        first.key_fingerprint(),
+        ours.join(" nor ")
+    )
+}
+
+/// Warnings that do not stop the install (issue 3).
+fn advisories(
+    leaf: &Certificate,
+    chain: &[Certificate],
+    profile: &Profile,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut w = Vec::new();
+    if leaf.is_not_yet_valid(now) {
+        w.push(format!(
+            "the certificate is not valid before {}: the broker will refuse it until then",
+            when(leaf.not_before)
+        ));
+    }
+    let differs = |what: &str, got: &Option<String>, want: &str| {
+        (got.as_deref() != Some(want)).then(|| {
+            format!(
+                "its {what} is {} but the profile says {want:?}",
+                got.as_deref()
+                    .map(|g| format!("{:?}", safe(g)))
+                    .unwrap_or_else(|| "missing".into())
+            )
+        })
+    };
+    w.extend(differs(
+        "O (organization)",
+        &leaf.organization,
+        &profile.organization,
+    ));
+    w.extend(differs("emailAddress", &leaf.email, &profile.email));
+    if leaf.client_auth == Some(false) {
+        w.push(
+            "its extended key usage does not include clientAuth: a TLS broker may refuse it as a client certificate".into(),
+        );
+    }
+    let days = (leaf.not_after - leaf.not_before).num_days();
+    if (days - EXPECTED_VALIDITY_DAYS).abs() > VALIDITY_TOLERANCE_DAYS {
+        w.push(format!(
+            "it is valid for {days} days, where Centiloc documents one year"
+        ));
+    }
+    if let Some(next) = chain.get(1)
+        && leaf.verify_signed_by(next).is_err()
+    {
+        w.push(format!(
+            "the second certificate in the file ({}) did not sign the first: the chain may be in the wrong order",
+            safe(&next.subject)
+        ));
+    }
+    w
+}
+
+/// What [`commit`] did.
+#[derive(Debug)]
+pub struct Installed {
+    pub cert_file: PathBuf,
+    /// Where the replaced certificate (and, after a promotion, key and CSR) went.
+    pub archived: Option<PathBuf>,
+}
+
+/// Writes what `plan` decided. The caller holds the profile lock and made the plan under it.
+pub fn commit(paths: &ProfilePaths, plan: &Plan) -> Result<Installed> {
+    let pem = plan.pem();
+    let archived = match plan.target {
+        _ if plan.unchanged => None,
+        Target::Pending => Some(renewal::promote(paths, pem.as_bytes())?),
+        Target::Current => replace_archiving(paths, &paths.cert(), &pem)?,
+    };
+    Ok(Installed {
+        cert_file: paths.cert(),
+        archived,
+    })
+}
+
+/// A time as the tool prints it everywhere.
+pub fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Checks Centiloc's CA certificate file for `install-ca`: every certificate in it parses
+/// (done by the caller), is a CA (basicConstraints CA:TRUE) and is not expired. Returns
+/// the warnings (not yet valid).
+pub fn check_ca(source: &str, chain: &[Certificate], now: DateTime<Utc>) -> Result<Vec<String>> {
+    let refuse = |reason: String| Error::CertRefused {
+        file: source.to_owned(),
+        reason,
+    };
+    let mut warnings = Vec::new();
+    for (i, c) in chain.iter().enumerate() {
+        let which = match chain.len() {
+            1 => "it".to_string(),
+            _ => format!("certificate #{} ({})", i + 1, safe(&c.subject)),
+        };
+        if !c.is_ca {
+            return Err(refuse(format!(
+                "{which} is not a CA certificate (no basicConstraints CA:TRUE); a client certificate goes to `centiloc-cert install-cert`, and the CA is the ca-cert.pem from Centiloc's documentation"
+            )));
+        }
+        if c.is_expired(now) {
+            return Err(refuse(format!(
+                "{which} expired on {}; download the current ca-cert.pem from Centiloc's documentation",
+                when(c.not_after)
+            )));
+        }
+        if c.is_not_yet_valid(now) {
+            warnings.push(format!(
+                "{which} is not valid before {}: TLS checks will fail until then",
+                when(c.not_before)
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
+/// Replaces `file` with `pem`, the old content linked into a new archive folder first
+/// (returned): a crash in between leaves the old file installed and a copy archived.
+/// Certificates only: keys never go through here.
+pub fn replace_archiving(
+    paths: &ProfilePaths,
+    file: &std::path::Path,
+    pem: &str,
+) -> Result<Option<PathBuf>> {
+    let archived = if file.exists() {
+        let dest = store::new_archive_dir(&paths.dir)?;
+        let name = file.file_name().unwrap_or_default();
+        store::link_into_archive(file, &dest.join(name))?;
+        Some(dest)
+    } else {
+        None
+    };
+    store::write_atomic(file, pem.as_bytes(), store::Mode::Public)?;
+    Ok(archived)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Curve;
+    use crate::profile::{Broker, Thresholds};
+
+    fn profile() -> Profile {
+        Profile {
+            tenant: "demo".into(),
+            organization: "Demo Corp".into(),
+            email: "ops@example.com".into(),
+            country: None,
+            state: None,
+            locality: None,
+            org_unit: None,
+            username: None,
+            client_id: None,
+            broker: Broker::default(),
+            expiry: Thresholds::default(),
+        }
+    }
+
+    fn facts(k: &PrivateKey) -> Option<(Vec<u8>, String)> {
+        Some((k.public_key_der().to_vec(), k.fingerprint()))
+    }
+
+    /// A self-signed certificate for `key`, CN `cn`, valid over the given years.
+    fn cert(key: &PrivateKey, cn: &str, from: i32, to: i32) -> Certificate {
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Demo Corp");
+        params.not_before = rcgen::date_time_ymd(from, 1, 1);
+        params.not_after = rcgen::date_time_ymd(to, 1, 1);
+        let c = params.self_signed(&key.signing_key().unwrap()).unwrap();
+        Certificate::from_der(c.der()).unwrap()
+    }
+
+    fn at(year: i32) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("{year}-06-01T00:00:00Z"))
+            .unwrap()
+            .to_utc()
+    }
+
+    #[test]
+    fn the_pending_key_selects_promotion_and_the_current_one_replacement() {
+        let current = PrivateKey::generate(Curve::P256).unwrap();
+        let pending = PrivateKey::generate(Curve::P256).unwrap();
+        let keys = KeyFacts {
+            current: facts(&current),
+            pending: facts(&pending),
+        };
+        let p = profile();
+        let for_pending = cert(&pending, "demo", 2026, 2027);
+        let plan = plan("f", vec![for_pending], &p, &keys, None, None, at(2026)).unwrap();
+        assert_eq!(plan.target, Target::Pending);
+        let for_current = cert(&current, "demo", 2026, 2027);
+        let installed = vec![for_current.clone()];
+        let plan = plan_of(&p, &keys, for_current, Some(&installed));
+        assert_eq!(plan.target, Target::Current);
+        assert!(plan.unchanged);
+    }
+
+    fn plan_of(
+        p: &Profile,
+        keys: &KeyFacts,
+        c: Certificate,
+        installed: Option<&[Certificate]>,
+    ) -> Plan {
+        plan("f", vec![c], p, keys, None, installed, at(2026)).unwrap()
+    }
+
+    #[test]
+    fn refusals_carry_both_values() {
+        let ours = PrivateKey::generate(Curve::P256).unwrap();
+        let theirs = PrivateKey::generate(Curve::P256).unwrap();
+        let keys = KeyFacts {
+            current: facts(&ours),
+            pending: None,
+        };
+        let p = profile();
+        let refusal = |c: Certificate| {
+            plan("f", vec![c], &p, &keys, None, None, at(2026))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = refusal(cert(&theirs, "demo", 2026, 2027));
+        assert!(
+            e.contains(&ours.fingerprint()) && e.contains(&theirs.fingerprint()),
+            "{e}"
+        );
+        let e = refusal(cert(&ours, "other", 2026, 2027));
+        assert!(e.contains("\"other\"") && e.contains("\"demo\""), "{e}");
+        let e = refusal(cert(&ours, "demo", 2024, 2025));
+        assert!(e.contains("expired on 2025-01-01 00:00:00 UTC"), "{e}");
+    }
+
+    #[test]
+    fn not_yet_valid_and_odd_lifetimes_only_warn() {
+        let key = PrivateKey::generate(Curve::P256).unwrap();
+        let keys = KeyFacts {
+            current: facts(&key),
+            pending: None,
+        };
+        let plan = plan_of(&profile(), &keys, cert(&key, "demo", 2027, 2030), None);
+        let w = plan.warnings.join("\n");
+        assert!(w.contains("not valid before 2027-01-01"), "{w}");
+        assert!(w.contains("valid for 1096 days"), "{w}");
+        // The profile's e-mail is not in the certificate.
+        assert!(w.contains("its emailAddress is missing"), "{w}");
+        assert!(!w.contains("organization"), "{w}");
+    }
+}

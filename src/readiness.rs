@@ -1,0 +1,492 @@
+//! The readiness checklist behind `status` (SPEC: status): one [`Check`] per item, each
+//! with the command that fixes it. Reads the profile's files and decides; printing is
+//! the command's job, and `now` comes from the caller.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::cert::{self, Certificate};
+use crate::credentials::{PASSWORD_ENV, PasswordSource, read_password};
+use crate::exit_codes::ExitCode;
+use crate::install::when;
+use crate::keys::PrivateKey;
+use crate::output::safe;
+use crate::paths::ProfilePaths;
+use crate::profile::Profile;
+use crate::{csr, renewal};
+
+/// A certificate this close to expiry gets a warning (the `check-expiry` default).
+pub const WARN_DAYS: i64 = 30;
+
+/// How one item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Ok,
+    /// Needed to connect and not there: exit 66.
+    Missing,
+    /// There but unusable: exit 65.
+    Wrong,
+    /// Works now, but deserves attention (expiring soon, a stale CSR).
+    Warning,
+    /// For the record (a pending renewal).
+    Info,
+}
+
+impl State {
+    pub fn mark(self) -> &'static str {
+        match self {
+            State::Ok => "✓",
+            State::Missing | State::Wrong => "✗",
+            State::Warning => "!",
+            State::Info => "•",
+        }
+    }
+}
+
+/// One line of the checklist.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Check {
+    /// Stable identifier for `--format json`.
+    pub check: &'static str,
+    pub state: State,
+    pub detail: String,
+    /// What to do, with the exact command where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Check {
+    /// The checklist's words for [`Check::check`].
+    pub fn label(&self) -> &'static str {
+        match self.check {
+            "private_key" => "private key",
+            "private_key_mode" => "key file mode",
+            "csr" => "CSR",
+            "certificate_key" => "matches key",
+            "certificate_cn" => "CN",
+            "certificate_validity" => "validity",
+            "certificate_usage" => "key usage",
+            "ca" => "CA certificate",
+            "password_mode" => "password mode",
+            "pending_key_mode" => "pending key mode",
+            // The rest read well as they are: certificate, username, password, renewal.
+            other => other,
+        }
+    }
+}
+
+/// Every check of one profile.
+#[derive(Debug, Default)]
+pub struct Checklist {
+    pub checks: Vec<Check>,
+    /// The installed certificate, when it parses.
+    pub certificate: Option<Certificate>,
+}
+
+impl Checklist {
+    fn push(&mut self, check: &'static str, state: State, detail: impl Into<String>) {
+        self.checks.push(Check {
+            check,
+            state,
+            detail: detail.into(),
+            hint: None,
+        });
+    }
+
+    fn hint(&mut self, hint: impl Into<String>) {
+        if let Some(last) = self.checks.last_mut() {
+            last.hint = Some(hint.into());
+        }
+    }
+
+    /// 0 when ready to connect; 65 when something present is wrong (it wins: fixing a
+    /// missing file will not help while another is broken); otherwise 66.
+    pub fn exit_code(&self) -> ExitCode {
+        let any = |s: State| self.checks.iter().any(|c| c.state == s);
+        if any(State::Wrong) {
+            ExitCode::DataErr
+        } else if any(State::Missing) {
+            ExitCode::NoInput
+        } else {
+            ExitCode::Ok
+        }
+    }
+}
+
+/// Builds the checklist. `cmd` turns "install-ca FILE" into a full command line with this
+/// run's --home and --profile.
+pub fn assess(
+    paths: &ProfilePaths,
+    profile: &Profile,
+    cmd: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+) -> Checklist {
+    let mut list = Checklist::default();
+    let key = check_key(&mut list, paths, profile, cmd);
+    check_csr(&mut list, paths, key.as_ref(), cmd);
+    check_certificate(&mut list, paths, profile, key.as_ref(), cmd, now);
+    check_ca(&mut list, paths, cmd, now);
+    check_credentials(&mut list, paths, profile, cmd);
+    check_renewal(&mut list, paths, cmd);
+    list
+}
+
+/// Secrets must not be readable by group or others (SPEC: secrets are 0600).
+fn check_mode(list: &mut Checklist, check: &'static str, file: &Path, limit: u32) {
+    let Ok(meta) = std::fs::metadata(file) else {
+        return;
+    };
+    let mode = meta.mode() & 0o777;
+    if mode & !limit != 0 {
+        list.push(
+            check,
+            State::Wrong,
+            format!(
+                "{} is mode {mode:04o}: group or others on this machine can read it",
+                file.display()
+            ),
+        );
+        list.hint(format!("chmod {limit:o} {}", file.display()));
+    } else {
+        list.push(check, State::Ok, format!("{mode:04o}"));
+    }
+}
+
+fn check_key(
+    list: &mut Checklist,
+    paths: &ProfilePaths,
+    profile: &Profile,
+    cmd: &dyn Fn(&str) -> String,
+) -> Option<PrivateKey> {
+    let file = paths.key();
+    if !file.exists() {
+        list.push(
+            "private_key",
+            State::Missing,
+            format!("{} is missing", file.display()),
+        );
+        list.hint(cmd(&format!(
+            "init --force --tenant {} --org {} --email {}",
+            crate::commands::shell_quote(&profile.tenant),
+            crate::commands::shell_quote(&profile.organization),
+            crate::commands::shell_quote(&profile.email)
+        )));
+        return None;
+    }
+    let key = match PrivateKey::from_file(&file) {
+        Ok(k) => k,
+        Err(e) => {
+            list.push("private_key", State::Wrong, e.to_string());
+            return None;
+        }
+    };
+    list.push(
+        "private_key",
+        State::Ok,
+        format!("{}, SHA-256 {}", key.curve(), key.fingerprint()),
+    );
+    check_mode(list, "private_key_mode", &file, 0o600);
+    Some(key)
+}
+
+fn check_csr(
+    list: &mut Checklist,
+    paths: &ProfilePaths,
+    key: Option<&PrivateKey>,
+    cmd: &dyn Fn(&str) -> String,
+) {
+    let file = paths.csr();
+    let has_cert = paths.cert().exists();
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(_) if has_cert => {
+            list.push(
+                "csr",
+                State::Ok,
+                "none (not needed once the certificate is installed)",
+            );
+            return;
+        }
+        Err(_) => {
+            list.push(
+                "csr",
+                State::Missing,
+                format!("{} is missing", file.display()),
+            );
+            list.hint(cmd("csr"));
+            return;
+        }
+    };
+    let matches =
+        csr::public_key_of(&file, &bytes).map(|spki| key.map(|k| k.public_key_der() == spki));
+    match matches {
+        Ok(Some(false)) => {
+            // Harmless once the certificate is in; sending it to support is not.
+            let state = if has_cert {
+                State::Warning
+            } else {
+                State::Wrong
+            };
+            list.push(
+                "csr",
+                state,
+                format!("{} was made from another key", file.display()),
+            );
+            list.hint(cmd("csr"));
+        }
+        Ok(_) => list.push("csr", State::Ok, file.display().to_string()),
+        Err(e) => {
+            let state = if has_cert {
+                State::Warning
+            } else {
+                State::Wrong
+            };
+            list.push("csr", state, e.to_string());
+            list.hint(cmd("csr"));
+        }
+    }
+}
+
+fn check_certificate(
+    list: &mut Checklist,
+    paths: &ProfilePaths,
+    profile: &Profile,
+    key: Option<&PrivateKey>,
+    cmd: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+) {
+    let file = paths.cert();
+    let install = cmd("install-cert FILE");
+    if !file.exists() {
+        list.push("certificate", State::Missing, "not installed yet");
+        list.hint(format!(
+            "send {} to Centiloc support, then: {install}",
+            paths.csr().display()
+        ));
+        return;
+    }
+    let cert = match cert::load_chain(&file) {
+        Ok(mut chain) => chain.swap_remove(0),
+        Err(e) => {
+            list.push("certificate", State::Wrong, e.to_string());
+            list.hint(format!("install a fresh copy: {install}"));
+            return;
+        }
+    };
+    list.push(
+        "certificate",
+        State::Ok,
+        format!("{}, serial {}", safe(&cert.subject), cert.serial),
+    );
+    if let Some(key) = key {
+        if cert.holds_key(key.public_key_der()) {
+            list.push("certificate_key", State::Ok, "matches private-key.pem");
+        } else {
+            list.push(
+                "certificate_key",
+                State::Wrong,
+                format!(
+                    "its public key (SHA-256 {}) is not private-key.pem's ({})",
+                    cert.key_fingerprint(),
+                    key.fingerprint()
+                ),
+            );
+            list.hint(format!(
+                "install the certificate signed for this key: {install}"
+            ));
+        }
+    }
+    match cert.common_name.as_deref() {
+        Some(cn) if cn == profile.tenant => {
+            list.push(
+                "certificate_cn",
+                State::Ok,
+                format!("CN = tenant {:?}", profile.tenant),
+            );
+        }
+        cn => {
+            list.push(
+                "certificate_cn",
+                State::Wrong,
+                format!(
+                    "CN is {:?}, the tenant is {:?}",
+                    safe(cn.unwrap_or("")),
+                    profile.tenant
+                ),
+            );
+            list.hint(format!(
+                "install the certificate made for this tenant: {install}"
+            ));
+        }
+    }
+    check_validity(list, paths, &cert, cmd, now);
+    if cert.client_auth == Some(false) {
+        list.push(
+            "certificate_usage",
+            State::Warning,
+            "its extended key usage lacks clientAuth; the broker may refuse it",
+        );
+    }
+    list.certificate = Some(cert);
+}
+
+fn check_validity(
+    list: &mut Checklist,
+    paths: &ProfilePaths,
+    cert: &Certificate,
+    cmd: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+) {
+    let days = cert.days_left(now);
+    let renew_hint = if renewal::is_pending(paths) {
+        format!(
+            "a renewal is pending: install its certificate with {}",
+            cmd("install-cert FILE")
+        )
+    } else {
+        format!("renew: {}", cmd("renew"))
+    };
+    if cert.is_expired(now) {
+        list.push(
+            "certificate_validity",
+            State::Wrong,
+            format!("expired on {}", when(cert.not_after)),
+        );
+        list.hint(renew_hint);
+    } else if cert.is_not_yet_valid(now) {
+        list.push(
+            "certificate_validity",
+            State::Wrong,
+            format!("not valid before {}", when(cert.not_before)),
+        );
+        list.hint("wait until then, or ask Centiloc support why it starts in the future");
+    } else if days < WARN_DAYS {
+        list.push(
+            "certificate_validity",
+            State::Warning,
+            format!("expires {} ({days} days left)", when(cert.not_after)),
+        );
+        list.hint(renew_hint);
+    } else {
+        list.push(
+            "certificate_validity",
+            State::Ok,
+            format!("until {} ({days} days left)", when(cert.not_after)),
+        );
+    }
+}
+
+fn check_ca(
+    list: &mut Checklist,
+    paths: &ProfilePaths,
+    cmd: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+) {
+    let file = paths.ca();
+    let install = cmd("install-ca ca-cert.pem");
+    if !file.exists() {
+        list.push(
+            "ca",
+            State::Missing,
+            "Centiloc's CA certificate is not installed",
+        );
+        list.hint(format!(
+            "download ca-cert.pem from Centiloc's User-MQTT documentation, then: {install}"
+        ));
+        return;
+    }
+    let problem = match cert::load_chain(&file) {
+        Err(e) => Some(e.to_string()),
+        Ok(chain) => match crate::install::check_ca(&file.display().to_string(), &chain, now) {
+            Err(e) => Some(e.to_string()),
+            Ok(_) => {
+                let ca = &chain[0];
+                list.push(
+                    "ca",
+                    State::Ok,
+                    format!("{}, until {}", safe(&ca.subject), when(ca.not_after)),
+                );
+                None
+            }
+        },
+    };
+    if let Some(p) = problem {
+        list.push("ca", State::Wrong, p);
+        list.hint(format!("install the current one: {install}"));
+    }
+}
+
+fn check_credentials(
+    list: &mut Checklist,
+    paths: &ProfilePaths,
+    profile: &Profile,
+    cmd: &dyn Fn(&str) -> String,
+) {
+    match &profile.username {
+        Some(u) => list.push("username", State::Ok, format!("{:?}", safe(u))),
+        None => {
+            list.push("username", State::Missing, "not set");
+            list.hint(cmd("credentials --username NAME"));
+        }
+    }
+    match read_password(paths) {
+        Ok(Some((_, PasswordSource::Environment))) => {
+            list.push("password", State::Ok, format!("from {PASSWORD_ENV}"));
+        }
+        Ok(Some((_, PasswordSource::File))) => {
+            list.push(
+                "password",
+                State::Ok,
+                paths.password().display().to_string(),
+            );
+        }
+        Ok(None) => {
+            list.push("password", State::Missing, "not set");
+            list.hint(format!(
+                "{} (type it, or pipe it in with --password-stdin), or set {PASSWORD_ENV}",
+                cmd("credentials")
+            ));
+        }
+        Err(e) => list.push("password", State::Wrong, e.to_string()),
+    }
+    if paths.password().exists() {
+        check_mode(list, "password_mode", &paths.password(), 0o600);
+    }
+}
+
+fn check_renewal(list: &mut Checklist, paths: &ProfilePaths, cmd: &dyn Fn(&str) -> String) {
+    if renewal::needs_recovery(paths) {
+        list.push(
+            "renewal",
+            State::Wrong,
+            format!(
+                "an interrupted certificate promotion is left in {}",
+                paths.pending_dir().display()
+            ),
+        );
+        list.hint(format!(
+            "{} finishes it when nothing else holds the profile lock; if it keeps failing, follow its message",
+            cmd("status")
+        ));
+        return;
+    }
+    if !renewal::is_pending(paths) {
+        return;
+    }
+    let since = renewal::pending_since(paths)
+        .map(when)
+        .unwrap_or_else(|| "an unknown time".into());
+    let pending = renewal::pending_paths(paths);
+    list.push("renewal", State::Info, format!("pending since {since}"));
+    list.hint(format!(
+        "send {} to Centiloc support, then: {}",
+        pending.csr().display(),
+        cmd("install-cert FILE")
+    ));
+    if pending.key().exists() {
+        check_mode(list, "pending_key_mode", &pending.key(), 0o600);
+    }
+}

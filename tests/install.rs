@@ -1,0 +1,1199 @@
+//! `install-cert`, `install-ca`, `credentials`, `status`, `list` and `renew` end to end,
+//! with openssl playing Centiloc support (issue 3). Every refusal is checked to leave the
+//! profile byte-identical.
+
+mod support;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use predicates::prelude::*;
+use support::{Ca, TestHome, asn1_time, openssl, snapshot};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The DER bytes of the first certificate in `file`, as openssl reads it.
+fn der(file: &Path) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(["x509", "-in", s(file), "-outform", "DER"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl cannot read {}",
+        file.display()
+    );
+    out.stdout
+}
+
+fn sha256_fingerprint(file: &Path) -> String {
+    let text = openssl(
+        Path::new("/"),
+        &["x509", "-in", s(file), "-noout", "-fingerprint", "-sha256"],
+    );
+    text.trim().split('=').nth(1).unwrap().to_uppercase()
+}
+
+fn profile(h: &TestHome) -> PathBuf {
+    h.profile_dir("default")
+}
+
+fn install(h: &TestHome, file: &Path) -> assert_cmd::assert::Assert {
+    h.cmd().args(["install-cert", s(file)]).assert()
+}
+
+/// A profile with key and CSR, and a CA to play support.
+fn setup(tenant: &str) -> (TestHome, Ca, PathBuf) {
+    let h = TestHome::new();
+    let csr = h.init_with_csr(tenant);
+    (h, Ca::new("Centiloc Test CA"), csr)
+}
+
+/// A CSR made by openssl from the profile's own key, with any subject.
+fn csr_for_our_key(h: &TestHome, subject: &str) -> PathBuf {
+    let name: String = subject
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let out = h.path().join(format!("{name}.csr"));
+    openssl(
+        &profile(h),
+        &[
+            "req",
+            "-new",
+            "-key",
+            "private-key.pem",
+            "-subj",
+            subject,
+            "-out",
+            s(&out),
+        ],
+    );
+    out
+}
+
+/// A CSR for a key that is not the profile's.
+fn csr_for_another_key(h: &TestHome) -> PathBuf {
+    let d = h.path();
+    openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "other.key",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "other.key",
+            "-subj",
+            "/O=Demo Corp/CN=demo/emailAddress=ops@example.com",
+            "-out",
+            "other.csr",
+        ],
+    );
+    d.join("other.csr")
+}
+
+/// Everything needed to connect, with a certificate valid `days` more days.
+fn ready(h: &TestHome, ca: &Ca, csr: &Path, days: i64) -> PathBuf {
+    let cert = ca.sign_days_from_now(csr, days);
+    install(h, &cert).success();
+    h.cmd().args(["install-ca", s(&ca.cert)]).assert().success();
+    h.cmd()
+        .args(["credentials", "--username", "demo-mqtt", "--password-stdin"])
+        .write_stdin("pa55word\n")
+        .assert()
+        .success();
+    cert
+}
+
+fn archived(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    snapshot(dir)
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("archive"))
+        .collect()
+}
+
+// ---------------------------------------------------------------- from reply to ready
+
+#[test]
+fn support_reply_to_status_all_green() {
+    let (h, ca, csr) = setup("demo");
+    // The simple way support might sign: openssl x509 -req -days 365.
+    let cert = ca.sign(&csr, 365);
+    install(&h, &cert).success().stdout(
+        predicate::str::contains("Installed")
+            .and(predicate::str::contains("CN=demo"))
+            .and(predicate::str::contains(sha256_fingerprint(&cert)))
+            .and(predicate::str::contains("days left")),
+    );
+    let dir = profile(&h);
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&cert));
+    h.cmd().arg("status").assert().code(66).stdout(
+        predicate::str::contains("install-ca").and(predicate::str::contains("credentials")),
+    );
+    h.cmd().args(["install-ca", s(&ca.cert)]).assert().success();
+    assert_eq!(der(&dir.join("ca-cert.pem")), der(&ca.cert));
+    h.cmd()
+        .args(["credentials", "--username", "demo-mqtt", "--password-stdin"])
+        .write_stdin("pa55word\n")
+        .assert()
+        .success();
+    let out = h.cmd().arg("status").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains('✗'), "{text}");
+    assert!(text.contains("Ready to connect"), "{text}");
+    let json = h
+        .cmd()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["ready"], true);
+    assert_eq!(
+        v["certificate"]["fingerprint_sha256"],
+        sha256_fingerprint(&cert)
+    );
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["state"] == "ok"),
+        "{v}"
+    );
+}
+
+#[test]
+fn openssl_ca_certificate_with_extensions_is_installed_with_its_facts() {
+    let (h, ca, csr) = setup("demo");
+    let cert = ca.sign_days_from_now(&csr, 365);
+    let out = h
+        .cmd()
+        .args([
+            "install-cert",
+            s(&cert),
+            "--issuer",
+            s(&ca.cert),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fingerprint_sha256"], sha256_fingerprint(&cert));
+    let serial = openssl(h.path(), &["x509", "-in", s(&cert), "-noout", "-serial"]);
+    // We print it colon-separated, openssl -serial without colons.
+    assert_eq!(
+        v["serial"].as_str().unwrap().replace(':', ""),
+        serial.trim().trim_start_matches("serial=").to_uppercase()
+    );
+    assert_eq!(v["days_left"], 364);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(v["promoted_renewal"], false);
+    // The stored certificate verifies with openssl against the CA, for clientAuth.
+    let dir = profile(&h);
+    let verify = openssl(
+        &dir,
+        &[
+            "verify",
+            "-CAfile",
+            s(&ca.cert),
+            "-purpose",
+            "sslclient",
+            "tls-cert.pem",
+        ],
+    );
+    assert!(verify.contains("OK"), "{verify}");
+}
+
+// ---------------------------------------------------------------- input forms
+
+#[test]
+fn der_stdin_chain_and_messy_pem_are_accepted() {
+    let (h, ca, csr) = setup("demo");
+    let cert = ca.sign(&csr, 365);
+    let d = h.path();
+    let dir = profile(&h);
+    // DER.
+    openssl(
+        d,
+        &[
+            "x509",
+            "-in",
+            s(&cert),
+            "-outform",
+            "DER",
+            "-out",
+            "cert.der",
+        ],
+    );
+    install(&h, &d.join("cert.der")).success();
+    assert!(
+        std::fs::read_to_string(dir.join("tls-cert.pem"))
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----\n")
+    );
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&cert));
+
+    // stdin, PEM with a BOM, CRLF and text around it, as pasted from an e-mail.
+    let second = ca.sign(&csr, 365);
+    let pem = std::fs::read_to_string(&second).unwrap();
+    let messy = format!(
+        "\u{feff}Hello, here is your certificate:\r\n{}\r\nRegards, support\r\n",
+        pem.replace('\n', "\r\n")
+    );
+    h.cmd()
+        .args(["install-cert", "-"])
+        .write_stdin(messy)
+        .assert()
+        .success();
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&second));
+
+    // A chain, leaf first: both are stored, leaf first.
+    let third = ca.sign(&csr, 365);
+    let chain = d.join("chain.pem");
+    let text =
+        std::fs::read_to_string(&third).unwrap() + &std::fs::read_to_string(&ca.cert).unwrap();
+    std::fs::write(&chain, &text).unwrap();
+    install(&h, &chain)
+        .success()
+        .stdout(predicate::str::contains("2 certificates, leaf first"));
+    let stored = std::fs::read_to_string(dir.join("tls-cert.pem")).unwrap();
+    assert_eq!(stored.matches("BEGIN CERTIFICATE").count(), 2);
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&third));
+
+    // The chain in the wrong order: stored leaf first, with a warning.
+    let fourth = ca.sign(&csr, 365);
+    let reversed = d.join("reversed.pem");
+    std::fs::write(
+        &reversed,
+        std::fs::read_to_string(&ca.cert).unwrap() + &std::fs::read_to_string(&fourth).unwrap(),
+    )
+    .unwrap();
+    install(&h, &reversed)
+        .success()
+        .stderr(predicate::str::contains(
+            "Warning: the certificate for this key was #2",
+        ));
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&fourth));
+}
+
+// ---------------------------------------------------------------- refusals
+
+/// Runs `install-cert` with `args`, expecting `code` and every message in `says`, and the
+/// profile (key, CSR, certificate, archive, everything) byte-identical afterwards.
+fn refused(h: &TestHome, args: &[&str], code: i32, says: &[&str]) {
+    let before = snapshot(h.path());
+    let out = h.cmd().arg("install-cert").args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert!(err.starts_with("ERROR: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
+    for s in says {
+        assert!(err.contains(s), "{args:?}: {s:?} not in {err}");
+    }
+    assert_eq!(snapshot(h.path()), before, "{args:?} changed files");
+}
+
+#[test]
+fn every_refusal_names_both_values_and_changes_nothing() {
+    let (h, ca, csr) = setup("demo");
+    // With a certificate already installed, so that "nothing changed" covers it too.
+    let good = ca.sign(&csr, 365);
+    install(&h, &good).success();
+    let d = h.path().to_path_buf();
+    let dir = profile(&h);
+
+    std::fs::write(d.join("garbage.pem"), "not a certificate at all").unwrap();
+    refused(
+        &h,
+        &[s(&d.join("garbage.pem"))],
+        65,
+        &["garbage.pem", "expected a PEM or DER certificate"],
+    );
+    std::fs::write(d.join("empty.pem"), "").unwrap();
+    refused(&h, &[s(&d.join("empty.pem"))], 65, &["the file is empty"]);
+    refused(
+        &h,
+        &[s(&dir.join("private-key.pem"))],
+        65,
+        &["no CERTIFICATE block"],
+    );
+    refused(
+        &h,
+        &[s(&d.join("missing.pem"))],
+        66,
+        &["missing.pem", "no such file"],
+    );
+
+    // Signed for another key: both key fingerprints.
+    let foreign = ca.sign(&csr_for_another_key(&h), 365);
+    let key_fp = {
+        let v = h
+            .cmd()
+            .args(["status", "--format", "json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+        v["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    openssl(
+        &d,
+        &[
+            "pkey",
+            "-in",
+            "other.key",
+            "-pubout",
+            "-outform",
+            "DER",
+            "-out",
+            "other.pub",
+        ],
+    );
+    let other_fp = openssl(&d, &["dgst", "-sha256", "-c", "other.pub"]);
+    let other_fp = other_fp.split("= ").nth(1).unwrap().trim().to_uppercase();
+    refused(
+        &h,
+        &[s(&foreign)],
+        65,
+        &["is not this profile's key", &key_fp, &other_fp],
+    );
+
+    // Expired: both dates.
+    let expired = ca.sign_dates(
+        &csr,
+        &asn1_time(now() - 400 * 86_400),
+        &asn1_time(now() - 86_400),
+    );
+    refused(&h, &[s(&expired)], 65, &["expired on", "now ", "renew"]);
+
+    // CN is not the tenant: both names.
+    let wrong_cn = ca.sign(
+        &csr_for_our_key(
+            &h,
+            "/O=Demo Corp/CN=someone-else/emailAddress=ops@example.com",
+        ),
+        365,
+    );
+    refused(
+        &h,
+        &[s(&wrong_cn)],
+        65,
+        &["CN is \"someone-else\"", "tenant is \"demo\""],
+    );
+
+    // --issuer: signed by another CA.
+    let other_ca = Ca::new("Other CA");
+    let fresh = ca.sign(&csr, 365);
+    refused(
+        &h,
+        &[s(&fresh), "--issuer", s(&other_ca.cert)],
+        65,
+        &["not signed by the --issuer certificate", "Other CA"],
+    );
+    refused(
+        &h,
+        &[s(&fresh), "--issuer", s(&d.join("nope.pem"))],
+        66,
+        &["nope.pem"],
+    );
+
+    // A CA certificate handed to install-cert.
+    refused(&h, &[s(&ca.cert)], 65, &["install-ca"]);
+
+    // Nothing installed yet in another profile: no profile at all.
+    let out = h
+        .cmd()
+        .args(["--profile", "ghost", "install-cert", s(&good)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(66));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no profile \"ghost\""));
+}
+
+// ---------------------------------------------------------------- warnings
+
+#[test]
+fn odd_but_usable_certificates_install_with_warnings() {
+    let (h, ca, csr) = setup("demo");
+    let dir = profile(&h);
+    // Not yet valid: starts tomorrow.
+    let future = ca.sign_dates(
+        &csr,
+        &asn1_time(now() + 86_400),
+        &asn1_time(now() + 366 * 86_400),
+    );
+    install(&h, &future)
+        .success()
+        .stderr(predicate::str::contains(
+            "Warning: the certificate is not valid before",
+        ));
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&future));
+
+    // O and emailAddress differ from the profile.
+    let other_subject = csr_for_our_key(&h, "/O=Someone Else/CN=demo/emailAddress=x@other.example");
+    install(&h, &ca.sign(&other_subject, 365)).success().stderr(
+        predicate::str::contains(
+            "its O (organization) is \"Someone Else\" but the profile says \"Demo Corp\"",
+        )
+        .and(predicate::str::contains(
+            "its emailAddress is \"x@other.example\"",
+        )),
+    );
+
+    // extendedKeyUsage present without clientAuth (a server certificate).
+    let server = ca.sign_ext(
+        &csr,
+        &asn1_time(now() - 60),
+        &asn1_time(now() + 365 * 86_400),
+        "server_ext",
+    );
+    install(&h, &server)
+        .success()
+        .stderr(predicate::str::contains("does not include clientAuth"));
+
+    // Far from the documented year.
+    install(&h, &ca.sign(&csr, 30))
+        .success()
+        .stderr(predicate::str::contains("valid for 30 days"));
+}
+
+// ---------------------------------------------------------------- archive
+
+#[test]
+fn replacing_a_certificate_archives_the_old_one_and_reinstall_is_a_no_op() {
+    let (h, ca, csr) = setup("demo");
+    let dir = profile(&h);
+    let first = ca.sign(&csr, 365);
+    install(&h, &first).success();
+    let first_stored = std::fs::read(dir.join("tls-cert.pem")).unwrap();
+    let before = snapshot(&dir);
+    install(&h, &first)
+        .success()
+        .stdout(predicate::str::contains("nothing changed"));
+    assert_eq!(snapshot(&dir), before);
+
+    let second = ca.sign(&csr, 365);
+    install(&h, &second)
+        .success()
+        .stderr(predicate::str::contains("previous certificate is kept in"));
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&second));
+    let arch = archived(&dir);
+    assert_eq!(arch.len(), 1, "{arch:?}");
+    assert!(arch[0].0.ends_with("tls-cert.pem"));
+    assert_eq!(arch[0].1, first_stored);
+    // Key and CSR are untouched by a certificate replacement.
+    assert_eq!(
+        snapshot(&dir)[Path::new("private-key.pem")],
+        before[Path::new("private-key.pem")]
+    );
+}
+
+// ---------------------------------------------------------------- renew and promotion
+
+#[test]
+fn renew_then_install_promotes_key_csr_and_certificate_together() {
+    let (h, ca, csr) = setup("demo");
+    let dir = profile(&h);
+    let old_cert = ready(&h, &ca, &csr, 20);
+    let before = snapshot(&dir);
+
+    h.cmd().arg("renew").assert().success().stdout(
+        predicate::str::contains("pending/certificate-request.csr")
+            .and(predicate::str::contains("install-cert FILE")),
+    );
+    let pending = dir.join("pending");
+    assert_eq!(mode(&pending), 0o700);
+    assert_eq!(mode(&pending.join("private-key.pem")), 0o600);
+    // The current files are untouched, and still what every command uses.
+    let during = snapshot(&dir);
+    for f in ["private-key.pem", "certificate-request.csr", "tls-cert.pem"] {
+        assert_eq!(during[Path::new(f)], before[Path::new(f)], "{f}");
+    }
+    // The pending CSR verifies, has the same subject, and carries the pending key.
+    let subject = |f: &Path| openssl(&dir, &["req", "-in", s(f), "-verify", "-noout", "-subject"]);
+    assert_eq!(
+        subject(&pending.join("certificate-request.csr")),
+        subject(&dir.join("certificate-request.csr"))
+    );
+    assert_eq!(
+        openssl(&dir, &["pkey", "-in", "pending/private-key.pem", "-pubout"]),
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-in",
+                "pending/certificate-request.csr",
+                "-noout",
+                "-pubkey"
+            ]
+        )
+    );
+    h.cmd()
+        .arg("status")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("renewal").and(predicate::str::contains("pending since")));
+    h.cmd()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("renewal pending"));
+
+    // A second renew refuses.
+    let pending_snapshot = snapshot(&dir);
+    h.cmd().arg("renew").assert().code(73).stderr(
+        predicate::str::contains("already pending").and(predicate::str::contains("--force")),
+    );
+    assert_eq!(snapshot(&dir), pending_snapshot);
+
+    // A certificate for neither key names both of ours, and changes nothing.
+    let foreign = ca.sign(&csr_for_another_key(&h), 365);
+    refused(
+        &h,
+        &[s(&foreign)],
+        65,
+        &["is not this profile's key", "nor the pending renewal key"],
+    );
+
+    // Support signs the pending CSR; installing it promotes all three.
+    let new_cert = ca.sign_days_from_now(&pending.join("certificate-request.csr"), 365);
+    install(&h, &new_cert)
+        .success()
+        .stdout(predicate::str::contains("promoted the renewal key"));
+    let after = snapshot(&dir);
+    assert!(!pending.exists());
+    assert_eq!(
+        after[Path::new("private-key.pem")],
+        pending_snapshot[Path::new("pending/private-key.pem")]
+    );
+    assert_eq!(
+        after[Path::new("certificate-request.csr")],
+        pending_snapshot[Path::new("pending/certificate-request.csr")]
+    );
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&new_cert));
+    assert_eq!(mode(&dir.join("private-key.pem")), 0o600);
+    // One archive folder holds the old key, CSR and certificate, byte for byte.
+    let arch = archived(&dir);
+    assert_eq!(arch.len(), 3, "{arch:?}");
+    let folder = arch[0].0.parent().unwrap().to_path_buf();
+    for f in ["private-key.pem", "certificate-request.csr", "tls-cert.pem"] {
+        assert_eq!(after[&folder.join(f)], before[Path::new(f)], "{f}");
+    }
+    assert_eq!(
+        der(&folder_abs(&dir, &folder).join("tls-cert.pem")),
+        der(&old_cert)
+    );
+    // The promoted key and certificate belong together, says openssl.
+    assert_eq!(
+        openssl(&dir, &["pkey", "-in", "private-key.pem", "-pubout"]),
+        openssl(&dir, &["x509", "-in", "tls-cert.pem", "-noout", "-pubkey"])
+    );
+    h.cmd().arg("status").assert().code(0);
+}
+
+fn folder_abs(dir: &Path, rel: &Path) -> PathBuf {
+    dir.join(rel)
+}
+
+#[test]
+fn renew_force_archives_the_abandoned_pending_key_and_curve_is_kept_or_chosen() {
+    let (h, _ca, _csr) = setup("demo");
+    let dir = profile(&h);
+    h.cmd()
+        .args(["renew", "--curve", "p384"])
+        .assert()
+        .success();
+    let first = snapshot(&dir);
+    let text = openssl(
+        &dir,
+        &["ec", "-in", "pending/private-key.pem", "-noout", "-text"],
+    );
+    assert!(text.contains("secp384r1"), "{text}");
+    h.cmd()
+        .args(["renew", "--force"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("abandoned pending key"));
+    let after = snapshot(&dir);
+    assert_ne!(
+        after[Path::new("pending/private-key.pem")],
+        first[Path::new("pending/private-key.pem")]
+    );
+    let kept = archived(&dir);
+    assert!(
+        kept.iter().any(|(p, v)| p.ends_with("private-key.pem")
+            && *v == first[Path::new("pending/private-key.pem")]),
+        "{kept:?}"
+    );
+    // Without --curve, the current key's curve (P-256 here).
+    let text = openssl(
+        &dir,
+        &["ec", "-in", "pending/private-key.pem", "-noout", "-text"],
+    );
+    assert!(text.contains("prime256v1"), "{text}");
+}
+
+#[test]
+fn an_interrupted_promotion_is_finished_by_the_next_command() {
+    let (h, ca, csr) = setup("demo");
+    let dir = profile(&h);
+    ready(&h, &ca, &csr, 20);
+    h.cmd().arg("renew").assert().success();
+    let pending_key = std::fs::read(dir.join("pending/private-key.pem")).unwrap();
+    let new_cert = ca.sign(&dir.join("pending/certificate-request.csr"), 365);
+    // A crash right after the commit point: the certificate reached pending/, nothing moved.
+    std::fs::copy(&new_cert, dir.join("pending/tls-cert.pem")).unwrap();
+    h.cmd()
+        .arg("status")
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "finished an interrupted certificate renewal",
+        ));
+    assert_eq!(
+        std::fs::read(dir.join("private-key.pem")).unwrap(),
+        pending_key
+    );
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&new_cert));
+    assert!(!dir.join("pending").exists());
+}
+
+// ---------------------------------------------------------------- concurrency
+
+#[test]
+fn two_install_cert_runs_on_one_profile_one_wins_the_other_is_told_locked() {
+    let (h, ca, csr) = setup("demo");
+    let dir = profile(&h);
+    let a = ca.sign(&csr, 365);
+    let b = ca.sign(&csr, 365);
+    // Run A reads its certificate from stdin, which the test holds open: A has taken the
+    // profile lock and waits in the middle of its install when B starts.
+    let mut run_a = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"))
+        .args(["--home", s(h.path()), "install-cert", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lock(run_a.id());
+    let run_b = h.cmd().args(["install-cert", s(&b)]).output().unwrap();
+    let err = String::from_utf8_lossy(&run_b.stderr);
+    assert_eq!(run_b.status.code(), Some(74), "{err}");
+    assert!(
+        err.contains("is locked by another centiloc-cert run; wait for it to finish and retry"),
+        "{err}"
+    );
+    run_a
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&a).unwrap())
+        .unwrap();
+    let out_a = run_a.wait_with_output().unwrap();
+    assert!(
+        out_a.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_a.stderr)
+    );
+    // A's certificate is installed, B left no trace, no temporary file remains.
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&a));
+    assert!(archived(&dir).is_empty());
+    let names: Vec<_> = snapshot(&dir).into_keys().collect();
+    assert!(
+        names.iter().all(|p| !p.to_string_lossy().contains(".tmp")),
+        "{names:?}"
+    );
+    h.cmd()
+        .arg("status")
+        .assert()
+        .stdout(predicate::str::contains("✓ matches key"));
+}
+
+/// Waits until process `pid` holds a file lock (Linux /proc/locks), at most 10 s.
+fn wait_for_lock(pid: u32) {
+    let needle = format!(" {pid} ");
+    for _ in 0..1000 {
+        let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+        if locks
+            .lines()
+            .any(|l| l.contains("FLOCK") && l.contains(&needle))
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("process {pid} never took the profile lock");
+}
+
+// ---------------------------------------------------------------- install-ca
+
+#[test]
+fn install_ca_accepts_a_ca_and_refuses_the_rest_unchanged() {
+    let (h, ca, csr) = setup("demo");
+    let dir = profile(&h);
+    let client = ca.sign(&csr, 365);
+    let d = h.path();
+    let refuse = |file: &Path, says: &str| {
+        let before = snapshot(d);
+        h.cmd()
+            .args(["install-ca", s(file)])
+            .assert()
+            .code(65)
+            .stderr(predicate::str::contains(says));
+        assert_eq!(snapshot(d), before);
+    };
+    refuse(
+        &client,
+        "refused, nothing was changed: it is not a CA certificate",
+    );
+    std::fs::write(d.join("junk.pem"), "junk").unwrap();
+    refuse(&d.join("junk.pem"), "expected a PEM or DER certificate");
+    // An expired CA (CA:TRUE, dates in the past), signed by openssl ca.
+    std::fs::write(
+        ca.dir.path().join("ca_ext.cnf"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+    )
+    .unwrap();
+    openssl(
+        ca.dir.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/O=Old/CN=Old CA",
+            "-out",
+            "old.csr",
+        ],
+    );
+    openssl(
+        ca.dir.path(),
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-extfile",
+            "ca_ext.cnf",
+            "-notext",
+            "-in",
+            "old.csr",
+            "-out",
+            "old.pem",
+            "-startdate",
+            &asn1_time(now() - 800 * 86_400),
+            "-enddate",
+            &asn1_time(now() - 400 * 86_400),
+        ],
+    );
+    refuse(
+        &ca.dir.path().join("old.pem"),
+        "refused, nothing was changed: it expired on",
+    );
+    h.cmd()
+        .args(["install-ca", "missing.pem"])
+        .assert()
+        .code(66);
+
+    h.cmd()
+        .args(["install-ca", s(&ca.cert)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Centiloc Test CA"));
+    assert_eq!(der(&dir.join("ca-cert.pem")), der(&ca.cert));
+    // DER from stdin, a different CA: the old one is archived.
+    let other = Ca::new("Next CA");
+    openssl(
+        d,
+        &[
+            "x509",
+            "-in",
+            s(&other.cert),
+            "-outform",
+            "DER",
+            "-out",
+            "next.der",
+        ],
+    );
+    h.cmd()
+        .args(["install-ca", "-"])
+        .write_stdin(std::fs::read(d.join("next.der")).unwrap())
+        .assert()
+        .success();
+    assert_eq!(der(&dir.join("ca-cert.pem")), der(&other.cert));
+    let arch = archived(&dir);
+    assert_eq!(arch.len(), 1);
+    assert!(arch[0].0.ends_with("ca-cert.pem"));
+}
+
+// ---------------------------------------------------------------- credentials
+
+#[test]
+fn credentials_store_the_password_0600_and_never_show_it() {
+    let h = TestHome::new();
+    h.init("demo");
+    let dir = profile(&h);
+    let secret = "S3cr3t-do-not-print";
+    let out = h
+        .cmd()
+        .args([
+            "credentials",
+            "--username",
+            "demo-mqtt",
+            "--password-stdin",
+            "-v",
+        ])
+        .write_stdin(format!("{secret}\r\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains(secret));
+    }
+    let file = dir.join("mqtt-password");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), secret);
+    assert_eq!(mode(&file), 0o600);
+    assert!(
+        std::fs::read_to_string(dir.join("profile.toml"))
+            .unwrap()
+            .contains("username = \"demo-mqtt\"")
+    );
+
+    // --username alone changes only the username.
+    h.cmd()
+        .args(["credentials", "--username", "renamed"])
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(dir.join("profile.toml"))
+            .unwrap()
+            .contains("username = \"renamed\"")
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), secret);
+
+    // The environment overrides the file at use time, and the user is told.
+    h.cmd()
+        .env("CENTILOC_MQTT_PASSWORD", "from-env")
+        .args(["credentials", "--password-stdin"])
+        .write_stdin("other\n")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("CENTILOC_MQTT_PASSWORD is set"));
+    h.cmd()
+        .env("CENTILOC_MQTT_PASSWORD", "from-env")
+        .args(["status", "--format", "json"])
+        .assert()
+        .stdout(predicate::str::contains("from CENTILOC_MQTT_PASSWORD"));
+
+    let before = snapshot(&dir);
+    h.cmd()
+        .args(["credentials", "--password-stdin"])
+        .write_stdin("")
+        .assert()
+        .code(66)
+        .stderr(predicate::str::contains("no password given"));
+    h.cmd()
+        .arg("credentials")
+        .write_stdin("")
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("--password-stdin"));
+    h.cmd()
+        .args(["credentials", "--username", "bad\u{7}name"])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("invalid username"));
+    assert_eq!(snapshot(&dir), before);
+}
+
+// ---------------------------------------------------------------- status
+
+#[test]
+fn status_names_the_fixing_command_and_tells_missing_from_wrong() {
+    let h = TestHome::new();
+    h.init("demo");
+    // Missing CSR and everything after it: 66, hints with the exact commands.
+    h.cmd()
+        .args(["--profile", "default", "status"])
+        .assert()
+        .code(66)
+        .stdout(
+            predicate::str::contains("✗ CSR")
+                .and(predicate::str::contains(format!(
+                    "→ centiloc-cert --home {} csr",
+                    h.path().display()
+                )))
+                .and(predicate::str::contains("credentials --username NAME")),
+        );
+    h.cmd().arg("csr").assert().success();
+    let ca = Ca::new("Centiloc Test CA");
+    let dir = profile(&h);
+    ready(&h, &ca, &dir.join("certificate-request.csr"), 10);
+    // Expiring soon is a warning, not a failure.
+    h.cmd()
+        .arg("status")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("! validity").and(predicate::str::contains("renew")));
+    // Secrets readable by others: wrong (65), with the chmod that fixes it.
+    for f in ["private-key.pem", "mqtt-password"] {
+        let p = dir.join(f);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        h.cmd()
+            .arg("status")
+            .assert()
+            .code(65)
+            .stdout(predicate::str::contains(format!(
+                "chmod 600 {}",
+                p.display()
+            )));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // An expired certificate is wrong, and the hint is renew.
+    let expired = ca.sign_dates(
+        &dir.join("certificate-request.csr"),
+        &asn1_time(now() - 400 * 86_400),
+        &asn1_time(now() - 86_400),
+    );
+    std::fs::copy(&expired, dir.join("tls-cert.pem")).unwrap();
+    let out = h
+        .cmd()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let validity = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "certificate_validity")
+        .unwrap();
+    assert_eq!(validity["state"], "wrong");
+    assert!(
+        validity["hint"].as_str().unwrap().contains("renew"),
+        "{validity}"
+    );
+    assert_eq!(v["ready"], false);
+}
+
+// ---------------------------------------------------------------- list
+
+#[test]
+fn list_shows_every_profile_with_expiry_and_state() {
+    let h = TestHome::new();
+    h.cmd()
+        .arg("list")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no profiles"));
+    let ca = Ca::new("Centiloc Test CA");
+    let init = |name: &str, tenant: &str| {
+        h.cmd()
+            .args([
+                "--profile",
+                name,
+                "init",
+                "--tenant",
+                tenant,
+                "--org",
+                "Demo Corp",
+                "--email",
+                "ops@example.com",
+            ])
+            .assert()
+            .success();
+        h.cmd().args(["--profile", name, "csr"]).assert().success();
+        h.profile_dir(name).join("certificate-request.csr")
+    };
+    let install_in = |name: &str, cert: &Path| {
+        h.cmd()
+            .args(["--profile", name, "install-cert", s(cert)])
+            .assert()
+            .success();
+    };
+    init("waiting", "t-wait");
+    let csr = init("ready", "t-ready");
+    install_in("ready", &ca.sign_days_from_now(&csr, 100));
+    h.cmd()
+        .args(["--profile", "ready", "install-ca", s(&ca.cert)])
+        .assert()
+        .success();
+    h.cmd()
+        .args([
+            "--profile",
+            "ready",
+            "credentials",
+            "--username",
+            "u",
+            "--password-stdin",
+        ])
+        .write_stdin("p\n")
+        .assert()
+        .success();
+    let csr = init("old", "t-old");
+    let expired = ca.sign_dates(
+        &csr,
+        &asn1_time(now() - 400 * 86_400),
+        &asn1_time(now() - 3 * 86_400),
+    );
+    std::fs::copy(&expired, h.profile_dir("old").join("tls-cert.pem")).unwrap();
+    let csr = init("renewing", "t-renew");
+    install_in("renewing", &ca.sign_days_from_now(&csr, 100));
+    h.cmd()
+        .args(["--profile", "renewing", "renew"])
+        .assert()
+        .success();
+
+    let out = h.cmd().arg("list").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = |p: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{p} ")))
+            .unwrap_or_else(|| panic!("{p}: {text}"))
+            .to_owned()
+    };
+    assert!(
+        line("waiting").contains("t-wait") && line("waiting").ends_with("waiting for certificate"),
+        "{text}"
+    );
+    assert!(
+        line("ready").ends_with("ready") && line("ready").contains(" 99 "),
+        "{text}"
+    );
+    assert!(line("old").ends_with("expired"), "{text}");
+    assert!(line("renewing").ends_with("renewal pending"), "{text}");
+
+    let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let ready = rows.iter().find(|r| r["profile"] == "ready").unwrap();
+    assert_eq!(ready["tenant"], "t-ready");
+    assert_eq!(ready["days_left"], 99);
+    assert_eq!(ready["state"], "ready");
+    let expected_not_after = openssl(
+        h.path(),
+        &[
+            "x509",
+            "-in",
+            s(&h.profile_dir("ready").join("tls-cert.pem")),
+            "-noout",
+            "-enddate",
+        ],
+    );
+    let parsed =
+        chrono::DateTime::parse_from_rfc3339(ready["not_after"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        parsed.format("%b %e %H:%M:%S %Y GMT").to_string(),
+        expected_not_after.trim().trim_start_matches("notAfter=")
+    );
+    let old = rows.iter().find(|r| r["profile"] == "old").unwrap();
+    assert!(old["days_left"].as_i64().unwrap() < 0, "{old}");
+    let waiting = rows.iter().find(|r| r["profile"] == "waiting").unwrap();
+    assert_eq!(waiting["days_left"], serde_json::Value::Null);
+}
+
+/// The hidden prompt, on a real terminal: `script` (util-linux) gives the binary a pty.
+#[test]
+fn credentials_on_a_terminal_ask_without_echo() {
+    use std::io::Read;
+    use std::sync::mpsc;
+    let script = support::require("script", "bsdutils");
+    let h = TestHome::new();
+    h.init("demo");
+    let secret = "Hunter2-on-a-tty";
+    let line = format!(
+        "{} --home {} credentials",
+        env!("CARGO_BIN_EXE_centiloc-cert"),
+        h.path().display()
+    );
+    let mut child = Command::new(script)
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut stdin = child.stdin.take().unwrap();
+    // Answer each prompt once it is shown, and only then, as a person would.
+    let mut answer = |prompt: &str, reply: &str, seen: &mut String| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !seen.contains(prompt) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                Err(_) => panic!("no prompt {prompt:?}; got {seen:?}"),
+            }
+        }
+        // Let the terminal switch echo off before typing.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stdin.write_all(format!("{reply}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    answer("MQTT username: ", "tty-user", &mut seen);
+    answer("MQTT password (hidden): ", secret, &mut seen);
+    answer("Same password again: ", secret, &mut seen);
+    assert!(child.wait().unwrap().success(), "{seen}");
+    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("Password saved"), "{seen}");
+    assert!(!seen.contains(secret), "the password was echoed: {seen}");
+    let dir = profile(&h);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mqtt-password")).unwrap(),
+        secret
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("profile.toml"))
+            .unwrap()
+            .contains("username = \"tty-user\"")
+    );
+}
