@@ -91,10 +91,11 @@ impl Certificate {
         spki_fingerprint(&self.spki_der)
     }
 
-    /// Whole days until notAfter, negative once expired (rounded toward minus infinity,
-    /// so "0 days left" means it expires within the next 24 hours).
+    /// Whole days until notAfter, truncated toward zero: 29.9 days left is 29, and a
+    /// certificate that expired 3.5 days ago is -3 ("expired 3 days ago"). Whether it has
+    /// expired is [`Certificate::is_expired`], not the sign of this number.
     pub fn days_left(&self, now: DateTime<Utc>) -> i64 {
-        (self.not_after - now).num_seconds().div_euclid(86_400)
+        (self.not_after - now).num_days()
     }
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {

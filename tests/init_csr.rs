@@ -593,3 +593,24 @@ fn on_a_terminal_init_asks_and_validates_each_answer() {
         "tenant = \"demo\"\norganization = \"Demo Corp\"\nemail = \"me@example.com\"\ncountry = \"FR\"\nlocality = \"Lyon\"\n\n[broker]\nhost = \"mqtt-client.centiloc.com\"\nport = 8883\n"
     );
 }
+
+#[test]
+fn force_also_archives_a_pending_renewal() {
+    let h = TestHome::new();
+    h.init_with_csr("demo");
+    h.cmd().arg("renew").assert().success();
+    let dir = h.profile_dir("default");
+    let pending_key = std::fs::read(dir.join("pending/private-key.pem")).unwrap();
+    h.cmd()
+        .args([
+            "init", "--force", "--tenant", "demo", "--org", "O", "--email", "a@b.co",
+        ])
+        .assert()
+        .success();
+    assert!(!dir.join("pending").exists());
+    let archived = snapshot(&dir)
+        .into_iter()
+        .find(|(p, _)| p.starts_with("archive") && p.ends_with("pending/private-key.pem"))
+        .expect("pending key archived");
+    assert_eq!(archived.1, pending_key);
+}

@@ -163,8 +163,9 @@ fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &Private
     store::sync_dir(&root)
 }
 
-/// `--force` on an existing profile: archive key, CSR, certificate and settings (the CA
-/// and the MQTT password belong to the connection, not the key, and stay).
+/// `--force` on an existing profile: archive key, CSR, certificate, settings and any
+/// pending renewal (the CA and the MQTT password belong to the connection, not the key,
+/// and stay).
 fn replace_in_place(
     paths: &ProfilePaths,
     settings: &Profile,
@@ -174,7 +175,13 @@ fn replace_in_place(
     let _lock = store::lock(&paths.lock())?;
     let archived = store::archive(
         &paths.dir,
-        &[paths.key(), paths.csr(), paths.cert(), paths.settings()],
+        &[
+            paths.key(),
+            paths.csr(),
+            paths.cert(),
+            paths.settings(),
+            paths.pending_dir(),
+        ],
     )?;
     store::write_new(&paths.key(), key.pem().as_bytes(), store::Mode::Secret)?;
     settings.save(paths)?;
