@@ -206,7 +206,7 @@ pub struct JsonError {
 
 impl std::fmt::Display for JsonError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (payload starts: \"{}\")", self.reason, self.preview)
+        write!(f, "{} (payload: {})", self.reason, self.preview)
     }
 }
 

@@ -131,7 +131,7 @@ impl Decoded {
     pub fn to_text(&self) -> String {
         match self {
             // Validated in `decode`; an error here would be a bug, shown rather than hidden.
-            Decoded::Raw(b) => raw_proto::to_text(b).unwrap_or_else(|e| format!("<{e}>\n")),
+            Decoded::Raw(b) => raw_proto::render_text(b).unwrap_or_else(|e| format!("<{e}>\n")),
             Decoded::Message(m) => schema::to_text(m),
             Decoded::Json(j) => j.to_text(),
         }

@@ -335,6 +335,12 @@ fn for_each_field<'a>(
 /// `protoc --decode_raw` output for `bytes`, or where and why protoc would refuse them.
 pub fn to_text(bytes: &[u8]) -> Result<String, WireError> {
     validate(bytes)?;
+    render_text(bytes)
+}
+
+/// [`to_text`] for bytes [`validate`] already accepted (the walk still fails cleanly,
+/// never panics, if they were not).
+pub(crate) fn render_text(bytes: &[u8]) -> Result<String, WireError> {
     let mut out = String::with_capacity(bytes.len() * 4);
     print_fields(bytes, Rules::Top, PRINT_BUDGET, 0, &mut out)?;
     Ok(out)
@@ -406,8 +412,7 @@ fn push_u64(out: &mut String, v: u64) {
             break;
         }
     }
-    // Digits only: always valid UTF-8.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("?"));
+    out.extend(buf[i..].iter().map(|&d| d as char));
 }
 
 /// protobuf's `CEscape`: named escapes for `\n \r \t \" \' \\`, printable ASCII as is,

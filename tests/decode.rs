@@ -1,0 +1,597 @@
+//! `decode` checked against an independent parser: protoc 3.21 (`protoc --decode_raw`,
+//! `protoc --decode=NAME`). The corpus is encoded at test time with `protoc --encode`
+//! from `tests/fixtures/corpus.proto`, so every case records how it was made.
+//! protoc is required: without it these tests fail and say how to install it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use assert_cmd::Command as BinCommand;
+use centiloc_cert::decode::{self, Encoding, Schema, raw_proto};
+use proptest::prelude::*;
+
+// ---- protoc, the reference ------------------------------------------------------------
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Runs protoc with `stdin`; `Ok(stdout)` on success, `Err(stderr)` when it refuses.
+fn protoc(args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
+    let mut child = Command::new("protoc")
+        .args(args)
+        .current_dir(fixtures())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("these tests compare with protoc 3.21, which cannot run ({e}): apt-get install protobuf-compiler")
+        });
+    let mut input = child.stdin.take().expect("piped stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("protoc runs");
+    let _ = writer.join();
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn encode(proto: &str, message: &str, text: &str) -> Vec<u8> {
+    protoc(
+        &[
+            "-I.",
+            "-I/usr/include",
+            &format!("--encode={message}"),
+            proto,
+        ],
+        text.as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("protoc --encode={message} refused {text:?}: {e}"))
+}
+
+fn decode_raw(bytes: &[u8]) -> Result<String, String> {
+    protoc(&["--decode_raw"], bytes).map(|o| String::from_utf8(o).expect("protoc prints ASCII"))
+}
+
+/// Our text must equal protoc's when protoc accepts, and be an error when it refuses.
+fn assert_agrees_with_protoc(bytes: &[u8]) {
+    let ours = raw_proto::to_text(bytes);
+    match (decode_raw(bytes), ours) {
+        (Ok(theirs), Ok(ours)) => assert_eq!(ours, theirs, "bytes {bytes:02x?}"),
+        (Err(_), Err(_)) => {}
+        (Ok(theirs), Err(e)) => panic!("protoc accepts {bytes:02x?} as\n{theirs}but we fail: {e}"),
+        (Err(_), Ok(ours)) => panic!("protoc refuses {bytes:02x?} but we print\n{ours}"),
+    }
+}
+
+// ---- the corpus -------------------------------------------------------------------------
+
+/// Text-format cases of `corpus.Everything`, one per shape issue 6 lists.
+const CORPUS: &[(&str, &str)] = &[
+    (
+        "negative varints",
+        "i32: -1 i64: -9223372036854775808 s32: -5 s64: -1",
+    ),
+    (
+        "huge varints",
+        "u64: 18446744073709551615 i64: 9223372036854775807",
+    ),
+    ("fixed32/64", "f32: 4294967295 f64: 1 sf32: -1 sf64: -2"),
+    ("floats and doubles", "fl: 1.5 db: -0.0"),
+    ("float specials", "fl: nan db: inf"),
+    ("bool and enum", "b: true kind: B"),
+    ("unpacked repeated", "unpacked: [1, -2, 300]"),
+    (
+        "packed repeated",
+        "packed: [1, 2, 3, 150] packed_d: [0.5, 2]",
+    ),
+    ("nested", "inner { a: 1 s: \"x\" }"),
+    (
+        "deeply nested (past protoc's print budget)",
+        "inner { child { child { child { child { child { child { child { child { child { child { child { a: 7 } } } } } } } } } } } }",
+    ),
+    (
+        "maps",
+        "m { key: \"k\" value: 1 } m { key: \"\" value: 0 } mi { key: 3 value { s: \"v\" } }",
+    ),
+    ("group", "G { ga: 5 gs: \"in group\" }"),
+    (
+        "repeated group with a message",
+        "RG { x: 1 } RG { x: 2 in { a: 3 } }",
+    ),
+    (
+        "empty message and empty string",
+        "empty {} str: \"\" by: \"\"",
+    ),
+    ("invalid UTF-8 bytes", "by: \"\\377\\376\\000abc\\200\""),
+    (
+        "valid UTF-8 string",
+        "str: \"h\u{e9}llo \u{fc}n\u{ef}c\u{f6}d\u{e9} \u{2603}\"",
+    ),
+    (
+        "escapes and terminal controls",
+        "str: \"tab\\there \\\"q\\\" 'a' \\\\ \\033[31m\\r\\n\\177\"",
+    ),
+    ("string that parses as a message", "str: \"\\n\\003abc\""),
+    (
+        "string that almost parses",
+        "str: \"hello world\" strs: [\"\\010\", \"\\010\\001\", \"A\"]",
+    ),
+    ("large field number", "big: 7"),
+    (
+        "everything at once",
+        "i32: 1 str: \"s\" inner { a: 2 } G { ga: 3 } packed: [4] big: 5",
+    ),
+];
+
+#[test]
+fn corpus_matches_protoc_decode_raw() {
+    for (name, text) in CORPUS {
+        let bytes = encode("corpus.proto", "corpus.Everything", text);
+        let theirs =
+            decode_raw(&bytes).unwrap_or_else(|e| panic!("{name}: protoc --decode_raw: {e}"));
+        let ours = raw_proto::to_text(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(ours, theirs, "case {name:?} ({text})");
+    }
+}
+
+#[test]
+fn empty_payload_prints_nothing_like_protoc() {
+    assert_eq!(decode_raw(b"").unwrap(), "");
+    assert_eq!(raw_proto::to_text(b"").unwrap(), "");
+}
+
+/// Hand-made wire bytes at the edges of protoc's readers (tag/length/varint sizes,
+/// group limits, print budget), each checked live.
+#[test]
+fn wire_edge_cases_match_protoc() {
+    let mut cases: Vec<Vec<u8>> = vec![
+        b"\x08\x80\x00".to_vec(),                            // over-long varint
+        [b"\x08".as_slice(), &[0xff; 9], b"\x02"].concat(),  // 10th byte > 1
+        [b"\x08".as_slice(), &[0x80; 10], b"\x01"].concat(), // 11-byte varint
+        b"\x88\x80\x80\x80\x80\x00\x01".to_vec(),            // 6-byte tag
+        b"\xf8\xff\xff\xff\x1f\x01".to_vec(),                // tag bits past 32
+        b"\x0a\x81\x80\x80\x80\x00a".to_vec(),               // 5-byte length
+        b"\x0a\x81\x80\x80\x80\x10a".to_vec(),               // length >= 2^32
+        b"\x00".to_vec(),                                    // tag 0
+        b"\x02\x00".to_vec(),                                // field 0
+        b"\x0c".to_vec(),                                    // stray end-group
+        b"\x4b\x54".to_vec(),                                // mismatched end-group
+        b"\x0b\x10\x01".to_vec(),                            // unclosed group
+        b"\x0d\x01\x02".to_vec(),                            // short fixed32
+        b"\x09\x01".to_vec(),                                // short fixed64
+        b"\x0e".to_vec(),                                    // wire type 6
+        b"\x0f".to_vec(),                                    // wire type 7
+    ];
+    // Each also wrapped in a length-delimited field: protoc's lenient trial parse.
+    let wrapped: Vec<Vec<u8>> = cases.iter().map(|c| wrap(1, c)).collect();
+    cases.extend(wrapped);
+    for depth in [99, 100, 101] {
+        cases.push(groups(depth));
+    }
+    for depth in 9..=12 {
+        let mut b = b"\x08\x07".to_vec();
+        for _ in 0..depth {
+            b = wrap(1, &b);
+        }
+        cases.push(b);
+    }
+    for (groups_inside, wraps) in [(10, 1), (11, 1), (9, 2), (10, 2)] {
+        let mut b = groups(groups_inside);
+        for _ in 0..wraps {
+            b = wrap(3, &b);
+        }
+        cases.push(b);
+    }
+    for c in &cases {
+        assert_agrees_with_protoc(c);
+    }
+}
+
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn wrap(field: u32, inner: &[u8]) -> Vec<u8> {
+    [
+        varint(u64::from(field) << 3 | 2),
+        varint(inner.len() as u64),
+        inner.to_vec(),
+    ]
+    .concat()
+}
+
+/// `depth` nested groups of field 1 around a varint field 2.
+fn groups(depth: usize) -> Vec<u8> {
+    [vec![0x0b; depth], b"\x10\x07".to_vec(), vec![0x0c; depth]].concat()
+}
+
+#[test]
+fn invalid_wire_data_names_the_offset() {
+    let e = raw_proto::validate(b"\x08\x01\x12\x05ab").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "length 5 at byte 3 runs past the end of the data (2 bytes left)"
+    );
+    let e = raw_proto::validate(b"\x08\x01\x08\xff\xff").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "varint truncated by the end of the data at byte 3"
+    );
+    let e = raw_proto::validate(b"\x08\x01\x0e").unwrap_err();
+    assert_eq!(e.to_string(), "invalid wire type 6 at byte 2");
+}
+
+// ---- property tests against protoc ---------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Field {
+    Varint(u32, u64),
+    Fixed32(u32, u32),
+    Fixed64(u32, u64),
+    Bytes(u32, Vec<u8>),
+    Message(u32, Vec<Field>),
+    Group(u32, Vec<Field>),
+}
+
+fn encode_fields(fields: &[Field]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let tag = |n: u32, wt: u64| varint(u64::from(n) << 3 | wt);
+    for f in fields {
+        match f {
+            Field::Varint(n, v) => out.extend([tag(*n, 0), varint(*v)].concat()),
+            Field::Fixed32(n, v) => out.extend([tag(*n, 5), v.to_le_bytes().to_vec()].concat()),
+            Field::Fixed64(n, v) => out.extend([tag(*n, 1), v.to_le_bytes().to_vec()].concat()),
+            Field::Bytes(n, b) => out.extend(wrap(*n, b)),
+            Field::Message(n, inner) => out.extend(wrap(*n, &encode_fields(inner))),
+            Field::Group(n, inner) => {
+                out.extend([tag(*n, 3), encode_fields(inner), tag(*n, 4)].concat())
+            }
+        }
+    }
+    out
+}
+
+fn field_number() -> impl Strategy<Value = u32> {
+    prop_oneof![1u32..20, 1u32..(1 << 29)]
+}
+
+fn fields() -> impl Strategy<Value = Vec<Field>> {
+    let leaf = prop_oneof![
+        (field_number(), any::<u64>()).prop_map(|(n, v)| Field::Varint(n, v)),
+        (field_number(), 0u64..300).prop_map(|(n, v)| Field::Varint(n, v)),
+        (field_number(), any::<u32>()).prop_map(|(n, v)| Field::Fixed32(n, v)),
+        (field_number(), any::<u64>()).prop_map(|(n, v)| Field::Fixed64(n, v)),
+        (
+            field_number(),
+            proptest::collection::vec(any::<u8>(), 0..12)
+        )
+            .prop_map(|(n, b)| Field::Bytes(n, b)),
+        (field_number(), "[ -~]{0,10}").prop_map(|(n, s)| Field::Bytes(n, s.into_bytes())),
+    ];
+    let field = leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            (
+                field_number(),
+                proptest::collection::vec(inner.clone(), 0..4)
+            )
+                .prop_map(|(n, f)| Field::Message(n, f)),
+            (field_number(), proptest::collection::vec(inner, 0..4))
+                .prop_map(|(n, f)| Field::Group(n, f)),
+        ]
+    });
+    proptest::collection::vec(field, 0..6)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_valid_messages_print_like_protoc(fields in fields()) {
+        let bytes = encode_fields(&fields);
+        let theirs = decode_raw(&bytes).expect("protoc accepts a well-formed message");
+        prop_assert_eq!(raw_proto::to_text(&bytes).expect("well-formed"), theirs);
+    }
+
+    /// Random and damaged bytes: we agree with protoc (same text, or both refuse), and
+    /// never panic.
+    #[test]
+    fn random_bytes_agree_with_protoc(
+        fields in fields(),
+        cut in any::<prop::sample::Index>(),
+        flip in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut bytes = encode_fields(&fields);
+        if !bytes.is_empty() {
+            let i = flip.index(bytes.len());
+            bytes[i] = byte;
+            bytes.truncate(cut.index(bytes.len()) + 1);
+        }
+        assert_agrees_with_protoc(&bytes);
+        let _ = raw_proto::to_json(&bytes);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Pure noise never panics and errors name an offset inside the data.
+    #[test]
+    fn noise_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        if let Err(e) = raw_proto::validate(&bytes) {
+            prop_assert!(e.offset <= bytes.len());
+            prop_assert!(raw_proto::to_text(&bytes).is_err());
+        }
+        let _ = decode::json::decode(&bytes);
+    }
+}
+
+// ---- JSON tree of the schema-less decoder --------------------------------------------
+
+#[test]
+fn raw_json_lists_every_plausible_reading() {
+    let bytes = encode(
+        "corpus.proto",
+        "corpus.Everything",
+        "i32: 1 unpacked: [1, 2] str: \"\\n\\003abc\" by: \"\\377\" fl: 1.5",
+    );
+    let v = raw_proto::to_json(&bytes).unwrap();
+    assert_eq!(v["1"], 1);
+    assert_eq!(v["15"], serde_json::json!([1, 2]));
+    assert_eq!(v["13"]["string"], "\n\u{3}abc");
+    assert_eq!(v["13"]["message"]["1"]["string"], "abc");
+    assert_eq!(v["13"]["bytes"], "CgNhYmM=");
+    assert!(
+        v["14"].get("string").is_none(),
+        "invalid UTF-8 has no string reading"
+    );
+    assert_eq!(v["10"]["float"], 1.5);
+}
+
+// ---- with a schema ---------------------------------------------------------------------
+
+fn transtream(message: &str) -> Schema {
+    Schema::compile(
+        &[fixtures().join("transtream.proto")],
+        &[fixtures()],
+        Some(message),
+    )
+    .expect("the fixture schema compiles")
+}
+
+fn item_event_bytes() -> Vec<u8> {
+    let text = std::fs::read_to_string(fixtures().join("item_event.txtpb")).unwrap();
+    encode("transtream.proto", "transtreamdatamodel.ItemEvent", &text)
+}
+
+/// Our text format, read back by protoc, is the same message protoc decodes.
+#[test]
+fn schema_text_means_what_protoc_decode_says() {
+    let name = "transtreamdatamodel.ItemEvent";
+    let bytes = item_event_bytes();
+    let decoded = decode::decode(&bytes, Encoding::Proto, Some(&transtream(name))).unwrap();
+    let ours = decoded.to_text();
+    assert!(ours.contains("uid: \"E004015012345678\""), "{ours}");
+    let flag = format!("--decode={name}");
+    let args = ["-I.", "-I/usr/include", flag.as_str(), "transtream.proto"];
+    let theirs = protoc(&args, &bytes).unwrap();
+    let reencoded = encode("transtream.proto", name, &ours);
+    assert_eq!(protoc(&args, &reencoded).unwrap(), theirs);
+}
+
+#[test]
+fn schema_json_is_canonical_proto3_json() {
+    let bytes = item_event_bytes();
+    let schema = transtream("transtreamdatamodel.ItemEvent");
+    let v = decode::decode(&bytes, Encoding::Proto, Some(&schema))
+        .unwrap()
+        .to_json();
+    assert_eq!(v["momentum"], "2026-11-25T10:00:00Z");
+    assert_eq!(v["uid"], "E004015012345678");
+    assert_eq!(v["posMm"], serde_json::json!([120, 45]));
+    assert_eq!(v["holdTime"], "1500000000", "64-bit integers are strings");
+    assert_eq!(v["isIn"], true);
+}
+
+#[test]
+fn schema_enums_print_by_name() {
+    let name = "transtreamdatamodel.BoardEvent";
+    let bytes = encode(
+        "transtream.proto",
+        name,
+        "board_sn: \"CB-1\" status: ONERROR",
+    );
+    let d = decode::decode(&bytes, Encoding::Proto, Some(&transtream(name))).unwrap();
+    assert!(d.to_text().contains("status: ONERROR"), "{}", d.to_text());
+    assert_eq!(d.to_json()["status"], "ONERROR");
+}
+
+#[test]
+fn unknown_message_lists_the_schema_messages() {
+    let e = Schema::compile(
+        &[fixtures().join("transtream.proto")],
+        &[fixtures()],
+        Some("transtreamdatamodel.Nope"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no message \"transtreamdatamodel.Nope\""), "{e}");
+    assert!(e.contains("transtreamdatamodel.ItemEvent"), "{e}");
+    assert!(e.contains("transtreamdatamodel.BoardEvent"), "{e}");
+}
+
+#[test]
+fn schema_that_does_not_compile_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.proto");
+    std::fs::write(
+        &f,
+        "syntax = \"proto3\";\n\nmessage A {\n  int32 x = ;\n}\n",
+    )
+    .unwrap();
+    let e = Schema::compile(&[f], &[], None).unwrap_err().to_string();
+    assert!(e.contains("bad.proto:4:"), "{e}");
+}
+
+// ---- JSON events -----------------------------------------------------------------------
+
+const ITEM_JSON: &str = r#"{"momentum":"2026-11-25T10:00:00Z","uid":"E004015012345678","is_in":true,
+ "pos_mm":[120,45],"board_sn":"CB-000123","nb_hits":3,"hold_time":1500000000,"fill_ratio":0.75,
+ "product_reference":"REF-42","shelf_sn":"","furniture_sn":null,"pos_on_shelf_mm":[],
+ "tenant":"acme","loc_reference":"","loc_labels":["aisle-3"],"item_labels":null,
+ "pos_on_floor_mm":[1,2],"floor":-1,"is_interpolated":false,"new_field":{"x":1}}"#;
+
+#[test]
+fn item_update_reads_as_one_line() {
+    let d = decode::decode(ITEM_JSON.as_bytes(), Encoding::Json, None).unwrap();
+    assert_eq!(
+        d.to_text(),
+        "item E004015012345678 IN board CB-000123 pos 120,45 mm hold 1.5s @ 2026-11-25T10:00:00Z"
+    );
+    let v = d.to_json();
+    assert_eq!(v["new_field"]["x"], 1, "unknown fields are kept");
+    assert!(v.get("shelf_sn").is_none(), "masked fields are absent");
+    assert_eq!(v["hold_time"], 1500000000);
+}
+
+#[test]
+fn board_update_reads_as_one_line() {
+    let json = br#"{"Momentum":"2026-11-25T10:00:00Z","BoardSN":"CB-000123","Status":1,"FwVersion":"2.4.1",
+      "LastConnectionDate":"2026-11-24T08:00:00Z","LastDisconnectionDate":"","LastErrorDate":null}"#;
+    let d = decode::decode(json, Encoding::Json, None).unwrap();
+    assert_eq!(
+        d.to_text(),
+        "board CB-000123 DISCONNECTED fw 2.4.1 @ 2026-11-25T10:00:00Z"
+    );
+    assert_eq!(d.to_json()["LastConnectionDate"], "2026-11-24T08:00:00Z");
+}
+
+#[test]
+fn payload_text_is_made_safe() {
+    let d = decode::decode(
+        br#"{"uid":"E\u001b[2J1","is_in":false}"#,
+        Encoding::Json,
+        None,
+    )
+    .unwrap();
+    assert_eq!(d.to_text(), "item E\\u{1b}[2J1 OUT");
+    let e = decode::decode(b"{\"uid\": \x1b[31m", Encoding::Json, None).unwrap_err();
+    assert!(!e.to_string().contains('\x1b'), "{e}");
+}
+
+// ---- the command -------------------------------------------------------------------------
+
+fn bin() -> BinCommand {
+    let mut c = BinCommand::cargo_bin("centiloc-cert").unwrap();
+    c.env_remove("CENTILOC_CERT_HOME")
+        .env_remove("CENTILOC_CERT_PROFILE");
+    c
+}
+
+#[test]
+fn cli_decodes_protobuf_from_a_file_like_protoc() {
+    let bytes = item_event_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("item.bin");
+    std::fs::write(&f, &bytes).unwrap();
+    bin()
+        .arg("decode")
+        .arg(&f)
+        .assert()
+        .code(0)
+        .stdout(decode_raw(&bytes).unwrap());
+}
+
+#[test]
+fn cli_decodes_stdin_with_a_schema() {
+    bin()
+        .args([
+            "decode",
+            "-",
+            "--format",
+            "json",
+            "--message",
+            "transtreamdatamodel.ItemEvent",
+        ])
+        .arg("--proto")
+        .arg(fixtures().join("transtream.proto"))
+        .write_stdin(item_event_bytes())
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("\"uid\": \"E004015012345678\""));
+}
+
+#[test]
+fn cli_guesses_json() {
+    bin()
+        .arg("decode")
+        .write_stdin(ITEM_JSON)
+        .assert()
+        .code(0)
+        .stdout("item E004015012345678 IN board CB-000123 pos 120,45 mm hold 1.5s @ 2026-11-25T10:00:00Z\n");
+}
+
+#[test]
+fn cli_bad_protobuf_exits_65_with_the_offset() {
+    bin()
+        .args(["decode", "--encoding", "proto"])
+        .write_stdin(&b"\x08\x01\x12\x05ab"[..])
+        .assert()
+        .code(65)
+        .stderr("ERROR: standard input: not valid protobuf: length 5 at byte 3 runs past the end of the data (2 bytes left); check --encoding (or the schema and --message)\n");
+}
+
+#[test]
+fn cli_bad_json_exits_65_with_a_safe_preview() {
+    bin()
+        .args(["decode", "--encoding", "json"])
+        .write_stdin("{\"uid\": \x1b[31m")
+        .assert()
+        .code(65)
+        .stderr(concat!(
+            "ERROR: standard input: not valid JSON: expected value at line 1 column 9 ",
+            "(payload: {\"uid\": \\u{1b}[31m); check --encoding (or the schema and --message)\n"
+        ));
+}
+
+#[test]
+fn cli_missing_file_exits_66() {
+    bin()
+        .args(["decode", "/nonexistent/payload.bin"])
+        .assert()
+        .code(66)
+        .stderr("ERROR: cannot read /nonexistent/payload.bin: no such file or directory; check the path and its permissions\n");
+}
+
+#[test]
+fn cli_missing_schema_exits_66_and_unknown_message_65() {
+    bin()
+        .args(["decode", "--proto", "/nonexistent/x.proto"])
+        .write_stdin(&b""[..])
+        .assert()
+        .code(66);
+    bin()
+        .args(["decode", "--message", "x.Nope", "--proto"])
+        .arg(fixtures().join("transtream.proto"))
+        .write_stdin(&b""[..])
+        .assert()
+        .code(65)
+        .stderr(predicates::str::contains("transtreamdatamodel.ItemEvent"));
+}
