@@ -39,8 +39,12 @@ impl Certificate {
     /// Parses one DER certificate. The error text says what is wrong, for the caller to
     /// wrap with the file name.
     pub fn from_der(der: &[u8]) -> std::result::Result<Certificate, String> {
-        let (rest, x) = X509Certificate::from_der(der)
-            .map_err(|e| format!("not a valid X.509 certificate ({e})"))?;
+        // x509-parser's own text ("Parsing Error: NomError(Eof)") means nothing to a
+        // user; what they can act on is that the bytes are not a whole certificate.
+        let (rest, x) = X509Certificate::from_der(der).map_err(|_| {
+            "not a valid X.509 certificate (the data is truncated, damaged or something else)"
+                .to_string()
+        })?;
         if !rest.is_empty() {
             return Err(format!(
                 "{} bytes of unexpected data follow the certificate",
@@ -144,7 +148,12 @@ pub fn load_chain(path: &Path) -> Result<Vec<Certificate>> {
     } else {
         std::fs::read(path).map_err(|e| Error::read(path, e))?
     };
-    parse_chain(path, &bytes)
+    let name = if path == Path::new("-") {
+        Path::new("standard input")
+    } else {
+        path
+    };
+    parse_chain(name, &bytes)
 }
 
 /// Parses certificate bytes; `path` only names the source in errors.
@@ -168,7 +177,7 @@ pub fn parse_chain(path: &Path, bytes: &[u8]) -> Result<Vec<Certificate>> {
     if certs.is_empty() {
         let tags: Vec<&str> = blocks.iter().map(|b| b.tag()).collect();
         return Err(bad(format!(
-            "holds {} but no CERTIFICATE block; expected the certificate Centiloc support sent",
+            "holds {} but no CERTIFICATE block; expected a certificate (PEM or DER)",
             tags.join(", ")
         )));
     }

@@ -26,7 +26,8 @@ Files live under --home DIR (or CENTILOC_CERT_HOME), else the platform's config 
     name = "centiloc-cert",
     version,
     about = "Key, CSR, certificate and connection check for Centiloc's User-MQTT broker.",
-    after_help = EXAMPLES
+    after_help = EXAMPLES,
+    propagate_version = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -43,7 +44,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "CENTILOC_CERT_PROFILE",
-        default_value = "default"
+        default_value = "default",
+        value_parser = profile_name
     )]
     pub profile: String,
     /// Keep config.toml and profiles/ under DIR instead of the platform directories.
@@ -241,10 +243,60 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// Profile names become directory names; a bad one is a usage error (64).
+fn profile_name(s: &str) -> Result<String, String> {
+    crate::paths::validate_profile_name(s)
+        .map(|()| s.to_owned())
+        .map_err(|_| "use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'".into())
+}
+
+/// clap's multi-line usage error as one sentence (SPEC: every error is one sentence),
+/// keeping its "similar argument" tip and naming the help to read.
+pub fn usage_sentence(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    let mut command = "centiloc-cert".to_owned();
+    for line in lines {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            msg.push_str(&format!(" ({tip})"));
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            command = usage
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+    }
+    // A stray word after `credentials` may be a password typed on the command line:
+    // never echo it back (SPEC: the password never appears in output).
+    if command.ends_with(" credentials")
+        && let Some(start) = msg.find('\'')
+        && let Some(len) = msg[start + 1..].find('\'')
+    {
+        msg.replace_range(start + 1..start + 1 + len, "…");
+    }
+    format!("{msg}; see `{command} --help`")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn usage_errors_become_one_sentence_with_the_tip() {
+        let e = Cli::try_parse_from(["centiloc-cert", "init", "--tennant", "x"]).unwrap_err();
+        let s = usage_sentence(&e);
+        assert!(!s.contains('\n'), "{s}");
+        assert!(
+            s.starts_with("unexpected argument '--tennant' found"),
+            "{s}"
+        );
+        assert!(s.contains("'--tenant'"), "{s}");
+        assert!(s.ends_with("see `centiloc-cert init --help`"), "{s}");
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

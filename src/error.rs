@@ -38,15 +38,20 @@ pub enum Error {
         source: io::Error,
     },
 
-    #[error("cannot write {}: {}; check free space and permissions on that directory", path.display(), io_reason(source))]
+    #[error("cannot write {}: {}; {}", path.display(), io_reason(source), write_fix(source))]
     Write {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
 
-    #[error("no profile {name:?} in {}: create it with `centiloc-cert init --tenant ID --org NAME --email ADDRESS`", dir.display())]
-    NoProfile { name: String, dir: PathBuf },
+    #[error("no profile {name:?} in {}: create it with `{init_cmd}`", dir.display())]
+    NoProfile {
+        name: String,
+        dir: PathBuf,
+        /// The `init` command line to paste, with this run's --home and --profile.
+        init_cmd: String,
+    },
 
     #[error("profile {name:?} already exists in {}: pass --force to replace it (its key and certificate are archived, never deleted)", dir.display())]
     ProfileExists { name: String, dir: PathBuf },
@@ -65,7 +70,7 @@ pub enum Error {
     #[error("{}: {reason}", path.display())]
     BadData { path: PathBuf, reason: String },
 
-    #[error("{} is not valid: {reason}; fix or remove the file", path.display())]
+    #[error("{} is not valid: {reason}; correct that line (README describes every field)", path.display())]
     Config { path: PathBuf, reason: String },
 
     /// A payload given to `decode` that is not what its encoding says.
@@ -120,6 +125,20 @@ fn io_reason(e: &io::Error) -> String {
                 None => s,
             }
         }
+    }
+}
+
+/// What to do about a failed write, by its cause.
+fn write_fix(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::NotFound => "its directory does not exist: create it or choose another path",
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            "check the permissions of its directory"
+        }
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+            "free some disk space and retry"
+        }
+        _ => "check the disk and the directory, then retry",
     }
 }
 

@@ -73,12 +73,12 @@ fn curve_refusal(oid: &str) -> String {
 fn algorithm_refusal(oid: &str) -> String {
     let name = match oid {
         "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => "an RSA key",
-        "1.3.101.112" => "an Ed25519 key",
-        "1.3.101.113" => "an Ed448 key",
+        "1.3.101.112" => "an Ed25519 (EdDSA) key",
+        "1.3.101.113" => "an Ed448 (EdDSA) key",
         "1.2.840.10040.4.1" => "a DSA key",
         _ => "not an elliptic-curve key",
     };
-    format!("{name} ({oid}); Centiloc accepts elliptic-curve keys only: {FIX}")
+    format!("{name} ({oid}); Centiloc accepts ECDSA keys on P-256 or P-384 only: {FIX}")
 }
 
 /// A private key on an accepted curve, with the PEM text we store for it.

@@ -4,36 +4,58 @@
 #![forbid(unsafe_code)]
 
 use centiloc_cert::exit_codes::ExitCode;
+use centiloc_cert::output::{stdout_failure, write_stderr};
 use centiloc_cert::{cli, commands};
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // A bug must still end in one line, not a backtrace (SPEC: no panic is ever shown).
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()));
+        write_stderr(&format!(
+            "ERROR: internal error{}: this is a bug in centiloc-cert, please report it with the command you ran",
+            at.unwrap_or_default()
+        ));
+    }));
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: their text on stdout, success.
+            centiloc_cert::output::write_stdout(e.render().to_string().as_bytes());
+            return ExitCode::Ok.into();
+        }
         Err(e) => {
-            let _ = e.print();
-            // Help and version go to stdout and are success; anything else is a usage
-            // error, 64 per SPEC (clap's own default would be 2).
-            return if e.use_stderr() {
-                ExitCode::Usage.into()
-            } else {
-                ExitCode::Ok.into()
-            };
+            // 64 per SPEC (clap's own default would be 2).
+            write_stderr(&format!("ERROR: {}", cli::usage_sentence(&e)));
+            return ExitCode::Usage.into();
         }
     };
     let verbose = cli.global.verbose;
-    match commands::run(cli) {
-        Ok(code) => code.into(),
+    let code = match commands::run(cli) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("ERROR: {e}");
+            write_stderr(&format!("ERROR: {e}"));
             if verbose > 0 {
                 let mut source = std::error::Error::source(&e);
                 while let Some(cause) = source {
-                    eprintln!("  caused by: {cause}");
+                    write_stderr(&format!("  caused by: {cause}"));
                     source = cause.source();
                 }
             }
-            e.exit_code().into()
+            e.exit_code()
+        }
+    };
+    match stdout_failure() {
+        // The reader went away (`list | head -1`): nothing to report to anyone.
+        None | Some(std::io::ErrorKind::BrokenPipe) => code.into(),
+        Some(kind) => {
+            write_stderr(&format!(
+                "ERROR: cannot write to standard output: {}; check where the output is redirected",
+                std::io::Error::from(kind)
+            ));
+            ExitCode::IoErr.into()
         }
     }
 }

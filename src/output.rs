@@ -3,7 +3,8 @@
 //! payloads) goes through [`safe`] before it reaches a terminal.
 
 use std::borrow::Cow;
-use std::io::Write;
+use std::io::{self, Write};
+use std::sync::OnceLock;
 
 /// `--format` for commands that report text or JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -33,19 +34,19 @@ impl Output {
     /// A side remark on stderr (suppressed by `--quiet`).
     pub fn note(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("Note: {}", text.as_ref());
+            write_stderr(&format!("Note: {}", text.as_ref()));
         }
     }
 
     /// Something the user should act on; shown even with `--quiet`.
     pub fn warn(&self, text: impl AsRef<str>) {
-        eprintln!("Warning: {}", text.as_ref());
+        write_stderr(&format!("Warning: {}", text.as_ref()));
     }
 
     /// Extra detail for `-v`.
     pub fn detail(&self, text: impl AsRef<str>) {
         if self.verbose > 0 {
-            eprintln!("  {}", text.as_ref());
+            write_stderr(&format!("  {}", text.as_ref()));
         }
     }
 
@@ -56,10 +57,37 @@ impl Output {
     }
 }
 
-/// Writes a line, ignoring a closed pipe (`centiloc-cert list | head -1` must not panic).
 fn write_out(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
+    let mut line = String::with_capacity(text.len() + 1);
+    line.push_str(text);
+    line.push('\n');
+    write_stdout(line.as_bytes());
+}
+
+/// The first failed write to stdout, if any. Recorded rather than returned so that every
+/// printing site stays simple; `main` checks it once before choosing the exit code.
+static STDOUT_FAILURE: OnceLock<io::ErrorKind> = OnceLock::new();
+
+/// Writes to stdout without ever panicking (`println!` panics on a full disk or a closed
+/// pipe). After a failure, further output is dropped and [`stdout_failure`] reports it.
+pub fn write_stdout(bytes: &[u8]) {
+    if STDOUT_FAILURE.get().is_some() {
+        return;
+    }
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        let _ = STDOUT_FAILURE.set(e.kind());
+    }
+}
+
+/// Why stdout could not be written, if it could not.
+pub fn stdout_failure() -> Option<io::ErrorKind> {
+    STDOUT_FAILURE.get().copied()
+}
+
+/// A line on stderr; if even stderr is gone there is nobody left to tell, so no panic.
+pub fn write_stderr(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
 /// Makes untrusted text safe for a terminal: control characters (ESC, BEL, CR, ...) and

@@ -15,7 +15,7 @@ pub fn looks_like_pem(bytes: &[u8]) -> bool {
 /// Every PEM block in `bytes`, in order, ignoring text around them.
 pub fn blocks(path: &Path, bytes: &[u8]) -> Result<Vec<pem::Pem>> {
     let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = String::from_utf8_lossy(b).replace("\r\n", "\n");
+    let text = unquote(&String::from_utf8_lossy(b).replace("\r\n", "\n"));
     // `pem::parse_many` skips text between blocks; keep only the lines from the first
     // BEGIN so that leading prose with dashes does not confuse it.
     let start = text.find("-----BEGIN ").ok_or_else(|| Error::BadData {
@@ -33,6 +33,18 @@ pub fn blocks(path: &Path, bytes: &[u8]) -> Result<Vec<pem::Pem>> {
         });
     }
     Ok(found)
+}
+
+/// Removes e-mail reply quoting (`> `, `>> `) and surrounding blanks from each line, so
+/// a certificate copied out of a quoted reply still reads. Base64 never contains `>`.
+fn unquote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let l = line.trim_start_matches(['>', ' ', '\t']);
+        out.push_str(l.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// PEM text with LF line ends, the form openssl writes.
@@ -60,6 +72,17 @@ mod tests {
         assert_eq!(b[0].tag(), "TEST");
         assert_eq!(b[0].contents(), &[0, 1, 2]);
         assert_eq!(encode(&b[0]), BLOCK);
+    }
+
+    #[test]
+    fn reads_pem_quoted_in_an_email_reply() {
+        let quoted: String = BLOCK.lines().map(|l| format!("> {l}\n")).collect();
+        let b = blocks(
+            Path::new("f"),
+            format!("On Monday support wrote:\n{quoted}").as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(b[0].contents(), &[0, 1, 2]);
     }
 
     #[test]

@@ -135,13 +135,14 @@ impl Profile {
                 return Err(Error::NoProfile {
                     name: paths.name.clone(),
                     dir: paths.dir.parent().unwrap_or(&paths.dir).to_path_buf(),
+                    init_cmd: "centiloc-cert init --tenant ID --org NAME --email ADDRESS".into(),
                 });
             }
             Err(e) => return Err(Error::read(file, e)),
         };
         let profile: Profile = toml::from_str(&text).map_err(|e| Error::Config {
             path: file.clone(),
-            reason: e.message().to_owned(),
+            reason: toml_reason(&text, &e),
         })?;
         profile.validate().map_err(|e| Error::Config {
             path: file,
@@ -185,6 +186,19 @@ impl Profile {
             validate_client_id(id, &self.tenant)?;
         }
         Ok(())
+    }
+}
+
+/// A TOML error as "line L, column C: what", so the user can go straight to it.
+pub fn toml_reason(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {}", e.message())
+        }
+        None => e.message().to_owned(),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::error::{Error, Result};
+use crate::output;
 
 pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
@@ -18,7 +19,11 @@ pub fn ask(
 ) -> Result<Option<String>> {
     let stdin = std::io::stdin();
     loop {
-        eprint!("{question}{}: ", if optional { " (optional)" } else { "" });
+        let _ = write!(
+            std::io::stderr(),
+            "{question}{}: ",
+            if optional { " (optional)" } else { "" }
+        );
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         let n = stdin
@@ -35,12 +40,12 @@ pub fn ask(
             if optional {
                 return Ok(None);
             }
-            eprintln!("  This one is required.");
+            output::write_stderr("  This one is required.");
             continue;
         }
         match validate(answer) {
             Ok(()) => return Ok(Some(answer.to_owned())),
-            Err(e) => eprintln!("  {e}"),
+            Err(e) => output::write_stderr(&format!("  {e}")),
         }
     }
 }

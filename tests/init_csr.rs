@@ -495,22 +495,125 @@ fn existing_profile_needs_force_and_force_archives_the_old_key() {
 fn csr_without_profile_is_66_and_names_init() {
     let h = TestHome::new();
     h.cmd().arg("csr").assert().code(66).stderr(
-        predicate::str::contains("no profile \"default\"")
-            .and(predicate::str::contains("centiloc-cert init")),
+        predicate::str::contains("no profile \"default\"").and(predicate::str::contains(format!(
+            "create it with `centiloc-cert --home {} init --tenant ID",
+            h.path().display()
+        ))),
     );
 }
 
 #[test]
-fn usage_errors_exit_64_and_help_exits_0() {
+fn usage_errors_exit_64_with_one_sentence_and_help_exits_0() {
     let h = TestHome::new();
     h.cmd().arg("--bogus").assert().code(64);
+    h.cmd()
+        .args(["init", "--tennant", "x"])
+        .assert()
+        .code(64)
+        .stderr("ERROR: unexpected argument '--tennant' found (a similar argument exists: '--tenant'); see `centiloc-cert init --help`\n");
     h.cmd().args(["init", "--curve", "p521"]).assert().code(64);
+    h.cmd()
+        .args(["--profile", "../etc", "csr"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains(
+            "invalid value '../etc' for '--profile",
+        ));
     h.cmd()
         .arg("--help")
         .assert()
         .success()
         .stdout(predicate::str::contains("Examples:"));
     h.cmd().arg("--version").assert().success();
+    h.cmd().args(["csr", "--version"]).assert().success();
+}
+
+#[test]
+fn a_password_typed_as_an_argument_is_not_echoed() {
+    let h = TestHome::new();
+    h.cmd()
+        .args(["credentials", "S3cr3t-typed"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("S3cr3t").not());
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_an_io_error_not_a_panic() {
+    let h = TestHome::new();
+    h.init("demo");
+    for args in [
+        vec!["csr", "--out", "-"],
+        vec!["completions", "bash"],
+        vec!["csr", "--format", "json"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("centiloc-cert"))
+            .arg("--home")
+            .arg(h.path())
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(74), "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write to standard output") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let h = TestHome::new();
+    h.init("demo");
+    let bin = assert_cmd::cargo::cargo_bin("centiloc-cert");
+    // The reader exits at once; the writer must not panic or complain.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} --home {} completions bash | true",
+            bin.display(),
+            h.path().display()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("ERROR"), "{err}");
+}
+
+#[test]
+fn csr_to_stdout_as_json_carries_the_pem() {
+    let h = TestHome::new();
+    h.init("demo");
+    let out = h
+        .cmd()
+        .args(["csr", "--out", "-", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["csr"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE REQUEST-----")
+    );
+}
+
+#[test]
+fn writing_into_a_missing_directory_says_so() {
+    let h = TestHome::new();
+    h.init("demo");
+    h.cmd()
+        .args(["csr", "--out", "/nonexistent-dir/x.csr"])
+        .assert()
+        .code(74)
+        .stderr(predicate::str::contains("its directory does not exist"));
 }
 
 #[test]

@@ -34,9 +34,20 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
         }
     };
 
+    if to_stdout && args.format == Format::Json {
+        ctx.out.json(&json!({
+            "profile": paths.name,
+            "csr": pem,
+            "subject": subject.openssl_line(),
+            "curve": key.curve(),
+            "key_fingerprint_sha256": key.fingerprint(),
+            "signature_algorithm": signature_name(&key),
+        }));
+        return Ok(ExitCode::Ok);
+    }
     if to_stdout {
         // stdout carries the CSR alone, so it can be piped; the summary goes to stderr.
-        print!("{pem}");
+        crate::output::write_stdout(pem.as_bytes());
         ctx.out.note(format!(
             "subject {}, key SHA-256 {}",
             subject.openssl_line(),

@@ -40,7 +40,14 @@ impl Ctx {
     /// consistent profile (see `renewal`).
     pub fn load(&self) -> Result<(ProfilePaths, Profile)> {
         let paths = self.paths();
-        let profile = Profile::load(&paths)?;
+        let profile = Profile::load(&paths).map_err(|e| match e {
+            crate::error::Error::NoProfile { name, dir, .. } => crate::error::Error::NoProfile {
+                name,
+                dir,
+                init_cmd: self.cmd("init --tenant ID --org NAME --email ADDRESS"),
+            },
+            other => other,
+        })?;
         self.finish_interrupted_promotion(&paths);
         Ok((paths, profile))
     }
@@ -119,7 +126,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
-            clap_complete::generate(a.shell, &mut cmd, "centiloc-cert", &mut std::io::stdout());
+            // Into a buffer first: clap_complete panics when stdout fails mid-write.
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "centiloc-cert", &mut script);
+            crate::output::write_stdout(&script);
             Ok(ExitCode::Ok)
         }
     }
