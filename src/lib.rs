@@ -10,6 +10,7 @@ pub mod csr;
 pub mod error;
 pub mod exit_codes;
 pub mod keys;
+pub mod mqtt;
 pub mod output;
 pub mod paths;
 pub mod pem_input;

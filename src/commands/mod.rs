@@ -10,8 +10,12 @@ use crate::output::Output;
 use crate::paths::{self, Home, ProfilePaths};
 use crate::profile::Profile;
 
+mod connect;
 mod csr;
 mod init;
+mod message;
+mod snippet;
+mod watch;
 
 /// What every command needs: where files live, which profile, how to report.
 pub struct Ctx {
@@ -79,6 +83,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Csr(a) => csr::run(&ctx, a),
+        Command::TestConnect(a) => connect::run(&ctx, a),
+        Command::Watch(a) => watch::run(&ctx, a),
+        Command::Snippet(a) => snippet::run(&ctx, a),
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
