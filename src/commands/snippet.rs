@@ -285,7 +285,7 @@ mod tests {
     fn cron_escapes_percent_and_quotes() {
         let line = cron(&["/bin/c c".into(), "--home".into(), "/h%x".into()]);
         assert!(
-            line.contains("17 8 * * * '/bin/c c' --home /h\\%x"),
+            line.contains("17 8 * * * '/bin/c c' --home '/h\\%x'"),
             "{line}"
         );
     }
