@@ -70,6 +70,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Print ready-to-run code for this profile: mosquitto_sub, python, cron, systemd.
     Snippet(SnippetArgs),
+    /// Decode one Centiloc payload (protobuf or JSON) from FILE or stdin.
+    #[command(after_help = DECODE_EXAMPLES)]
+    Decode(DecodeArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -245,6 +248,42 @@ pub struct CsrArgs {
     /// Replace FILE given with --out if it exists.
     #[arg(long)]
     pub force: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+const DECODE_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert decode payload.bin                 # protobuf, as protoc --decode_raw prints it
+  centiloc-cert decode --format json payload.bin   # the same fields as a JSON tree
+  centiloc-cert decode --proto transtream.proto --message transtreamdatamodel.ItemEvent payload.bin
+  mosquitto_sub ... -C 1 | centiloc-cert decode -  # from stdin
+  centiloc-cert decode item.json                   # one line per JSON item/board update
+
+Without --encoding, a payload whose first non-blank byte is { or [ is read as JSON, anything else as protobuf.";
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Payload file; `-` or absent: standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Payload encoding (default: JSON if it starts with { or [, else protobuf).
+    #[arg(long, value_enum)]
+    pub encoding: Option<crate::decode::Encoding>,
+    /// Schema file (.proto) to decode protobuf with field names; repeatable.
+    #[arg(long = "proto", value_name = "FILE")]
+    pub protos: Vec<PathBuf>,
+    /// Directory to look up the schema's imports in; repeatable (default: each --proto's directory).
+    #[arg(
+        short = 'I',
+        long = "proto-path",
+        value_name = "DIR",
+        requires = "protos"
+    )]
+    pub includes: Vec<PathBuf>,
+    /// Fully qualified message name, e.g. transtreamdatamodel.ItemEvent (optional when the schema has one message).
+    #[arg(long, value_name = "NAME", requires = "protos")]
+    pub message: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -68,6 +68,18 @@ pub enum Error {
     #[error("{} is not valid: {reason}; fix or remove the file", path.display())]
     Config { path: PathBuf, reason: String },
 
+    /// A payload given to `decode` that is not what its encoding says.
+    #[error("{source_name}: {reason}; check --encoding (or the schema and --message)")]
+    BadPayload { source_name: String, reason: String },
+
+    /// A `.proto` schema that does not compile or lacks the message asked for.
+    #[error("cannot use the schema: {0}")]
+    Schema(String),
+
+    /// A `--proto` file (or one it imports) that is not there.
+    #[error("cannot use the schema: {0}; check --proto and -I")]
+    SchemaNotFound(String),
+
     #[error("cannot build the CSR: {0}")]
     Csr(String),
 
@@ -128,10 +140,16 @@ impl Error {
             Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
             // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.
             Error::Locked { .. } => ExitCode::IoErr,
-            Error::KeyRefused { .. } | Error::BadData { .. } | Error::Csr(_) => ExitCode::DataErr,
             Error::NotInstalled { .. } => ExitCode::NoInput,
             Error::CertKeyMismatch { .. } | Error::CertExpired { .. } => ExitCode::DataErr,
             Error::Connection { code, .. } => *code,
+            Error::KeyRefused { .. }
+            | Error::BadData { .. }
+            | Error::BadPayload { .. }
+            | Error::Csr(_) => ExitCode::DataErr,
+            // The schema is an input file the user gave; a broken one is bad input data.
+            Error::Schema(_) => ExitCode::DataErr,
+            Error::SchemaNotFound(_) => ExitCode::NoInput,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod credentials;
 pub mod csr;
+pub mod decode;
 pub mod error;
 pub mod exit_codes;
 pub mod keys;

@@ -36,7 +36,7 @@ pub struct Profile {
     pub client_id: Option<String>,
     #[serde(default)]
     pub broker: Broker,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Thresholds::is_unset")]
     pub expiry: Thresholds,
 }
 
@@ -119,6 +119,12 @@ pub struct Thresholds {
     pub notice_days: Option<Vec<u32>>,
 }
 
+impl Thresholds {
+    fn is_unset(&self) -> bool {
+        *self == Thresholds::default()
+    }
+}
+
 impl Profile {
     /// Reads and validates `profile.toml`; a missing profile is [`Error::NoProfile`].
     pub fn load(paths: &ProfilePaths) -> Result<Profile> {
@@ -146,11 +152,16 @@ impl Profile {
 
     /// Writes `profile.toml` atomically.
     pub fn save(&self, paths: &ProfilePaths) -> Result<()> {
-        let text = toml::to_string_pretty(self).map_err(|e| Error::Config {
+        let text = self.to_toml(paths)?;
+        store::write_atomic(&paths.settings(), text.as_bytes(), store::Mode::Public)
+    }
+
+    /// The `profile.toml` text; `paths` only names the file in errors.
+    pub fn to_toml(&self, paths: &ProfilePaths) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config {
             path: paths.settings(),
             reason: e.to_string(),
-        })?;
-        store::write_atomic(&paths.settings(), text.as_bytes(), store::Mode::Public)
+        })
     }
 
     /// Every rule of SPEC.md's "Input validation", checked before anything is written.

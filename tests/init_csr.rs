@@ -562,3 +562,34 @@ fn completions_are_printed() {
         .success()
         .stdout(predicate::str::contains("centiloc-cert"));
 }
+
+#[test]
+fn on_a_terminal_init_asks_and_validates_each_answer() {
+    // `script` gives the binary a real pseudo-terminal, as a person typing would.
+    let script = support::require("script", "bsdutils");
+    let h = TestHome::new();
+    let bin = assert_cmd::cargo::cargo_bin("centiloc-cert");
+    let cmd = format!("{} --home {} init", bin.display(), h.path().display());
+    let answers = "a/b\ndemo\nDemo Corp\nbad\nme@example.com\nFRA\nfr\n\nLyon\n\n";
+    let out = std::process::Command::new(script)
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(answers.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("invalid tenant ID \"a/b\""), "{text}");
+    assert!(text.contains("invalid e-mail \"bad\""), "{text}");
+    assert!(text.contains("invalid country \"FRA\""), "{text}");
+    let settings = std::fs::read_to_string(h.profile_dir("default").join("profile.toml")).unwrap();
+    assert_eq!(
+        settings,
+        "tenant = \"demo\"\norganization = \"Demo Corp\"\nemail = \"me@example.com\"\ncountry = \"FR\"\nlocality = \"Lyon\"\n\n[broker]\nhost = \"mqtt-client.centiloc.com\"\nport = 8883\n"
+    );
+}

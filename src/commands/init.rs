@@ -144,8 +144,10 @@ fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &Private
         name: paths.name.clone(),
         dir: staging.path().to_path_buf(),
     };
-    store::write_new(&staged.key(), key.pem().as_bytes(), store::Mode::Secret)?;
-    settings.save(&staged)?;
+    store::write_new_staged(&staged.key(), key.pem().as_bytes(), store::Mode::Secret)?;
+    let toml = settings.to_toml(&staged)?;
+    store::write_new_staged(&staged.settings(), toml.as_bytes(), store::Mode::Public)?;
+    store::sync_dir(staging.path())?;
     // An empty directory at the destination is replaced; a non-empty one makes this fail.
     std::fs::rename(staging.path(), &paths.dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists => {
@@ -158,9 +160,7 @@ fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &Private
     })?;
     // The folder now lives at its final name; tempdir's cleanup must not chase it.
     let _ = staging.keep();
-    std::fs::File::open(&root)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::write(&root, e))
+    store::sync_dir(&root)
 }
 
 /// `--force` on an existing profile: archive key, CSR, certificate and settings (the CA

@@ -4,6 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use crate::decode;
 use crate::mqtt::Encoding;
 use crate::output::safe;
 
@@ -14,38 +15,28 @@ pub struct Decoded {
     pub value: Value,
 }
 
-/// Decodes `payload` as `encoding` (sniffed when the topic does not tell).
-// TODO(decode): switch to crate::decode::decode once src/decode/ lands on main; until
-// then JSON is parsed and protobuf shown as hex, so this stays the only place to change.
+/// Decodes `payload` as `encoding` (guessed when the topic does not tell), schema-less:
+/// protobuf as `protoc --decode_raw` shows it, JSON as Centiloc item/board events.
 pub fn decode_message(encoding: Option<Encoding>, payload: &[u8]) -> Result<Decoded, String> {
-    let encoding = encoding.unwrap_or_else(|| sniff(payload));
-    match encoding {
-        Encoding::Json => {
-            let value: Value = serde_json::from_slice(payload)
-                .map_err(|e| format!("not valid JSON ({e}): {}", preview(payload)))?;
-            let summary = safe(&value.to_string()).into_owned();
-            Ok(Decoded {
-                encoding,
-                summary: truncate(summary, 300),
-                value,
-            })
-        }
-        Encoding::Proto => {
-            let hex = hex(payload);
-            Ok(Decoded {
-                encoding,
-                summary: truncate(format!("protobuf {hex}"), 300),
-                value: json!({ "hex": hex }),
-            })
-        }
-    }
+    let encoding = encoding.unwrap_or_else(|| Encoding::guess(payload));
+    let d = decode::decode(payload, encoding, None).map_err(|e| match encoding {
+        Encoding::Json => format!("{e}: {}", preview(payload)),
+        Encoding::Proto => e.to_string(),
+    })?;
+    // protoc's text is a block of lines; one message is one line here.
+    let text = d.to_text();
+    let summary = text.trim_end().replace('\n', " ");
+    Ok(Decoded {
+        encoding,
+        summary: truncate(summary, 300),
+        value: d.to_json(),
+    })
 }
 
-/// JSON documents start with `{` or `[`; anything else is taken as protobuf.
-fn sniff(payload: &[u8]) -> Encoding {
-    match payload.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') | Some(b'[') => Encoding::Json,
-        _ => Encoding::Proto,
+pub fn encoding_name(e: Encoding) -> &'static str {
+    match e {
+        Encoding::Json => "json",
+        Encoding::Proto => "proto",
     }
 }
 
@@ -54,15 +45,6 @@ pub fn preview(payload: &[u8]) -> String {
     let text = String::from_utf8_lossy(&payload[..payload.len().min(80)]);
     let more = if payload.len() > 80 { "…" } else { "" };
     format!("{:?}{more}", safe(&text))
-}
-
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
 }
 
 fn truncate(mut s: String, max: usize) -> String {
@@ -98,7 +80,7 @@ pub fn message_json(
     });
     match decoded {
         Ok(d) => {
-            v["encoding"] = json!(d.encoding);
+            v["encoding"] = json!(encoding_name(d.encoding));
             v["payload"] = d.value.clone();
         }
         Err(e) => v["error"] = json!(e),
@@ -114,9 +96,10 @@ mod tests {
     fn json_and_proto_and_garbage() {
         let d = decode_message(Some(Encoding::Json), br#"{"uid":"E1"}"#).unwrap();
         assert_eq!(d.value["uid"], "E1");
-        let p = decode_message(None, &[0x0a, 0x02, b'h', b'i']).unwrap();
+        let p = decode_message(None, &[0x08, 0x96, 0x01]).unwrap();
         assert_eq!(p.encoding, Encoding::Proto);
-        assert!(p.summary.contains("0a026869"));
+        assert_eq!(p.summary, "1: 150");
+        assert!(decode_message(Some(Encoding::Proto), &[0x0a, 0x09]).is_err());
         let e = decode_message(Some(Encoding::Json), b"{\x1b[31m")
             .err()
             .unwrap();

@@ -12,6 +12,7 @@ use crate::profile::Profile;
 
 mod connect;
 mod csr;
+mod decode;
 mod init;
 mod message;
 mod snippet;
@@ -86,6 +87,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::TestConnect(a) => connect::run(&ctx, a),
         Command::Watch(a) => watch::run(&ctx, a),
         Command::Snippet(a) => snippet::run(&ctx, a),
+        Command::Decode(a) => decode::run(&ctx, a),
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -3,13 +3,7 @@
 
 use crate::error::{Error, Result};
 
-/// What a payload is, as far as the topic tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    Proto,
-    Json,
-}
+pub use crate::decode::Encoding;
 
 /// The two kinds of Centiloc events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,13 +33,7 @@ pub fn centiloc_topic(tenant: &str, kind: Kind, encoding: Encoding) -> String {
 
 /// The encoding a topic name implies, for messages on Centiloc's topics.
 pub fn encoding_of(topic: &str) -> Option<Encoding> {
-    let parts: Vec<&str> = topic.split('/').collect();
-    match parts.as_slice() {
-        ["centiloc", _] => Some(Encoding::Proto),
-        ["centiloc", _, "json", ..] => Some(Encoding::Json),
-        ["centiloc", _, "proto", ..] => Some(Encoding::Proto),
-        _ => None,
-    }
+    Encoding::from_topic(topic)
 }
 
 /// What the user asked for on the command line, before validation.

@@ -1,0 +1,95 @@
+//! `decode [FILE]`: one payload from a file or stdin, shown as `test-connect` and `watch`
+//! show what they receive (SPEC: Commands, Decoding).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::cli::DecodeArgs;
+use crate::decode::{self, Encoding, Schema, SchemaError};
+use crate::error::{Error, Result};
+use crate::exit_codes::ExitCode;
+use crate::output::Format;
+
+use super::Ctx;
+
+/// What `decode` was asked to do, once the flags are checked.
+struct Settings {
+    /// `None`: standard input.
+    file: Option<PathBuf>,
+    encoding: Option<Encoding>,
+    schema: Option<Schema>,
+    format: Format,
+}
+
+impl Settings {
+    fn from_args(a: DecodeArgs) -> Result<Settings> {
+        let schema = if a.protos.is_empty() {
+            None
+        } else {
+            Some(
+                Schema::compile(&a.protos, &a.includes, a.message.as_deref()).map_err(
+                    |e| match e {
+                        SchemaError::NotFound(_) => Error::SchemaNotFound(e.to_string()),
+                        _ => Error::Schema(e.to_string()),
+                    },
+                )?,
+            )
+        };
+        Ok(Settings {
+            file: a.file.filter(|f| f != Path::new("-")),
+            encoding: a.encoding,
+            schema,
+            format: a.format,
+        })
+    }
+
+    fn source_name(&self) -> String {
+        match &self.file {
+            Some(f) => f.display().to_string(),
+            None => "standard input".into(),
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
+    let s = Settings::from_args(args)?;
+    let bytes = read_payload(s.file.as_deref())?;
+    let encoding = s.encoding.unwrap_or_else(|| Encoding::guess(&bytes));
+    let decoded =
+        decode::decode(&bytes, encoding, s.schema.as_ref()).map_err(|e| Error::BadPayload {
+            source_name: s.source_name(),
+            reason: e.to_string(),
+        })?;
+    match s.format {
+        Format::Json => ctx.out.json(&decoded.to_json()),
+        Format::Text => write_text(&decoded.to_text()),
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn read_payload(file: Option<&Path>) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    match file {
+        Some(path) => {
+            bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        }
+        None => {
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::read("standard input", e))?;
+        }
+    }
+    Ok(bytes)
+}
+
+/// One write for the whole text (a 1 MB payload prints megabytes); a closed pipe is
+/// not an error (`decode x | head`). The text is already terminal-safe.
+fn write_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    if !text.is_empty() && !text.ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+}

@@ -1,0 +1,183 @@
+//! Making Centiloc payloads readable: plain bytes in, a [`Decoded`] value out, no I/O.
+//! `decode`, `test-connect` and `watch` all go through [`decode`]; the encoding comes
+//! from `--encoding` or from the topic ([`Encoding::from_topic`]).
+//!
+//! - [`raw_proto`]: protobuf without a schema, identical to `protoc --decode_raw`.
+//! - [`schema`]: protobuf with the customer's `.proto` (compiled at run time).
+//! - [`json`]: the JSON item and board updates.
+
+pub mod json;
+pub mod raw_proto;
+pub mod schema;
+
+use std::fmt;
+
+use prost_reflect::DynamicMessage;
+use serde_json::Value;
+
+pub use schema::{Schema, SchemaError};
+
+/// How a payload is encoded (`--encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    Json,
+    Proto,
+}
+
+impl Encoding {
+    /// The encoding Centiloc uses on `topic` (SPEC: Facts about the Centiloc side):
+    /// `.../json/...` is JSON; `.../proto/...` and the legacy `centiloc/<tenant>` are
+    /// protobuf. A shared-subscription prefix `$share/<group>/` is ignored. `None` for a
+    /// topic that says nothing.
+    pub fn from_topic(topic: &str) -> Option<Encoding> {
+        let topic = match topic.strip_prefix("$share/") {
+            Some(rest) => rest.split_once('/').map_or("", |(_, t)| t),
+            None => topic,
+        };
+        let levels: Vec<&str> = topic.split('/').collect();
+        if levels.contains(&"json") {
+            Some(Encoding::Json)
+        } else if levels.contains(&"proto")
+            || (levels.len() == 2 && levels[0] == "centiloc" && !levels[1].is_empty())
+        {
+            Some(Encoding::Proto)
+        } else {
+            None
+        }
+    }
+
+    /// For a payload of unknown origin (`decode` without `--encoding`): JSON when its
+    /// first non-blank byte is `{` or `[`, else protobuf. In wire format those bytes
+    /// would open a proto2 group (fields 15 and 11); Centiloc's schema is proto3 and has
+    /// no groups, so the guess is safe, and a broken JSON payload is then reported as
+    /// broken JSON rather than as puzzling protobuf. `--encoding proto` overrides.
+    pub fn guess(bytes: &[u8]) -> Encoding {
+        let start = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        match start {
+            Some(b'{') | Some(b'[') => Encoding::Json,
+            _ => Encoding::Proto,
+        }
+    }
+}
+
+/// A decoded payload, ready to show as text or JSON.
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    /// Protobuf without schema; the bytes are checked, rendering walks them again.
+    Raw(Vec<u8>),
+    /// Protobuf decoded with the user's schema.
+    Message(DynamicMessage),
+    Json(json::JsonPayload),
+}
+
+/// Why a payload could not be decoded; every variant is "bad input data" (exit 65).
+#[derive(Debug, Clone)]
+pub enum DecodeError {
+    /// Not protobuf wire format (offset and reason).
+    Wire(raw_proto::WireError),
+    /// Valid wire format that does not fit the schema's message.
+    Schema {
+        message: String,
+        reason: String,
+    },
+    Json(json::JsonError),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Wire(e) => write!(f, "not valid protobuf: {e}"),
+            DecodeError::Schema { message, reason } => {
+                write!(f, "not a valid {message}: {reason}")
+            }
+            DecodeError::Json(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes one payload. With `schema`, protobuf is decoded as its message; without,
+/// schema-less like `protoc --decode_raw`. The schema is ignored for JSON.
+pub fn decode(
+    bytes: &[u8],
+    encoding: Encoding,
+    schema: Option<&Schema>,
+) -> Result<Decoded, DecodeError> {
+    match (encoding, schema) {
+        (Encoding::Json, _) => json::decode(bytes)
+            .map(Decoded::Json)
+            .map_err(DecodeError::Json),
+        (Encoding::Proto, None) => {
+            raw_proto::validate(bytes).map_err(DecodeError::Wire)?;
+            Ok(Decoded::Raw(bytes.to_vec()))
+        }
+        (Encoding::Proto, Some(s)) => {
+            // Report bad wire data with its offset first; prost's reasons have none.
+            raw_proto::validate(bytes).map_err(DecodeError::Wire)?;
+            s.decode(bytes)
+                .map(Decoded::Message)
+                .map_err(|e| DecodeError::Schema {
+                    message: s.message_name().to_owned(),
+                    reason: e.to_string(),
+                })
+        }
+    }
+}
+
+impl Decoded {
+    /// The text view: protoc's text for protobuf (a block of lines ending in a newline,
+    /// empty for an empty message), one summary line per JSON event. Safe for a terminal.
+    pub fn to_text(&self) -> String {
+        match self {
+            // Validated in `decode`; an error here would be a bug, shown rather than hidden.
+            Decoded::Raw(b) => raw_proto::to_text(b).unwrap_or_else(|e| format!("<{e}>\n")),
+            Decoded::Message(m) => schema::to_text(m),
+            Decoded::Json(j) => j.to_text(),
+        }
+    }
+
+    /// The JSON view (SPEC: `--format json`).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Decoded::Raw(b) => raw_proto::to_json(b).unwrap_or(Value::Null),
+            Decoded::Message(m) => schema::to_json(m).unwrap_or(Value::Null),
+            Decoded::Json(j) => j.to_json(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_from_centiloc_topics() {
+        use Encoding::*;
+        assert_eq!(Encoding::from_topic("centiloc/acme"), Some(Proto));
+        assert_eq!(
+            Encoding::from_topic("centiloc/acme/json/item/v1/update"),
+            Some(Json)
+        );
+        assert_eq!(
+            Encoding::from_topic("centiloc/acme/proto/board/v1/update"),
+            Some(Proto)
+        );
+        assert_eq!(
+            Encoding::from_topic("$share/acme-g/centiloc/acme/json/board/v1/update"),
+            Some(Json)
+        );
+        assert_eq!(
+            Encoding::from_topic("$share/acme-g/centiloc/acme"),
+            Some(Proto)
+        );
+        assert_eq!(Encoding::from_topic("other/topic/x"), None);
+    }
+
+    #[test]
+    fn guess_prefers_json_only_for_json_looking_bytes() {
+        assert_eq!(Encoding::guess(b" {\"uid\":1}"), Encoding::Json);
+        assert_eq!(Encoding::guess(b"\x08\x01"), Encoding::Proto);
+        assert_eq!(Encoding::guess(b""), Encoding::Proto);
+    }
+}
