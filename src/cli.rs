@@ -150,6 +150,9 @@ pub struct WatchArgs {
     /// this ID until it returns, and two runs with the same ID throw each other out.
     #[arg(long, requires = "client_id")]
     pub keep_session: bool,
+    /// Exit (disconnecting cleanly) after N messages; 0: run until stopped.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub count: u64,
 }
 
 #[derive(Debug, Args)]

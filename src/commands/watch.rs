@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> Result<ExitCode> {
     let format = a.conn.format;
     let p = prepare(ctx, &a.conn, !a.keep_session)?;
     let rt = runtime()?;
-    rt.block_on(watch(ctx, &p.settings, &p.subs, format))?;
+    rt.block_on(watch(ctx, &p.settings, &p.subs, format, a.count))?;
     Ok(ExitCode::Ok)
 }
 
@@ -35,10 +35,11 @@ async fn watch(
     s: &mqtt::ConnectSettings,
     subs: &[Subscription],
     format: Format,
+    count: u64,
 ) -> Result<()> {
     let mut shutdown: Shutdown = Box::pin(shutdown_signal());
     let filters: Vec<String> = subs.iter().map(|x| x.filter.clone()).collect();
-    let mut printer = Printer::new(format, subs);
+    let mut printer = Printer::new(format, subs, count);
     let mut connected_once = false;
     let mut attempt: u32 = 0;
     loop {
@@ -128,6 +129,12 @@ async fn pump(
     loop {
         while let Some(p) = session.try_next()? {
             printer.print(&p);
+            if printer.done() {
+                printer.flush();
+                // Send the PUBACKs of what was printed before DISCONNECT.
+                session.fill_acks().await?;
+                return Ok(());
+            }
         }
         // Flush once per batch read from the socket, not per message: output keeps up
         // with the broker, and a pipe reader still sees each batch at once.
@@ -156,18 +163,28 @@ struct Printer<'a> {
     format: Format,
     subs: &'a [Subscription],
     out: BufWriter<std::io::Stdout>,
+    /// Messages printed so far, and the --count to stop at (0: never).
+    printed: u64,
+    count: u64,
 }
 
 impl<'a> Printer<'a> {
-    fn new(format: Format, subs: &'a [Subscription]) -> Self {
+    fn new(format: Format, subs: &'a [Subscription], count: u64) -> Self {
         Printer {
             format,
             subs,
+            printed: 0,
+            count,
             out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
         }
     }
 
+    fn done(&self) -> bool {
+        self.count > 0 && self.printed >= self.count
+    }
+
     fn print(&mut self, p: &Publish) {
+        self.printed += 1;
         let now = Utc::now();
         let decoded = decode_message(encoding_for(self.subs, &p.topic), &p.payload);
         if let Err(e) = &decoded {

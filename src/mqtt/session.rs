@@ -329,6 +329,11 @@ impl Session {
         }
     }
 
+    /// Sends the pending acknowledgements now.
+    pub async fn fill_acks(&mut self) -> Result<(), Failure> {
+        self.flush().await.map_err(|e| self.lost(io_text(&e)))
+    }
+
     /// DISCONNECT and TLS close_notify, bounded so a dead broker cannot hold us.
     pub async fn disconnect(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
