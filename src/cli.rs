@@ -67,6 +67,14 @@ pub enum Command {
     Init(InitArgs),
     /// Build certificate-request.csr from the profile's key, to send to Centiloc support.
     Csr(CsrArgs),
+    /// Prove the connection: connect with mutual TLS, subscribe, wait for messages.
+    #[command(after_help = TEST_CONNECT_EXAMPLES)]
+    TestConnect(TestConnectArgs),
+    /// Stay connected and print every message as it arrives; reconnects on its own.
+    #[command(after_help = WATCH_EXAMPLES)]
+    Watch(WatchArgs),
+    /// Print ready-to-run code for this profile: mosquitto_sub, python, cron, systemd.
+    Snippet(SnippetArgs),
     /// Decode one Centiloc payload (protobuf or JSON) from FILE or stdin.
     #[command(after_help = DECODE_EXAMPLES)]
     Decode(DecodeArgs),
@@ -84,6 +92,126 @@ pub enum Command {
     Renew(RenewArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+const TEST_CONNECT_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert test-connect                           # all four topics, 1 message, 30 s
+  centiloc-cert test-connect --topics item --encoding json --count 5 --timeout 2m
+  centiloc-cert test-connect --broker localhost:8883 --ca broker-ca.pem
+  centiloc-cert test-connect --format json | jq .stages
+
+Exit codes: 0 connected and got --count messages; 65/66 pre-flight (bad or missing files);
+69 broker unreachable; 75 connected and subscribed but too few messages (normal when no
+item moved); 76 TLS or protocol failure; 77 refused (certificate, login, topic).";
+
+const WATCH_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert watch
+  centiloc-cert watch --format json --topics item --encoding json | jq .payload.uid
+  centiloc-cert watch --keep-session --client-id acme-archiver   # receive what was queued while away
+
+Reconnects after any network failure with exponential backoff (0.5 s doubling to 30 s, with
+jitter); Ctrl-C or SIGTERM disconnects cleanly and exits 0.";
+
+/// Where to connect and what to subscribe to; shared by `test-connect` and `watch`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Broker to use instead of the profile's (e.g. a local test broker).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub broker: Option<String>,
+    /// CA certificate to verify the broker with, instead of the profile's ca-cert.pem.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Centiloc event kinds to subscribe to (default: both).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "item,board")]
+    pub topics: Vec<crate::mqtt::topics::Kind>,
+    /// Encodings to subscribe to (default: both); with --topic, the encoding of those topics.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "proto,json")]
+    pub encoding: Vec<crate::mqtt::Encoding>,
+    /// Subscribe to this topic instead of Centiloc's four (repeatable).
+    #[arg(long = "topic", value_name = "TOPIC", conflicts_with = "topics")]
+    pub topic: Vec<String>,
+    /// Subscribe through the shared subscription $share/GROUP/... (GROUP starts with the tenant).
+    #[arg(long, value_name = "GROUP")]
+    pub share: Option<String>,
+    /// Fixed client ID (must start with the tenant ID); default: tenant + random suffix.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Limit for each connection stage (DNS, TCP, TLS, CONNECT, SUBSCRIBE).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: std::time::Duration,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct TestConnectArgs {
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    /// Messages to wait for (0: stop once subscribed).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub count: usize,
+    /// How long to wait for the messages, e.g. 30, 30s, 500ms, 2m.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    /// Keep the broker session between runs (clean session off), so QoS 1 messages queued
+    /// while away are delivered on return. Needs a stable --client-id. Off by default, as
+    /// Centiloc advises clean sessions: a kept session makes the broker queue messages for
+    /// this ID until it returns, and two runs with the same ID throw each other out.
+    #[arg(long, requires = "client_id")]
+    pub keep_session: bool,
+    /// Exit (disconnecting cleanly) after N messages; 0: run until stopped.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub count: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SnippetArgs {
+    #[arg(value_enum)]
+    pub kind: SnippetKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SnippetKind {
+    /// A mosquitto_sub command line with this profile's files.
+    MosquittoSub,
+    /// A paho-mqtt script (paho 1.6 and 2.x) that subscribes and prints messages.
+    Python,
+    /// A crontab line: daily `check-expiry --all --notify --quiet` for this home.
+    Cron,
+    /// A systemd service and timer pair running the same daily check.
+    Systemd,
+}
+
+/// `30`, `30s`, `500ms`, `2m`: a plain number is seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: use e.g. 30, 30s, 500ms or 2m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit {unit:?}: use ms, s, m or h")),
+    };
+    if !(0.0..=1e9).contains(&secs) {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Args)]
@@ -301,6 +429,15 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30").unwrap().as_secs(), 30);
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("-1").is_err());
     }
 
     #[test]

@@ -109,6 +109,29 @@ pub enum Error {
 
     #[error("the system random number generator failed: {0}")]
     Random(String),
+
+    /// A file a command needs has not been installed yet.
+    #[error("{what} is missing ({}): {fix}", path.display())]
+    NotInstalled {
+        what: &'static str,
+        path: PathBuf,
+        fix: String,
+    },
+
+    #[error("the certificate {} was not issued for the key {}: install the certificate Centiloc signed for this key's CSR", cert.display(), key.display())]
+    CertKeyMismatch { cert: PathBuf, key: PathBuf },
+
+    #[error("the certificate {} expired on {date}: the broker will refuse it; start a renewal with `{fix}`", path.display())]
+    CertExpired {
+        path: PathBuf,
+        date: String,
+        fix: String,
+    },
+
+    /// A staged connection failure (`test-connect`, `watch`): the sentence names the
+    /// broker and the cause; the code is the SPEC's for that cause (69, 75, 76, 77).
+    #[error("{message}")]
+    Connection { message: String, code: ExitCode },
 }
 
 /// The `io::Error` text without the "(os error N)" noise users cannot act on.
@@ -155,6 +178,9 @@ impl Error {
             Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
             // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.
             Error::Locked { .. } => ExitCode::IoErr,
+            Error::NotInstalled { .. } => ExitCode::NoInput,
+            Error::CertKeyMismatch { .. } | Error::CertExpired { .. } => ExitCode::DataErr,
+            Error::Connection { code, .. } => *code,
             Error::KeyRefused { .. }
             | Error::BadData { .. }
             | Error::BadPayload { .. }

@@ -234,6 +234,11 @@ impl PrivateKey {
         spki_fingerprint(&self.spki_der)
     }
 
+    /// Normalised PKCS#8 DER, for TLS client authentication (`mqtt::tls`).
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8_der
+    }
+
     /// The key in the form rcgen signs with.
     pub fn signing_key(&self) -> Result<rcgen::KeyPair> {
         rcgen::KeyPair::try_from(self.pkcs8_der.as_slice())

@@ -12,6 +12,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod install;
 pub mod keys;
+pub mod mqtt;
 pub mod output;
 pub mod paths;
 pub mod pem_input;

@@ -11,6 +11,7 @@ use crate::paths::{self, Home, ProfilePaths};
 use crate::profile::Profile;
 use crate::{renewal, store};
 
+mod connect;
 mod credentials;
 mod csr;
 mod decode;
@@ -18,8 +19,11 @@ mod init;
 mod install_ca;
 mod install_cert;
 mod list;
+mod message;
 mod renew;
+mod snippet;
 mod status;
+mod watch;
 
 /// What every command needs: where files live, which profile, how to report.
 pub struct Ctx {
@@ -116,6 +120,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Csr(a) => csr::run(&ctx, a),
+        Command::TestConnect(a) => connect::run(&ctx, a),
+        Command::Watch(a) => watch::run(&ctx, a),
+        Command::Snippet(a) => snippet::run(&ctx, a),
         Command::Decode(a) => decode::run(&ctx, a),
         Command::InstallCert(a) => install_cert::run(&ctx, a),
         Command::InstallCa(a) => install_ca::run(&ctx, a),

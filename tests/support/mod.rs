@@ -9,6 +9,8 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
+pub mod mosquitto;
+
 /// Fails the test with an install hint when `tool` is not on PATH.
 pub fn require(tool: &str, debian_package: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();

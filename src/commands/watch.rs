@@ -1,0 +1,237 @@
+//! `watch`: the `test-connect` session kept open. Every message printed as it arrives,
+//! reconnection with exponential backoff and jitter, clean DISCONNECT on SIGINT/SIGTERM.
+
+use std::io::{BufWriter, Write};
+use std::pin::Pin;
+use std::time::Duration;
+
+use chrono::Utc;
+use rumqttc::Publish;
+
+use super::Ctx;
+use super::connect::{encoding_for, prepare, runtime, shutdown_signal};
+use super::message::{decode_message, message_json, stamp};
+use crate::cli::WatchArgs;
+use crate::error::Result;
+use crate::exit_codes::ExitCode;
+use crate::mqtt::{self, Failure, Session, Subscription};
+use crate::output::{Format, safe};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub fn run(ctx: &Ctx, a: WatchArgs) -> Result<ExitCode> {
+    let format = a.conn.format;
+    let p = prepare(ctx, &a.conn, !a.keep_session)?;
+    let rt = runtime()?;
+    rt.block_on(watch(ctx, &p.settings, &p.subs, format, a.count))?;
+    Ok(ExitCode::Ok)
+}
+
+type Shutdown = Pin<Box<dyn Future<Output = ()>>>;
+
+async fn watch(
+    ctx: &Ctx,
+    s: &mqtt::ConnectSettings,
+    subs: &[Subscription],
+    format: Format,
+    count: u64,
+) -> Result<()> {
+    let mut shutdown: Shutdown = Box::pin(shutdown_signal());
+    let filters: Vec<String> = subs.iter().map(|x| x.filter.clone()).collect();
+    let mut printer = Printer::new(format, subs, count);
+    let mut connected_once = false;
+    let mut attempt: u32 = 0;
+    loop {
+        let opened = tokio::select! {
+            r = open_and_subscribe(s, &filters) => r,
+            _ = &mut shutdown => return Ok(()),
+        };
+        let why = match opened {
+            Ok(mut session) => {
+                attempt = 0;
+                let verb = if connected_once {
+                    "reconnected to"
+                } else {
+                    "connected to"
+                };
+                ctx.out.note(format!(
+                    "{verb} {} as {}, subscribed to {} topic(s){}",
+                    s.broker,
+                    s.client_id,
+                    filters.len(),
+                    if session.session_present {
+                        ", session resumed"
+                    } else {
+                        ""
+                    }
+                ));
+                connected_once = true;
+                match pump(&mut session, &mut printer, &mut shutdown).await {
+                    Ok(()) => {
+                        session.disconnect().await;
+                        ctx.out.note(format!("disconnected from {}", s.broker));
+                        return Ok(());
+                    }
+                    Err(f) => f,
+                }
+            }
+            // Before the first success, a refusal or a TLS/config problem will not fix
+            // itself: stop with its exit code. Afterwards, keep trying (the broker may be
+            // restarting with a transient state).
+            Err(f) if !connected_once && f.code != crate::exit_codes::ExitCode::Unavailable => {
+                return Err(f.into());
+            }
+            Err(f) => f,
+        };
+        let wait = backoff(attempt);
+        attempt = attempt.saturating_add(1);
+        ctx.out.warn(format!(
+            "{}; reconnecting in {:.1} s",
+            why.message,
+            wait.as_secs_f64()
+        ));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {},
+            _ = &mut shutdown => return Ok(()),
+        }
+    }
+}
+
+async fn open_and_subscribe(
+    s: &mqtt::ConnectSettings,
+    filters: &[String],
+) -> Result<Session, Failure> {
+    let mut session = mqtt::session::open(s, s.tls.clone(), &mut |_| {}).await?;
+    match tokio::time::timeout(s.stage_timeout, session.subscribe(filters, s)).await {
+        Ok(Ok(_)) => Ok(session),
+        Ok(Err(f)) => {
+            session.disconnect().await;
+            Err(f)
+        }
+        Err(_) => {
+            session.disconnect().await;
+            Err(Failure::new(
+                mqtt::Stage::Subscribe,
+                ExitCode::Protocol,
+                format!("{} did not answer SUBSCRIBE in time", s.broker),
+            ))
+        }
+    }
+}
+
+/// Prints messages until the connection fails (`Err`) or a signal arrives (`Ok`).
+async fn pump(
+    session: &mut Session,
+    printer: &mut Printer<'_>,
+    shutdown: &mut Shutdown,
+) -> Result<(), Failure> {
+    loop {
+        while let Some(p) = session.try_next()? {
+            printer.print(&p);
+            if printer.done() {
+                printer.flush();
+                // Send the PUBACKs of what was printed before DISCONNECT.
+                session.fill_acks().await?;
+                return Ok(());
+            }
+        }
+        // Flush once per batch read from the socket, not per message: output keeps up
+        // with the broker, and a pipe reader still sees each batch at once.
+        printer.flush();
+        tokio::select! {
+            r = session.fill() => r?,
+            _ = &mut *shutdown => return Ok(()),
+        }
+    }
+}
+
+/// 0.5 s doubling to 30 s, times a random factor in [0.5, 1) so that many clients cut
+/// off together do not reconnect together.
+fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(MAX_BACKOFF);
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let jitter = 0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0;
+    base.mul_f64(jitter)
+}
+
+/// Message output on a buffered stdout; undecodable messages are reported on stderr.
+struct Printer<'a> {
+    format: Format,
+    subs: &'a [Subscription],
+    out: BufWriter<std::io::Stdout>,
+    /// Messages printed so far, and the --count to stop at (0: never).
+    printed: u64,
+    count: u64,
+}
+
+impl<'a> Printer<'a> {
+    fn new(format: Format, subs: &'a [Subscription], count: u64) -> Self {
+        Printer {
+            format,
+            subs,
+            printed: 0,
+            count,
+            out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.count > 0 && self.printed >= self.count
+    }
+
+    fn print(&mut self, p: &Publish) {
+        self.printed += 1;
+        let now = Utc::now();
+        let decoded = decode_message(encoding_for(self.subs, &p.topic), &p.payload);
+        if let Err(e) = &decoded {
+            // Never fatal (issue 5): say so and go on with the next message.
+            eprintln!(
+                "Warning: skipped a message on {} ({} bytes) that cannot be decoded: {e}",
+                safe(&p.topic),
+                p.payload.len()
+            );
+            return;
+        }
+        // A closed pipe (`watch | head`) is not an error worth reporting.
+        let _ = match self.format {
+            Format::Json => {
+                let v = message_json(&p.topic, &p.payload, p.retain, now, &decoded);
+                serde_json::to_writer(&mut self.out, &v)
+                    .map_err(std::io::Error::other)
+                    .and_then(|_| self.out.write_all(b"\n"))
+            }
+            Format::Text => {
+                let summary = decoded.map(|d| d.summary).unwrap_or_default();
+                writeln!(self.out, "{} {} {summary}", stamp(now), safe(&p.topic))
+            }
+        };
+    }
+
+    fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let b0 = backoff(0);
+        assert!(
+            b0 >= Duration::from_millis(250) && b0 <= FIRST_BACKOFF,
+            "{b0:?}"
+        );
+        let b3 = backoff(3);
+        assert!(
+            b3 >= Duration::from_secs(2) && b3 <= Duration::from_secs(4),
+            "{b3:?}"
+        );
+        assert!(backoff(40) <= MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,475 @@
+//! `test-connect`, `watch` and the MQTT snippets against a real mosquitto (mutual TLS,
+//! password file, ACL), one case per outcome of issue 5. Every run's output is checked
+//! for the password.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use predicates::prelude::*;
+use support::mosquitto::{Mosquitto, ready_profile};
+use support::{Ca, TestHome, require};
+
+const TENANT: &str = "acme";
+const USER: &str = "acme-user";
+const PASSWORD: &str = "s3cret-Pw-7731";
+const ITEM_JSON: &str = r#"{"momentum":"2026-11-25T10:00:00Z","uid":"E004015012345678","is_in":true,"board_sn":"CB-000123","pos_mm":[120,45]}"#;
+/// Protobuf by hand: field 1 (string) "E004015012345678", field 2 (varint) 1.
+const ITEM_PROTO: &[u8] = b"\x0a\x10E004015012345678\x10\x01";
+
+fn setup() -> (TestHome, Mosquitto) {
+    let m = Mosquitto::start(TENANT, USER, PASSWORD);
+    let h = TestHome::new();
+    ready_profile(&h, &m, TENANT, USER, PASSWORD, |csr| {
+        m.client_ca.sign_days_from_now(csr, 365)
+    });
+    (h, m)
+}
+
+/// Runs test-connect with `args`; asserts the exit code and that the password never shows.
+fn test_connect(h: &TestHome, args: &[&str], code: i32) -> (String, String) {
+    let out = h.cmd().arg("test-connect").args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+        "password leaked"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    (stdout, stderr)
+}
+
+#[test]
+fn success_decodes_json_and_protobuf_messages() {
+    let (h, m) = setup();
+    m.publish(
+        "centiloc/acme/json/item/v1/update",
+        ITEM_JSON.as_bytes(),
+        true,
+    );
+    m.publish("centiloc/acme", ITEM_PROTO, true);
+    let (out, _) = test_connect(
+        &h,
+        &[
+            "--topics",
+            "item",
+            "--count",
+            "2",
+            "--timeout",
+            "5",
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["ok"], true);
+    let stages: Vec<&str> = doc["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        ["dns", "tcp", "tls", "connect", "subscribe", "messages"]
+    );
+    assert!(doc["client_id"].as_str().unwrap().starts_with("acme-"));
+    let msgs = doc["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2);
+    let json_msg = msgs.iter().find(|m| m["encoding"] == "json").unwrap();
+    assert_eq!(json_msg["payload"]["uid"], "E004015012345678");
+    assert_eq!(json_msg["topic"], "centiloc/acme/json/item/v1/update");
+    let proto_msg = msgs.iter().find(|m| m["encoding"] == "proto").unwrap();
+    assert_eq!(proto_msg["size"], ITEM_PROTO.len());
+
+    // The same in text: one ✓ line per stage.
+    let (text, _) = test_connect(
+        &h,
+        &["--topics", "item", "--encoding", "json", "--timeout", "5"],
+        0,
+    );
+    for label in [
+        "✓ DNS",
+        "✓ TCP connect",
+        "✓ TLS handshake",
+        "✓ MQTT CONNECT",
+        "✓ SUBSCRIBE",
+        "✓ messages",
+    ] {
+        assert!(text.contains(label), "{label} missing in {text}");
+    }
+    assert!(text.contains("E004015012345678"), "{text}");
+}
+
+#[test]
+fn wrong_password_is_refused_77_naming_username_and_password() {
+    let (h, _m) = setup();
+    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    let (out, err) = test_connect(&h, &["--timeout", "2"], 77);
+    assert!(out.contains("✗ MQTT CONNECT"), "{out}");
+    assert!(err.contains("bad username or password"), "{err}");
+    assert!(err.contains("certificate"), "{err}");
+}
+
+#[test]
+fn password_from_environment_overrides_the_file() {
+    let (h, m) = setup();
+    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    m.publish(
+        "centiloc/acme/json/board/v1/update",
+        br#"{"BoardSN":"CB-1"}"#,
+        true,
+    );
+    let out = h
+        .cmd()
+        .env("CENTILOC_MQTT_PASSWORD", PASSWORD)
+        .args(["test-connect", "--timeout", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
+}
+
+#[test]
+fn client_certificate_from_another_ca_is_rejected_77() {
+    let m = Mosquitto::start(TENANT, USER, PASSWORD);
+    let other = Ca::new("Not Centiloc");
+    let h = TestHome::new();
+    ready_profile(&h, &m, TENANT, USER, PASSWORD, |csr| {
+        other.sign_days_from_now(csr, 365)
+    });
+    let (_, err) = test_connect(&h, &["--timeout", "2"], 77);
+    assert!(err.contains("rejected the client certificate"), "{err}");
+}
+
+#[test]
+fn broker_ca_not_trusted_is_76_naming_the_ca_file() {
+    let (h, m) = setup();
+    // The client CA is not the one that signed the broker's certificate.
+    std::fs::copy(
+        &m.client_ca.cert,
+        h.profile_dir("default").join("ca-cert.pem"),
+    )
+    .unwrap();
+    let (out, err) = test_connect(&h, &["--timeout", "2"], 76);
+    assert!(out.contains("✗ TLS handshake"), "{out}");
+    assert!(
+        err.contains("not trusted by the CA file") && err.contains("ca-cert.pem"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hostname_mismatch_is_76() {
+    let (h, m) = setup();
+    let broker = format!("127.0.0.2:{}", m.port_other_ip);
+    let (_, err) = test_connect(&h, &["--broker", &broker, "--timeout", "2"], 76);
+    assert!(
+        err.contains("hostname mismatch") && err.contains("127.0.0.2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nothing_listening_is_69() {
+    let (h, _m) = setup();
+    let broker = format!("127.0.0.1:{}", support::free_port());
+    let (out, err) = test_connect(&h, &["--broker", &broker], 69);
+    assert!(
+        out.contains("✓ DNS") && out.contains("✗ TCP connect"),
+        "{out}"
+    );
+    assert!(err.contains("refused the connection"), "{err}");
+}
+
+#[test]
+fn unknown_host_is_69() {
+    let (h, _m) = setup();
+    let (_, err) = test_connect(&h, &["--broker", "no-such-host.invalid:8883"], 69);
+    assert!(err.contains("cannot resolve the broker name"), "{err}");
+}
+
+#[test]
+fn no_message_before_timeout_is_75_and_says_it_can_be_normal() {
+    let (h, _m) = setup();
+    let (out, err) = test_connect(&h, &["--timeout", "300ms"], 75);
+    assert!(
+        out.contains("✓ SUBSCRIBE") && out.contains("✗ messages"),
+        "{out}"
+    );
+    assert!(
+        err.contains("0 of 1") && err.contains("normal when no item moved"),
+        "{err}"
+    );
+}
+
+/// mosquitto 2.0.11's acl_file grants every SUBSCRIBE and filters on delivery instead, so
+/// the refusal (SUBACK 0x80, as Centiloc's broker sends for a foreign tenant's topic) is
+/// played by a minimal python TLS broker with the same certificates.
+const REFUSING_BROKER: &str = r#"
+import socket, ssl, sys
+d, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(d + "/server.pem", d + "/server.key")
+ctx.load_verify_locations(sys.argv[3])
+ctx.verify_mode = ssl.CERT_REQUIRED
+srv = socket.create_server(("127.0.0.1", port))
+print("ready", flush=True)
+conn, _ = srv.accept()
+s = ctx.wrap_socket(conn, server_side=True)
+def packet():
+    head = s.recv(1)
+    n, mult = 0, 1
+    while True:
+        b = s.recv(1)[0]
+        n += (b & 127) * mult
+        mult *= 128
+        if b < 128:
+            break
+    body = b""
+    while len(body) < n:
+        body += s.recv(n - len(body))
+    return head[0] >> 4, body
+assert packet()[0] == 1
+s.sendall(bytes([0x20, 2, 0, 0]))
+kind, body = packet()
+assert kind == 8
+s.sendall(bytes([0x90, 3, body[0], body[1], 0x80]))
+packet()
+"#;
+
+#[test]
+fn subscription_refused_by_the_broker_is_77() {
+    let (h, m) = setup();
+    let script = h.path().join("refusing_broker.py");
+    std::fs::write(&script, REFUSING_BROKER).unwrap();
+    let port = support::free_port();
+    let mut broker = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(m.dir.path())
+        .arg(port.to_string())
+        .arg(&m.client_ca.cert)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ready = lines(&mut broker).recv_timeout(Duration::from_secs(10));
+    assert_eq!(ready.as_deref(), Ok("ready"));
+    let addr = format!("127.0.0.1:{port}");
+    let (out, err) = test_connect(
+        &h,
+        &[
+            "--broker",
+            &addr,
+            "--topic",
+            "centiloc/other/json/item/v1/update",
+        ],
+        77,
+    );
+    let _ = broker.kill();
+    let _ = broker.wait();
+    assert!(out.contains("✗ SUBSCRIBE"), "{out}");
+    assert!(
+        err.contains("refused the subscription") && err.contains("centiloc/other"),
+        "{err}"
+    );
+}
+
+#[test]
+fn expired_certificate_is_stopped_in_preflight_65() {
+    let m = Mosquitto::start(TENANT, USER, PASSWORD);
+    let h = TestHome::new();
+    ready_profile(&h, &m, TENANT, USER, PASSWORD, |csr| {
+        m.client_ca.sign_days_from_now(csr, -2)
+    });
+    let (out, err) = test_connect(&h, &[], 65);
+    assert!(!out.contains("DNS"), "no network stage may run: {out}");
+    assert!(err.contains("expired on") && err.contains("renew"), "{err}");
+}
+
+#[test]
+fn missing_ca_is_66_with_the_fix() {
+    let (h, _m) = setup();
+    std::fs::remove_file(h.profile_dir("default").join("ca-cert.pem")).unwrap();
+    h.cmd().arg("test-connect").assert().code(66).stderr(
+        predicate::str::contains("install-ca FILE").and(predicate::str::contains("--ca FILE")),
+    );
+}
+
+#[test]
+fn share_group_without_tenant_prefix_is_refused() {
+    let (h, _m) = setup();
+    h.cmd()
+        .args(["test-connect", "--share", "group1"])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("start with the tenant ID"));
+}
+
+/// Reads `child`'s stdout lines into a channel.
+fn lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+#[test]
+fn watch_survives_a_broker_restart_and_exits_0_on_sigterm() {
+    let (h, mut m) = setup();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"))
+        .arg("--home")
+        .arg(h.path())
+        .args([
+            "watch",
+            "--format",
+            "json",
+            "--topics",
+            "item",
+            "--encoding",
+            "json",
+        ])
+        .env_remove("CENTILOC_MQTT_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let topic = "centiloc/acme/json/item/v1/update";
+    m.publish(topic, br#"{"uid":"first"}"#, true);
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("first message");
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["payload"]["uid"], "first");
+    assert_eq!(v["topic"], topic);
+
+    m.stop();
+    std::thread::sleep(Duration::from_millis(300));
+    m.run();
+    m.publish(topic, br#"{"uid":"second"}"#, true);
+    let second = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("message after restart");
+    assert!(second.contains("\"second\""), "{second}");
+
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("reconnected to"), "{err}");
+    assert!(err.contains("lost the connection"), "{err}");
+    assert!(!err.contains(PASSWORD));
+}
+
+#[test]
+fn python_snippet_receives_a_message() {
+    let (h, m) = setup();
+    let py = require("python3", "python3-paho-mqtt");
+    let _ = py; // the Debian paho is for /usr/bin/python3 only
+    m.publish(
+        "centiloc/acme/json/item/v1/update",
+        ITEM_JSON.as_bytes(),
+        true,
+    );
+    let out = h.cmd().args(["snippet", "python"]).output().unwrap();
+    assert!(out.status.success());
+    let script = h.path().join("sub.py");
+    std::fs::write(&script, &out.stdout).unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
+    let run = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(["--count", "1", "--timeout", "10"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("centiloc/acme/json/item/v1/update") && stdout.contains("E004015012345678"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn mosquitto_sub_snippet_receives_a_message_without_password_on_argv() {
+    let (h, m) = setup();
+    m.publish("centiloc/acme/proto/board/v1/update", b"\x08\x01", true);
+    let out = h.cmd().args(["snippet", "mosquitto-sub"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains(PASSWORD) && !text.contains("-P \""),
+        "{text}"
+    );
+    let script = h.path().join("sub.sh");
+    std::fs::write(&script, text.as_bytes()).unwrap();
+    let run = Command::new("sh")
+        .arg(&script)
+        .args(["-C", "1", "-W", "10"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.starts_with("centiloc/acme/proto/board/v1/update"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn cron_and_systemd_snippets_schedule_the_daily_check_for_this_home() {
+    let h = TestHome::new();
+    let home = h.path().display().to_string();
+    let cron = h.cmd().args(["snippet", "cron"]).output().unwrap();
+    let cron = String::from_utf8_lossy(&cron.stdout);
+    assert!(
+        cron.contains(&format!(
+            "--home {home} check-expiry --all --notify --quiet"
+        )),
+        "{cron}"
+    );
+    assert!(
+        cron.lines().any(|l| l.starts_with("17 8 * * * /")),
+        "{cron}"
+    );
+    let unit = h.cmd().args(["snippet", "systemd"]).output().unwrap();
+    let unit = String::from_utf8_lossy(&unit.stdout);
+    assert!(
+        unit.contains("OnCalendar=daily") && unit.contains("Type=oneshot"),
+        "{unit}"
+    );
+    assert!(
+        unit.contains(&format!(
+            "--home {home} check-expiry --all --notify --quiet"
+        )),
+        "{unit}"
+    );
+}
