@@ -184,7 +184,8 @@ fn key_mismatch(chain: &[Certificate], keys: &KeyFacts) -> String {
     )
 }
 
-/// Warnings that do not stop the install (issue 3).
+/// Warnings that do not stop the install (issue 3). Raw text: JSON carries it as is, and
+/// the terminal printer passes it through `output::safe`.
 fn advisories(
     leaf: &Certificate,
     chain: &[Certificate],
@@ -203,7 +204,7 @@ fn advisories(
             format!(
                 "its {what} is {} but the profile says {want:?}",
                 got.as_deref()
-                    .map(|g| format!("{:?}", safe(g)))
+                    .map(|g| format!("\"{g}\""))
                     .unwrap_or_else(|| "missing".into())
             )
         })
@@ -230,7 +231,7 @@ fn advisories(
     {
         w.push(format!(
             "the second certificate in the file ({}) did not sign the first: the chain may be in the wrong order",
-            safe(&next.subject)
+            next.subject
         ));
     }
     w
@@ -263,39 +264,57 @@ pub fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// Checks Centiloc's CA certificate file for `install-ca`: every certificate in it parses
-/// (done by the caller), is a CA (basicConstraints CA:TRUE) and is not expired. Returns
-/// the warnings (not yet valid).
-pub fn check_ca(source: &str, chain: &[Certificate], now: DateTime<Utc>) -> Result<Vec<String>> {
-    let refuse = |reason: String| Error::CertRefused {
-        file: source.to_owned(),
-        reason,
-    };
-    let mut warnings = Vec::new();
+/// What is wrong with a CA certificate file, as raw text (callers make it terminal-safe):
+/// the reason to refuse it (not a CA, expired), and what only makes it unusable for now
+/// (not valid yet). Shared by `install-ca` and `status`.
+#[derive(Debug, Default)]
+pub struct CaFindings {
+    pub refusal: Option<String>,
+    pub not_yet_valid: Vec<String>,
+}
+
+pub fn ca_findings(chain: &[Certificate], now: DateTime<Utc>) -> CaFindings {
+    let mut f = CaFindings::default();
     for (i, c) in chain.iter().enumerate() {
         let which = match chain.len() {
             1 => "it".to_string(),
-            _ => format!("certificate #{} ({})", i + 1, safe(&c.subject)),
+            _ => format!("certificate #{} ({})", i + 1, c.subject),
         };
         if !c.is_ca {
-            return Err(refuse(format!(
+            f.refusal = Some(format!(
                 "{which} is not a CA certificate (no basicConstraints CA:TRUE); a client certificate goes to `centiloc-cert install-cert`, and the CA is the ca-cert.pem from Centiloc's documentation"
-            )));
+            ));
+            return f;
         }
         if c.is_expired(now) {
-            return Err(refuse(format!(
+            f.refusal = Some(format!(
                 "{which} expired on {}; download the current ca-cert.pem from Centiloc's documentation",
                 when(c.not_after)
-            )));
+            ));
+            return f;
         }
         if c.is_not_yet_valid(now) {
-            warnings.push(format!(
+            f.not_yet_valid.push(format!(
                 "{which} is not valid before {}: TLS checks will fail until then",
                 when(c.not_before)
             ));
         }
     }
-    Ok(warnings)
+    f
+}
+
+/// Checks Centiloc's CA certificate file for `install-ca`: every certificate in it parses
+/// (done by the caller), is a CA (basicConstraints CA:TRUE) and is not expired. Returns
+/// the warnings (not yet valid), raw: the caller makes them terminal-safe.
+pub fn check_ca(source: &str, chain: &[Certificate], now: DateTime<Utc>) -> Result<Vec<String>> {
+    let f = ca_findings(chain, now);
+    match f.refusal {
+        Some(reason) => Err(Error::CertRefused {
+            file: source.to_owned(),
+            reason: safe(&reason).into_owned(),
+        }),
+        None => Ok(f.not_yet_valid),
+    }
 }
 
 /// Replaces `file` with `pem`, the old content linked into a new archive folder first

@@ -1015,6 +1015,26 @@ fn status_names_the_fixing_command_and_tells_missing_from_wrong() {
 
 // ---------------------------------------------------------------- list
 
+/// Installs the CA and credentials in profile `name`.
+fn complete(h: &TestHome, name: &str, ca: &Ca) {
+    h.cmd()
+        .args(["--profile", name, "install-ca", s(&ca.cert)])
+        .assert()
+        .success();
+    h.cmd()
+        .args([
+            "--profile",
+            name,
+            "credentials",
+            "--username",
+            "u",
+            "--password-stdin",
+        ])
+        .write_stdin("p\n")
+        .assert()
+        .success();
+}
+
 #[test]
 fn list_shows_every_profile_with_expiry_and_state() {
     let h = TestHome::new();
@@ -1051,22 +1071,7 @@ fn list_shows_every_profile_with_expiry_and_state() {
     init("waiting", "t-wait");
     let csr = init("ready", "t-ready");
     install_in("ready", &ca.sign_days_from_now(&csr, 100));
-    h.cmd()
-        .args(["--profile", "ready", "install-ca", s(&ca.cert)])
-        .assert()
-        .success();
-    h.cmd()
-        .args([
-            "--profile",
-            "ready",
-            "credentials",
-            "--username",
-            "u",
-            "--password-stdin",
-        ])
-        .write_stdin("p\n")
-        .assert()
-        .success();
+    complete(&h, "ready", &ca);
     let csr = init("old", "t-old");
     let expired = ca.sign_dates(
         &csr,
@@ -1076,6 +1081,7 @@ fn list_shows_every_profile_with_expiry_and_state() {
     std::fs::copy(&expired, h.profile_dir("old").join("tls-cert.pem")).unwrap();
     let csr = init("renewing", "t-renew");
     install_in("renewing", &ca.sign_days_from_now(&csr, 100));
+    complete(&h, "renewing", &ca);
     h.cmd()
         .args(["--profile", "renewing", "renew"])
         .assert()
@@ -1195,5 +1201,279 @@ fn credentials_on_a_terminal_ask_without_echo() {
         std::fs::read_to_string(dir.join("profile.toml"))
             .unwrap()
             .contains("username = \"tty-user\"")
+    );
+}
+
+/// A self-signed CA certificate valid over exactly `start`..`end` (`YYYYMMDDHHMMSSZ`),
+/// made with `openssl ca -selfsign` (OpenSSL 3.0's `req -x509` cannot set the start date).
+fn dated_ca(dir: &Path, name: &str, start: &str, end: &str) -> PathBuf {
+    let d = dir.join(format!("ca-{name}"));
+    std::fs::create_dir_all(d.join("newcerts")).unwrap();
+    std::fs::write(
+        d.join("ca.cnf"),
+        "[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = ./index.txt\nnew_certs_dir = ./newcerts\n\
+         serial = ./serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n\
+         [ p ]\norganizationName = optional\ncommonName = supplied\n\
+         [ ca_ext ]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("index.txt"), "").unwrap();
+    std::fs::write(d.join("serial"), "1000\n").unwrap();
+    openssl(
+        &d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ca.key",
+        ],
+    );
+    let subj = format!("/O=Test CA/CN={name}");
+    openssl(
+        &d,
+        &[
+            "req", "-new", "-key", "ca.key", "-subj", &subj, "-out", "ca.csr",
+        ],
+    );
+    openssl(
+        &d,
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-selfsign",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            "ca.csr",
+            "-extensions",
+            "ca_ext",
+            "-notext",
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+            "-out",
+            "ca.pem",
+        ],
+    );
+    d.join("ca.pem")
+}
+
+/// What `status` exits with, and its text, for profile `name`.
+fn status_of(h: &TestHome, name: &str) -> (i32, String) {
+    let out = h
+        .cmd()
+        .args(["--profile", name, "status"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn list_states_come_from_the_same_checks_as_status() {
+    let h = TestHome::new();
+    let ca = Ca::new("Centiloc Test CA");
+    let init = |name: &str| {
+        h.cmd()
+            .args([
+                "--profile",
+                name,
+                "init",
+                "--tenant",
+                "demo",
+                "--org",
+                "Demo Corp",
+                "--email",
+                "ops@example.com",
+            ])
+            .assert()
+            .success();
+        h.cmd().args(["--profile", name, "csr"]).assert().success();
+        h.profile_dir(name).join("certificate-request.csr")
+    };
+    let put = |name: &str, file: &str, from: &Path| {
+        std::fs::copy(from, h.profile_dir(name).join(file)).unwrap();
+    };
+    // Everything there, but the certificate only starts tomorrow.
+    let csr = init("future");
+    complete(&h, "future", &ca);
+    let future = ca.sign_dates(
+        &csr,
+        &asn1_time(now() + 86_400),
+        &asn1_time(now() + 366 * 86_400),
+    );
+    put("future", "tls-cert.pem", &future);
+    // A certificate for another key and another CN.
+    let csr_other = {
+        let d = h.path();
+        openssl(
+            d,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "x.key",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "req",
+                "-new",
+                "-key",
+                "x.key",
+                "-subj",
+                "/O=Demo Corp/CN=someone-else",
+                "-out",
+                "x.csr",
+            ],
+        );
+        d.join("x.csr")
+    };
+    init("foreign");
+    complete(&h, "foreign", &ca);
+    put("foreign", "tls-cert.pem", &ca.sign(&csr_other, 365));
+    // A good certificate, but the CA is not valid yet / has expired.
+    let future_ca = dated_ca(h.path(), "Future CA", "20991231000000Z", "21001231000000Z");
+    let old_ca = dated_ca(
+        h.path(),
+        "Old CA",
+        &asn1_time(now() - 800 * 86_400),
+        &asn1_time(now() - 2 * 86_400),
+    );
+    for (name, ca_file) in [("futureca", &future_ca), ("oldca", &old_ca)] {
+        let csr = init(name);
+        h.cmd()
+            .args(["--profile", name, "install-cert", s(&ca.sign(&csr, 365))])
+            .assert()
+            .success();
+        complete(&h, name, &ca);
+        put(name, "ca-cert.pem", ca_file);
+    }
+    // A good certificate and nothing else.
+    let csr = init("bare");
+    h.cmd()
+        .args(["--profile", "bare", "install-cert", s(&ca.sign(&csr, 365))])
+        .assert()
+        .success();
+    // Ready, for contrast.
+    let csr = init("fine");
+    h.cmd()
+        .args(["--profile", "fine", "install-cert", s(&ca.sign(&csr, 365))])
+        .assert()
+        .success();
+    complete(&h, "fine", &ca);
+
+    let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state = |p: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["profile"] == p)
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let expect = [
+        ("future", "not yet valid", 65, "✗ validity"),
+        ("foreign", "wrong certificate", 65, "✗ matches key"),
+        ("futureca", "not ready", 65, "not valid before 2099-12-31"),
+        ("oldca", "not ready", 65, "expired on"),
+        ("bare", "incomplete", 66, "✗ CA certificate"),
+        ("fine", "ready", 0, "✓ CA certificate"),
+    ];
+    for (name, list_state, code, says) in expect {
+        let (got, text) = status_of(&h, name);
+        assert_eq!(state(name), list_state, "{name}: {v}");
+        assert_eq!(got, code, "{name}: {text}");
+        assert!(text.contains(says), "{name}: {says:?} not in {text}");
+    }
+    let (_, text) = status_of(&h, "foreign");
+    assert!(text.contains("✗ CN"), "{text}");
+    let (_, text) = status_of(&h, "futureca");
+    assert!(text.contains("✗ CA certificate"), "{text}");
+    // The text view shows the same words.
+    let out = h.cmd().arg("list").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("foreign ") && l.ends_with("wrong certificate")),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_carries_raw_text_and_the_terminal_gets_it_escaped() {
+    let (h, ca, _csr) = setup("demo");
+    // O with an escape sequence (a warning at install), then a CN with one (wrong in status).
+    let odd_o = ca.sign(
+        &csr_for_our_key(
+            &h,
+            "/O=Evil\x1b[31mCorp/CN=demo/emailAddress=ops@example.com",
+        ),
+        365,
+    );
+    let out = h
+        .cmd()
+        .args(["install-cert", s(&odd_o), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let w = v["warnings"].as_array().unwrap();
+    assert!(
+        w.iter()
+            .any(|w| w.as_str().unwrap().contains("\"Evil\x1b[31mCorp\"")),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("u{1b}"), "{v}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("Evil\\u{1b}[31mCorp") && !err.contains('\x1b'),
+        "{err}"
+    );
+
+    let odd_cn = ca.sign(
+        &csr_for_our_key(
+            &h,
+            "/O=Demo Corp/CN=de\x1b[2Jmo/emailAddress=ops@example.com",
+        ),
+        365,
+    );
+    std::fs::copy(&odd_cn, profile(&h).join("tls-cert.pem")).unwrap();
+    let out = h
+        .cmd()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cn = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "certificate_cn")
+        .unwrap();
+    assert_eq!(
+        cn["detail"],
+        "CN is \"de\x1b[2Jmo\", the tenant is \"demo\""
+    );
+    let (code, text) = status_of(&h, "default");
+    assert_eq!(code, 65);
+    assert!(
+        text.contains("CN is \"de\\u{1b}[2Jmo\"") && !text.contains('\x1b'),
+        "{text}"
     );
 }

@@ -92,7 +92,7 @@ fn report(
         }));
     }
     for w in &plan.warnings {
-        ctx.out.warn(w);
+        ctx.out.warn(safe(w));
     }
     if args.format == Format::Json {
         return;
