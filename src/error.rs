@@ -104,6 +104,18 @@ pub enum Error {
 
     #[error("the system random number generator failed: {0}")]
     Random(String),
+
+    /// `renew` before any certificate was installed: there is nothing to renew (issue 3).
+    #[error(
+        "no certificate is installed yet in profile {profile:?}, so there is nothing to renew: {next}"
+    )]
+    NothingToRenew { profile: String, next: String },
+
+    /// `install-cert` of a certificate that would break a working one without `--force`.
+    #[error(
+        "{file} not installed, nothing was changed: {reason}; pass --force to install it anyway"
+    )]
+    WouldBreakWorking { file: String, reason: String },
 }
 
 /// The `io::Error` text without the "(os error N)" noise users cannot act on.
@@ -147,6 +159,8 @@ impl Error {
             Error::RenewalPending { .. } => ExitCode::CantCreate,
             Error::NoPassword(_) => ExitCode::NoInput,
             Error::PromotionStuck { .. } => ExitCode::IoErr,
+            Error::NothingToRenew { .. } => ExitCode::NoInput,
+            Error::WouldBreakWorking { .. } => ExitCode::CantCreate,
         }
     }
 

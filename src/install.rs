@@ -42,15 +42,22 @@ pub struct KeyFacts {
 }
 
 impl KeyFacts {
-    /// Reads the profile's key (required) and the pending key (when a renewal is on).
+    /// Reads the profile's key and the pending key (when a renewal is on). The profile's
+    /// key may be unusable while a renewal is pending (that renewal is how to replace it);
+    /// otherwise its error is the answer.
     pub fn read(paths: &ProfilePaths) -> Result<KeyFacts> {
         let facts = |k: PrivateKey| (k.public_key_der().to_vec(), k.fingerprint());
-        let current = Some(facts(PrivateKey::from_file(&paths.key())?));
+        let current = PrivateKey::from_file(&paths.key()).map(facts);
         let pending_key = renewal::pending_paths(paths).key();
         let pending = if pending_key.exists() {
             Some(facts(PrivateKey::from_file(&pending_key)?))
         } else {
             None
+        };
+        let current = match current {
+            Ok(c) => Some(c),
+            Err(_) if pending.is_some() => None,
+            Err(e) => return Err(e),
         };
         Ok(KeyFacts { current, pending })
     }

@@ -632,8 +632,10 @@ fn folder_abs(dir: &Path, rel: &Path) -> PathBuf {
 
 #[test]
 fn renew_force_archives_the_abandoned_pending_key_and_curve_is_kept_or_chosen() {
-    let (h, _ca, _csr) = setup("demo");
+    let (h, ca, csr) = setup("demo");
     let dir = profile(&h);
+    // Renewal needs an installed certificate.
+    install(&h, &ca.sign(&csr, 365)).success();
     h.cmd()
         .args(["renew", "--curve", "p384"])
         .assert()
@@ -1476,4 +1478,99 @@ fn json_carries_raw_text_and_the_terminal_gets_it_escaped() {
         text.contains("CN is \"de\\u{1b}[2Jmo\"") && !text.contains('\x1b'),
         "{text}"
     );
+}
+
+#[test]
+fn a_broken_key_gets_the_exact_init_force_and_renew_tells_the_truth() {
+    let (h, ca, csr) = setup("demo");
+    ready(&h, &ca, &csr, 365);
+    let dir = profile(&h);
+    let broken = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+    std::fs::write(dir.join("private-key.pem"), broken).unwrap();
+    let (code, text) = status_of(&h, "default");
+    assert_eq!(code, 65, "{text}");
+    let init_force = format!(
+        "centiloc-cert --home {} init --force --tenant demo --org 'Demo Corp' --email ops@example.com --username demo-mqtt",
+        h.path().display()
+    );
+    assert!(text.contains("✗ private key"), "{text}");
+    assert!(text.contains(&init_force), "{text}");
+    assert!(text.contains("archived, not deleted"), "{text}");
+    assert!(
+        !text.contains("make a new one with `centiloc-cert init`"),
+        "{text}"
+    );
+
+    // The hint works as printed (in a copy of the home, to go on with renew here).
+    let copy = TestHome::new();
+    let status = Command::new("cp")
+        .args(["-a", &format!("{}/.", h.path().display()), s(copy.path())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let line = init_force
+        .replace(&h.path().display().to_string(), s(copy.path()))
+        .replacen("centiloc-cert", env!("CARGO_BIN_EXE_centiloc-cert"), 1);
+    let out = Command::new("sh").args(["-c", &line]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = copy.profile_dir("default");
+    assert!(
+        snapshot(&copied.join("archive"))
+            .values()
+            .any(|v| v == broken.as_bytes()),
+        "the broken key is archived"
+    );
+
+    // renew is still useful (it makes the replacing key), and says nothing false.
+    let out = h.cmd().arg("renew").output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains("stay in use"), "{stdout}");
+    assert!(
+        stderr.contains("Warning: the current key cannot be used")
+            && stderr.contains("cannot connect until the new certificate is installed"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("is archived then"), "{stdout}");
+    // Support signs the pending CSR; installing it promotes the new key over the broken one.
+    let signed = ca.sign(&dir.join("pending/certificate-request.csr"), 365);
+    install(&h, &signed)
+        .success()
+        .stdout(predicate::str::contains("promoted the renewal key"));
+    assert_eq!(status_of(&h, "default").0, 0);
+    assert!(
+        archived(&dir).iter().any(|(_, v)| v == broken.as_bytes()),
+        "the broken key is archived, not deleted"
+    );
+}
+
+#[test]
+fn renew_before_any_certificate_is_refused_with_the_way_on() {
+    let (h, _ca, _csr) = setup("demo");
+    let dir = profile(&h);
+    let before = snapshot(h.path());
+    let out = h.cmd().arg("renew").output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(66), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
+    for says in [
+        "no certificate is installed yet",
+        &format!(
+            "send the existing {}",
+            dir.join("certificate-request.csr").display()
+        ),
+        "install-cert FILE",
+        "init --force --tenant demo --org 'Demo Corp' --email ops@example.com",
+    ] {
+        assert!(err.contains(says), "{says:?} not in {err}");
+    }
+    assert_eq!(snapshot(h.path()), before);
+    assert!(!dir.join("pending").exists());
 }
