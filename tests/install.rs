@@ -1138,15 +1138,13 @@ fn list_shows_every_profile_with_expiry_and_state() {
     assert_eq!(waiting["days_left"], serde_json::Value::Null);
 }
 
-/// The hidden prompt, on a real terminal: `script` (util-linux) gives the binary a pty.
-#[test]
-fn credentials_on_a_terminal_ask_without_echo() {
+/// Runs `credentials` on a real terminal (`script`, util-linux, gives the binary a pty),
+/// answering each prompt once it is shown (the n-th time for a repeated prompt), as a
+/// person would. Returns the exit code and everything the terminal showed.
+fn credentials_on_terminal(h: &TestHome, replies: &[(&str, &str)]) -> (Option<i32>, String) {
     use std::io::Read;
     use std::sync::mpsc;
     let script = support::require("script", "bsdutils");
-    let h = TestHome::new();
-    h.init("demo");
-    let secret = "Hunter2-on-a-tty";
     let line = format!(
         "{} --home {} credentials",
         env!("CARGO_BIN_EXE_centiloc-cert"),
@@ -1170,28 +1168,43 @@ fn credentials_on_a_terminal_ask_without_echo() {
     });
     let mut seen = String::new();
     let mut stdin = child.stdin.take().unwrap();
-    // Answer each prompt once it is shown, and only then, as a person would.
-    let mut answer = |prompt: &str, reply: &str, seen: &mut String| {
+    let mut asked = std::collections::HashMap::new();
+    for (prompt, reply) in replies {
+        let n = asked.entry(*prompt).or_insert(0);
+        *n += 1;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !seen.contains(prompt) {
+        while seen.matches(prompt).count() < *n {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
                 Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-                Err(_) => panic!("no prompt {prompt:?}; got {seen:?}"),
+                Err(_) => panic!("no prompt {prompt:?} (#{n}); got {seen:?}"),
             }
         }
         // Let the terminal switch echo off before typing.
         std::thread::sleep(std::time::Duration::from_millis(200));
         stdin.write_all(format!("{reply}\n").as_bytes()).unwrap();
         stdin.flush().unwrap();
-    };
-    answer("MQTT username: ", "tty-user", &mut seen);
-    answer("MQTT password (hidden): ", secret, &mut seen);
-    answer("Same password again: ", secret, &mut seen);
-    assert!(child.wait().unwrap().success(), "{seen}");
+    }
+    let code = child.wait().unwrap().code();
     while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
+    (code, seen)
+}
+
+const USER: &str = "MQTT username: ";
+const PW: &str = "MQTT password (hidden): ";
+const AGAIN: &str = "Same password again: ";
+
+/// The hidden prompt, on a real terminal.
+#[test]
+fn credentials_on_a_terminal_ask_without_echo() {
+    let h = TestHome::new();
+    h.init("demo");
+    let secret = "Hunter2-on-a-tty";
+    let (code, seen) =
+        credentials_on_terminal(&h, &[(USER, "tty-user"), (PW, secret), (AGAIN, secret)]);
+    assert_eq!(code, Some(0), "{seen}");
     assert!(seen.contains("Password saved"), "{seen}");
     assert!(!seen.contains(secret), "the password was echoed: {seen}");
     let dir = profile(&h);
@@ -1203,6 +1216,94 @@ fn credentials_on_a_terminal_ask_without_echo() {
         std::fs::read_to_string(dir.join("profile.toml"))
             .unwrap()
             .contains("username = \"tty-user\"")
+    );
+}
+
+#[test]
+fn a_password_confirmation_mismatch_asks_again_then_gives_up_clearly() {
+    let h = TestHome::new();
+    h.init("demo");
+    let dir = profile(&h);
+    // One slip, then right: saved.
+    let (code, seen) = credentials_on_terminal(
+        &h,
+        &[
+            (USER, "tty-user"),
+            (PW, "first-try"),
+            (AGAIN, "first-tyr"),
+            (PW, "second-try"),
+            (AGAIN, "second-try"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(
+        seen.contains("The two entries differ; try again (2 tries left)"),
+        "{seen}"
+    );
+    assert!(!seen.contains("no password given"), "{seen}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mqtt-password")).unwrap(),
+        "second-try"
+    );
+    // Three slips: one clear sentence, exit 66, nothing saved (not even the username).
+    let before = snapshot(&dir);
+    let mut replies = vec![("MQTT username, now \"tty-user\" (optional): ", "other-user")];
+    for _ in 0..3 {
+        replies.extend([(PW, "aaa"), (AGAIN, "bbb")]);
+    }
+    let (code, seen) = credentials_on_terminal(&h, &replies);
+    assert_eq!(code, Some(66), "{seen}");
+    assert!(
+        seen.contains("the password was not confirmed after 3 tries (the two entries differed), so nothing was saved"),
+        "{seen}"
+    );
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn credentials_say_exactly_what_is_wrong_with_the_input() {
+    let h = TestHome::new();
+    h.init("demo");
+    let dir = profile(&h);
+    let before = snapshot(&dir);
+    h.cmd()
+        .args(["credentials", "--password-stdin"])
+        .write_stdin("\nsecond-line\n")
+        .assert()
+        .code(66)
+        .stderr(
+            predicate::str::contains("the first line of standard input was empty")
+                .and(predicate::str::contains("standard input was empty;").not()),
+        );
+    h.cmd()
+        .args(["credentials", "--password-stdin"])
+        .write_stdin("")
+        .assert()
+        .code(66)
+        .stderr(predicate::str::contains("standard input was empty"));
+    for empty in ["", "   "] {
+        h.cmd()
+            .args(["credentials", "--username", empty])
+            .assert()
+            .code(78)
+            .stderr(
+                predicate::str::contains("the username must not be empty")
+                    .and(predicate::str::contains("control").not()),
+            );
+    }
+    assert_eq!(snapshot(&dir), before);
+    // Spaces around a pasted username: trimmed, with a warning saying what was saved.
+    h.cmd()
+        .args(["credentials", "--username", "  acme-mqtt \t"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Warning: removed the spaces around the username: saved \"acme-mqtt\"",
+        ));
+    assert!(
+        std::fs::read_to_string(dir.join("profile.toml"))
+            .unwrap()
+            .contains("username = \"acme-mqtt\"")
     );
 }
 
