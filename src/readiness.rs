@@ -536,7 +536,11 @@ fn check_validity(
         list.push(
             "certificate_validity",
             State::Warning,
-            format!("expires {} ({days} days left)", when(cert.not_after)),
+            format!(
+                "expires {} ({} left)",
+                when(cert.not_after),
+                crate::install::span_words(cert.not_after - now)
+            ),
         );
         list.hint(renew_hint);
     } else {

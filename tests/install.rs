@@ -1675,3 +1675,85 @@ fn renew_before_any_certificate_is_refused_with_the_way_on() {
     assert_eq!(snapshot(h.path()), before);
     assert!(!dir.join("pending").exists());
 }
+
+#[test]
+fn install_cert_nits_duplicates_hours_and_a_working_certificate_kept() {
+    let (h, ca, csr) = setup("demo");
+    let dir = profile(&h);
+    // The leaf twice, then the CA: the copy is dropped with a note, no order warning.
+    let leaf = ca.sign(&csr, 365);
+    let doubled = h.path().join("doubled.pem");
+    let mut text = std::fs::read_to_string(&leaf).unwrap();
+    text.push_str(&std::fs::read_to_string(&leaf).unwrap());
+    text.push_str(&std::fs::read_to_string(&ca.cert).unwrap());
+    std::fs::write(&doubled, text).unwrap();
+    install(&h, &doubled).success().stderr(
+        predicate::str::contains("Note: dropped 1 exact duplicate certificate")
+            .and(predicate::str::contains("wrong order").not())
+            .and(predicate::str::contains("Warning").not()),
+    );
+    let stored = std::fs::read_to_string(dir.join("tls-cert.pem")).unwrap();
+    assert_eq!(stored.matches("BEGIN CERTIFICATE").count(), 2, "{stored}");
+
+    // Valid for 5 hours: said in hours, not "0 days".
+    let short = ca.sign_dates(&csr, &asn1_time(now()), &asn1_time(now() + 5 * 3600));
+    install(&h, &short)
+        .success()
+        .stderr(
+            predicate::str::contains("it is valid for 5 hours")
+                .and(predicate::str::contains("0 days").not()),
+        )
+        .stdout(predicate::str::contains("hours left"));
+
+    // A working certificate is not replaced by one that starts tomorrow, unless --force.
+    ready(&h, &ca, &csr, 365);
+    let tomorrow = ca.sign_dates(
+        &csr,
+        &asn1_time(now() + 86_400),
+        &asn1_time(now() + 366 * 86_400),
+    );
+    let before = snapshot(h.path());
+    let out = h
+        .cmd()
+        .args(["install-cert", s(&tomorrow)])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(73), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
+    assert!(
+        err.contains("not valid before")
+            && err.contains("would replace the working certificate")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(snapshot(h.path()), before);
+    // Nor through a renewal's promotion.
+    h.cmd().arg("renew").assert().success();
+    let pending_tomorrow = ca.sign_dates(
+        &dir.join("pending/certificate-request.csr"),
+        &asn1_time(now() + 86_400),
+        &asn1_time(now() + 366 * 86_400),
+    );
+    let before = snapshot(h.path());
+    install(&h, &pending_tomorrow).code(73);
+    assert_eq!(snapshot(h.path()), before);
+    // --force installs it, with the warning.
+    h.cmd()
+        .args(["install-cert", s(&tomorrow), "--force"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Warning: the certificate is not valid before",
+        ));
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&tomorrow));
+    // With no working certificate (this one is not valid yet), it installs with the warning.
+    let later = ca.sign_dates(
+        &csr,
+        &asn1_time(now() + 2 * 86_400),
+        &asn1_time(now() + 367 * 86_400),
+    );
+    install(&h, &later)
+        .success()
+        .stderr(predicate::str::contains("not valid before"));
+}
