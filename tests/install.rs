@@ -1674,6 +1674,12 @@ fn renew_before_any_certificate_is_refused_with_the_way_on() {
     }
     assert_eq!(snapshot(h.path()), before);
     assert!(!dir.join("pending").exists());
+    // With an unusable key too, only starting over helps, and that is all it says.
+    std::fs::write(dir.join("private-key.pem"), "junk").unwrap();
+    h.cmd().arg("renew").assert().code(66).stderr(
+        predicate::str::contains("cannot be used either, so start over with")
+            .and(predicate::str::contains("send the existing").not()),
+    );
 }
 
 #[test]

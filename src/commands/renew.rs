@@ -31,7 +31,13 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     let install = ctx.cmd("install-cert FILE");
     if !paths.cert().exists() {
         // A second CSR would only confuse support: the first one is still the way on.
-        let send = if paths.csr().exists() {
+        let key_ok = PrivateKey::from_file(&paths.key()).is_ok();
+        let send = if !key_ok {
+            format!(
+                "{} cannot be used either, so start over",
+                paths.key().display()
+            )
+        } else if paths.csr().exists() {
             format!(
                 "send the existing {} to Centiloc support and install their answer with `{install}`",
                 paths.csr().display()
@@ -45,7 +51,8 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
         return Err(Error::NothingToRenew {
             profile: paths.name.clone(),
             next: format!(
-                "{send}, or start over with `{}` (the current key and CSR are archived)",
+                "{send}{} with `{}` (the current key and CSR are archived)",
+                if key_ok { ", or start over" } else { "" },
                 ctx.cmd(&readiness::init_force_cmd(&profile))
             ),
         });
