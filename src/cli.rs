@@ -222,6 +222,10 @@ pub struct InstallCertArgs {
     /// Also check that this CA certificate signed it.
     #[arg(long, value_name = "FILE")]
     pub issuer: Option<PathBuf>,
+    /// Install a certificate that is not valid yet even over a working one (which would
+    /// stop the connection until the new one starts).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -132,6 +132,17 @@ pub enum Error {
     /// broker and the cause; the code is the SPEC's for that cause (69, 75, 76, 77).
     #[error("{message}")]
     Connection { message: String, code: ExitCode },
+    /// `renew` before any certificate was installed: there is nothing to renew (issue 3).
+    #[error(
+        "no certificate is installed yet in profile {profile:?}, so there is nothing to renew: {next}"
+    )]
+    NothingToRenew { profile: String, next: String },
+
+    /// `install-cert` of a certificate that would break a working one without `--force`.
+    #[error(
+        "{file} not installed, nothing was changed: {reason}; pass --force to install it anyway"
+    )]
+    WouldBreakWorking { file: String, reason: String },
 }
 
 /// The `io::Error` text without the "(os error N)" noise users cannot act on.
@@ -192,6 +203,8 @@ impl Error {
             Error::RenewalPending { .. } => ExitCode::CantCreate,
             Error::NoPassword(_) => ExitCode::NoInput,
             Error::PromotionStuck { .. } => ExitCode::IoErr,
+            Error::NothingToRenew { .. } => ExitCode::NoInput,
+            Error::WouldBreakWorking { .. } => ExitCode::CantCreate,
         }
     }
 

@@ -42,15 +42,22 @@ pub struct KeyFacts {
 }
 
 impl KeyFacts {
-    /// Reads the profile's key (required) and the pending key (when a renewal is on).
+    /// Reads the profile's key and the pending key (when a renewal is on). The profile's
+    /// key may be unusable while a renewal is pending (that renewal is how to replace it);
+    /// otherwise its error is the answer.
     pub fn read(paths: &ProfilePaths) -> Result<KeyFacts> {
         let facts = |k: PrivateKey| (k.public_key_der().to_vec(), k.fingerprint());
-        let current = Some(facts(PrivateKey::from_file(&paths.key())?));
+        let current = PrivateKey::from_file(&paths.key()).map(facts);
         let pending_key = renewal::pending_paths(paths).key();
         let pending = if pending_key.exists() {
             Some(facts(PrivateKey::from_file(&pending_key)?))
         } else {
             None
+        };
+        let current = match current {
+            Ok(c) => Some(c),
+            Err(_) if pending.is_some() => None,
+            Err(e) => return Err(e),
         };
         Ok(KeyFacts { current, pending })
     }
@@ -66,6 +73,8 @@ pub struct Plan {
     pub chain: Vec<Certificate>,
     /// Things the user should know; the install goes on.
     pub warnings: Vec<String>,
+    /// Harmless things done to the file (duplicates dropped).
+    pub notes: Vec<String>,
     /// The same certificate(s) are already installed: nothing to write.
     pub unchanged: bool,
 }
@@ -78,7 +87,9 @@ impl Plan {
 }
 
 /// Decides whether `chain` (read from `source`) may be installed in this profile.
-/// `installed` is the current `tls-cert.pem`, to tell a re-install from a replacement.
+/// `installed` is the current `tls-cert.pem`, to tell a re-install from a replacement and
+/// to protect a working certificate; `force` lets a not-yet-valid one replace it anyway.
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     source: &str,
     chain: Vec<Certificate>,
@@ -86,6 +97,7 @@ pub fn plan(
     keys: &KeyFacts,
     issuer: Option<&Certificate>,
     installed: Option<&[Certificate]>,
+    force: bool,
     now: DateTime<Utc>,
 ) -> Result<Plan> {
     let refuse = |reason: String| Error::CertRefused {
@@ -93,9 +105,24 @@ pub fn plan(
         reason,
     };
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    // The same certificate twice (a leaf pasted again with its chain) is dropped: only
+    // the first copy counts, and the order check below then sees the real chain.
+    let before = chain.len();
+    let mut chain = chain;
+    {
+        let mut seen = std::collections::HashSet::new();
+        chain.retain(|c| seen.insert(c.der().to_vec()));
+    }
+    if chain.len() < before {
+        let n = before - chain.len();
+        notes.push(format!(
+            "dropped {n} exact duplicate certificate{} from the file",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
     let (index, target) =
         find_leaf(&chain, keys).ok_or_else(|| refuse(key_mismatch(&chain, keys)))?;
-    let mut chain = chain;
     if index != 0 {
         warnings.push(format!(
             "the certificate for this key was #{} in the file; it is stored first, as TLS clients expect",
@@ -132,6 +159,22 @@ pub fn plan(
             ))
         })?;
     }
+    if leaf.is_not_yet_valid(now)
+        && !force
+        && let Some(working) = installed
+            .and_then(|old| old.first())
+            .filter(|old| works_now(old, profile, keys, now))
+    {
+        return Err(Error::WouldBreakWorking {
+            file: source.to_owned(),
+            reason: format!(
+                "it is not valid before {} and would replace the working certificate (valid until {}), so the connection would fail until then; install it from {} on",
+                when(leaf.not_before),
+                when(working.not_after),
+                when(leaf.not_before)
+            ),
+        });
+    }
     warnings.extend(advisories(&leaf, &chain, profile, now));
     let unchanged = target == Target::Current
         && installed.is_some_and(|old| {
@@ -142,8 +185,31 @@ pub fn plan(
         leaf,
         chain,
         warnings,
+        notes,
         unchanged,
     })
+}
+
+/// Would `cert`, installed, connect now: the current key's, for the tenant, in its
+/// validity window? (What `status` checks about the certificate.)
+fn works_now(cert: &Certificate, profile: &Profile, keys: &KeyFacts, now: DateTime<Utc>) -> bool {
+    keys.current
+        .as_ref()
+        .is_some_and(|(spki, _)| cert.holds_key(spki))
+        && cert.common_name.as_deref() == Some(profile.tenant.as_str())
+        && !cert.is_expired(now)
+        && !cert.is_not_yet_valid(now)
+}
+
+/// A span as people say it: hours under two days, days beyond.
+pub fn span_words(span: chrono::TimeDelta) -> String {
+    let hours = span.num_hours();
+    if hours.abs() < 48 {
+        format!("{hours} hour{}", if hours.abs() == 1 { "" } else { "s" })
+    } else {
+        let days = span.num_days();
+        format!("{days} day{}", if days.abs() == 1 { "" } else { "s" })
+    }
 }
 
 /// The certificate in the file that holds the profile's or the pending renewal's key.
@@ -184,7 +250,8 @@ fn key_mismatch(chain: &[Certificate], keys: &KeyFacts) -> String {
     )
 }
 
-/// Warnings that do not stop the install (issue 3).
+/// Warnings that do not stop the install (issue 3). Raw text: JSON carries it as is, and
+/// the terminal printer passes it through `output::safe`.
 fn advisories(
     leaf: &Certificate,
     chain: &[Certificate],
@@ -203,7 +270,7 @@ fn advisories(
             format!(
                 "its {what} is {} but the profile says {want:?}",
                 got.as_deref()
-                    .map(|g| format!("{:?}", safe(g)))
+                    .map(|g| format!("\"{g}\""))
                     .unwrap_or_else(|| "missing".into())
             )
         })
@@ -219,10 +286,11 @@ fn advisories(
             "its extended key usage does not include clientAuth: a TLS broker may refuse it as a client certificate".into(),
         );
     }
-    let days = (leaf.not_after - leaf.not_before).num_days();
-    if (days - EXPECTED_VALIDITY_DAYS).abs() > VALIDITY_TOLERANCE_DAYS {
+    let lifetime = leaf.not_after - leaf.not_before;
+    if (lifetime.num_days() - EXPECTED_VALIDITY_DAYS).abs() > VALIDITY_TOLERANCE_DAYS {
         w.push(format!(
-            "it is valid for {days} days, where Centiloc documents one year"
+            "it is valid for {}, where Centiloc documents one year",
+            span_words(lifetime)
         ));
     }
     if let Some(next) = chain.get(1)
@@ -230,7 +298,7 @@ fn advisories(
     {
         w.push(format!(
             "the second certificate in the file ({}) did not sign the first: the chain may be in the wrong order",
-            safe(&next.subject)
+            next.subject
         ));
     }
     w
@@ -263,39 +331,57 @@ pub fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// Checks Centiloc's CA certificate file for `install-ca`: every certificate in it parses
-/// (done by the caller), is a CA (basicConstraints CA:TRUE) and is not expired. Returns
-/// the warnings (not yet valid).
-pub fn check_ca(source: &str, chain: &[Certificate], now: DateTime<Utc>) -> Result<Vec<String>> {
-    let refuse = |reason: String| Error::CertRefused {
-        file: source.to_owned(),
-        reason,
-    };
-    let mut warnings = Vec::new();
+/// What is wrong with a CA certificate file, as raw text (callers make it terminal-safe):
+/// the reason to refuse it (not a CA, expired), and what only makes it unusable for now
+/// (not valid yet). Shared by `install-ca` and `status`.
+#[derive(Debug, Default)]
+pub struct CaFindings {
+    pub refusal: Option<String>,
+    pub not_yet_valid: Vec<String>,
+}
+
+pub fn ca_findings(chain: &[Certificate], now: DateTime<Utc>) -> CaFindings {
+    let mut f = CaFindings::default();
     for (i, c) in chain.iter().enumerate() {
         let which = match chain.len() {
             1 => "it".to_string(),
-            _ => format!("certificate #{} ({})", i + 1, safe(&c.subject)),
+            _ => format!("certificate #{} ({})", i + 1, c.subject),
         };
         if !c.is_ca {
-            return Err(refuse(format!(
+            f.refusal = Some(format!(
                 "{which} is not a CA certificate (no basicConstraints CA:TRUE); a client certificate goes to `centiloc-cert install-cert`, and the CA is the ca-cert.pem from Centiloc's documentation"
-            )));
+            ));
+            return f;
         }
         if c.is_expired(now) {
-            return Err(refuse(format!(
+            f.refusal = Some(format!(
                 "{which} expired on {}; download the current ca-cert.pem from Centiloc's documentation",
                 when(c.not_after)
-            )));
+            ));
+            return f;
         }
         if c.is_not_yet_valid(now) {
-            warnings.push(format!(
+            f.not_yet_valid.push(format!(
                 "{which} is not valid before {}: TLS checks will fail until then",
                 when(c.not_before)
             ));
         }
     }
-    Ok(warnings)
+    f
+}
+
+/// Checks Centiloc's CA certificate file for `install-ca`: every certificate in it parses
+/// (done by the caller), is a CA (basicConstraints CA:TRUE) and is not expired. Returns
+/// the warnings (not yet valid), raw: the caller makes them terminal-safe.
+pub fn check_ca(source: &str, chain: &[Certificate], now: DateTime<Utc>) -> Result<Vec<String>> {
+    let f = ca_findings(chain, now);
+    match f.refusal {
+        Some(reason) => Err(Error::CertRefused {
+            file: source.to_owned(),
+            reason: safe(&reason).into_owned(),
+        }),
+        None => Ok(f.not_yet_valid),
+    }
 }
 
 /// Replaces `file` with `pem`, the old content linked into a new archive folder first
@@ -376,7 +462,17 @@ mod tests {
         };
         let p = profile();
         let for_pending = cert(&pending, "demo", 2026, 2027);
-        let plan = plan("f", vec![for_pending], &p, &keys, None, None, at(2026)).unwrap();
+        let plan = plan(
+            "f",
+            vec![for_pending],
+            &p,
+            &keys,
+            None,
+            None,
+            false,
+            at(2026),
+        )
+        .unwrap();
         assert_eq!(plan.target, Target::Pending);
         let for_current = cert(&current, "demo", 2026, 2027);
         let installed = vec![for_current.clone()];
@@ -391,7 +487,7 @@ mod tests {
         c: Certificate,
         installed: Option<&[Certificate]>,
     ) -> Plan {
-        plan("f", vec![c], p, keys, None, installed, at(2026)).unwrap()
+        plan("f", vec![c], p, keys, None, installed, false, at(2026)).unwrap()
     }
 
     #[test]
@@ -404,7 +500,7 @@ mod tests {
         };
         let p = profile();
         let refusal = |c: Certificate| {
-            plan("f", vec![c], &p, &keys, None, None, at(2026))
+            plan("f", vec![c], &p, &keys, None, None, false, at(2026))
                 .unwrap_err()
                 .to_string()
         };
@@ -433,5 +529,67 @@ mod tests {
         // The profile's e-mail is not in the certificate.
         assert!(w.contains("its emailAddress is missing"), "{w}");
         assert!(!w.contains("organization"), "{w}");
+    }
+
+    #[test]
+    fn spans_read_in_hours_under_two_days() {
+        use chrono::TimeDelta;
+        assert_eq!(span_words(TimeDelta::hours(5)), "5 hours");
+        assert_eq!(span_words(TimeDelta::hours(1)), "1 hour");
+        assert_eq!(span_words(TimeDelta::hours(47)), "47 hours");
+        assert_eq!(span_words(TimeDelta::hours(48)), "2 days");
+        assert_eq!(span_words(TimeDelta::days(365)), "365 days");
+    }
+
+    #[test]
+    fn a_future_certificate_does_not_replace_a_working_one_without_force() {
+        let key = PrivateKey::generate(Curve::P256).unwrap();
+        let keys = KeyFacts {
+            current: facts(&key),
+            pending: None,
+        };
+        let p = profile();
+        let working = vec![cert(&key, "demo", 2026, 2027)];
+        let future = || vec![cert(&key, "demo", 2027, 2028)];
+        let e = plan(
+            "f",
+            future(),
+            &p,
+            &keys,
+            None,
+            Some(&working),
+            false,
+            at(2026),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::WouldBreakWorking { .. }), "{e}");
+        assert!(
+            plan(
+                "f",
+                future(),
+                &p,
+                &keys,
+                None,
+                Some(&working),
+                true,
+                at(2026)
+            )
+            .is_ok()
+        );
+        // An expired installed certificate is not working: the install goes on.
+        let expired = vec![cert(&key, "demo", 2024, 2025)];
+        assert!(
+            plan(
+                "f",
+                future(),
+                &p,
+                &keys,
+                None,
+                Some(&expired),
+                false,
+                at(2026)
+            )
+            .is_ok()
+        );
     }
 }

@@ -12,9 +12,8 @@ use crate::credentials::{PASSWORD_ENV, PasswordSource, read_password};
 use crate::exit_codes::ExitCode;
 use crate::install::when;
 use crate::keys::PrivateKey;
-use crate::output::safe;
 use crate::paths::ProfilePaths;
-use crate::profile::Profile;
+use crate::profile::{Broker, Profile};
 use crate::{csr, renewal};
 
 /// A certificate this close to expiry gets a warning (the `check-expiry` default).
@@ -78,12 +77,68 @@ impl Check {
     }
 }
 
+/// Where the installed certificate stands in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    Current,
+    /// Valid, but fewer than [`WARN_DAYS`] days left.
+    ExpiringSoon,
+    Expired,
+    NotYetValid,
+}
+
+/// How much to check: everything (`status`), or only what decides a profile's one-word
+/// state (`list`, run on many profiles: no CSR parse, no key parse without a certificate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Full,
+    Summary,
+}
+
+/// One profile's state in a word, for `list`; derived from the checklist by
+/// [`Checklist::list_state`], so that `list` and `status` never disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListState {
+    Ready,
+    WaitingForCertificate,
+    RenewalPending,
+    Expired,
+    NotYetValid,
+    /// The certificate is for another key or another tenant.
+    WrongCertificate,
+    UnreadableCertificate,
+    /// Something needed is missing (CA, username, password...).
+    Incomplete,
+    /// Something present is wrong besides the certificate (CA, key, file modes...).
+    NotReady,
+    InvalidProfile,
+}
+
+impl ListState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListState::Ready => "ready",
+            ListState::WaitingForCertificate => "waiting for certificate",
+            ListState::RenewalPending => "renewal pending",
+            ListState::Expired => "expired",
+            ListState::NotYetValid => "not yet valid",
+            ListState::WrongCertificate => "wrong certificate",
+            ListState::UnreadableCertificate => "unreadable certificate",
+            ListState::Incomplete => "incomplete",
+            ListState::NotReady => "not ready",
+            ListState::InvalidProfile => "invalid profile.toml",
+        }
+    }
+}
+
 /// Every check of one profile.
 #[derive(Debug, Default)]
 pub struct Checklist {
     pub checks: Vec<Check>,
     /// The installed certificate, when it parses.
     pub certificate: Option<Certificate>,
+    /// The installed certificate's validity, when it parses.
+    pub validity: Option<Validity>,
 }
 
 impl Checklist {
@@ -114,6 +169,38 @@ impl Checklist {
             ExitCode::Ok
         }
     }
+
+    fn state_of(&self, check: &str) -> Option<State> {
+        self.checks
+            .iter()
+            .find(|c| c.check == check)
+            .map(|c| c.state)
+    }
+
+    /// The one-word state `list` shows, from the same checks `status` prints; the most
+    /// specific problem wins, and `ready` only when `status` would exit 0.
+    pub fn list_state(&self) -> ListState {
+        match self.state_of("certificate") {
+            None | Some(State::Missing) => return ListState::WaitingForCertificate,
+            Some(State::Wrong) => return ListState::UnreadableCertificate,
+            _ => {}
+        }
+        let wrong = |id| self.state_of(id) == Some(State::Wrong);
+        if wrong("certificate_key") || wrong("certificate_cn") {
+            return ListState::WrongCertificate;
+        }
+        match self.validity {
+            Some(Validity::Expired) => return ListState::Expired,
+            Some(Validity::NotYetValid) => return ListState::NotYetValid,
+            _ => {}
+        }
+        match self.exit_code() {
+            ExitCode::DataErr => ListState::NotReady,
+            ExitCode::NoInput => ListState::Incomplete,
+            _ if self.state_of("renewal") == Some(State::Info) => ListState::RenewalPending,
+            _ => ListState::Ready,
+        }
+    }
 }
 
 /// Builds the checklist. `cmd` turns "install-ca FILE" into a full command line with this
@@ -124,9 +211,27 @@ pub fn assess(
     cmd: &dyn Fn(&str) -> String,
     now: DateTime<Utc>,
 ) -> Checklist {
+    assess_scope(paths, profile, cmd, now, Scope::Full)
+}
+
+/// [`assess`] with a [`Scope`]: `Summary` skips what cannot change [`Checklist::list_state`].
+pub fn assess_scope(
+    paths: &ProfilePaths,
+    profile: &Profile,
+    cmd: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+    scope: Scope,
+) -> Checklist {
     let mut list = Checklist::default();
-    let key = check_key(&mut list, paths, profile, cmd);
-    check_csr(&mut list, paths, key.as_ref(), cmd);
+    // Without a certificate the state is "waiting for certificate" whatever the key is.
+    let key = if scope == Scope::Full || paths.cert().exists() {
+        check_key(&mut list, paths, profile, cmd)
+    } else {
+        None
+    };
+    if scope == Scope::Full {
+        check_csr(&mut list, paths, key.as_ref(), cmd);
+    }
     check_certificate(&mut list, paths, profile, key.as_ref(), cmd, now);
     check_ca(&mut list, paths, cmd, now);
     check_credentials(&mut list, paths, profile, cmd);
@@ -168,18 +273,18 @@ fn check_key(
             State::Missing,
             format!("{} is missing", file.display()),
         );
-        list.hint(cmd(&format!(
-            "init --force --tenant {} --org {} --email {}",
-            crate::commands::shell_quote(&profile.tenant),
-            crate::commands::shell_quote(&profile.organization),
-            crate::commands::shell_quote(&profile.email)
-        )));
+        list.hint(new_key_hint(profile, cmd));
         return None;
     }
     let key = match PrivateKey::from_file(&file) {
         Ok(k) => k,
         Err(e) => {
-            list.push("private_key", State::Wrong, e.to_string());
+            list.push(
+                "private_key",
+                State::Wrong,
+                without_generic_fix(&e.to_string()),
+            );
+            list.hint(new_key_hint(profile, cmd));
             return None;
         }
     };
@@ -190,6 +295,61 @@ fn check_key(
     );
     check_mode(list, "private_key_mode", &file, 0o600);
     Some(key)
+}
+
+/// The exact `init --force` that makes a new key for this profile with its current
+/// settings (plain `init` refuses an existing profile).
+pub fn init_force_cmd(profile: &Profile) -> String {
+    use crate::commands::shell_quote as q;
+    let mut s = format!(
+        "init --force --tenant {} --org {} --email {}",
+        q(&profile.tenant),
+        q(&profile.organization),
+        q(&profile.email)
+    );
+    for (flag, value) in [
+        ("--country", &profile.country),
+        ("--state", &profile.state),
+        ("--locality", &profile.locality),
+        ("--org-unit", &profile.org_unit),
+        ("--username", &profile.username),
+    ] {
+        if let Some(v) = value {
+            s.push_str(&format!(" {flag} {}", q(v)));
+        }
+    }
+    if profile.broker != Broker::default() {
+        let host = &profile.broker.host;
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        s.push_str(&format!(
+            " --broker {}",
+            q(&format!("{host}:{}", profile.broker.port))
+        ));
+    }
+    s
+}
+
+fn new_key_hint(profile: &Profile, cmd: &dyn Fn(&str) -> String) -> String {
+    format!(
+        "restore private-key.pem from a backup, or make a new key with `{}` (the old key, CSR and certificate are archived, not deleted; the CA and password stay), then `{}` and send the new CSR to Centiloc support",
+        cmd(&init_force_cmd(profile)),
+        cmd("csr")
+    )
+}
+
+/// Key errors end with a generic "make a new one with `centiloc-cert init`", which plain
+/// `init` refuses on an existing profile; status gives the exact command as the hint.
+fn without_generic_fix(message: &str) -> String {
+    match message.find("make a new one with `centiloc-cert init`") {
+        Some(i) => message[..i]
+            .trim_end_matches([' ', ';', ':', ','])
+            .to_owned(),
+        None => message.to_owned(),
+    }
 }
 
 fn check_csr(
@@ -279,7 +439,7 @@ fn check_certificate(
     list.push(
         "certificate",
         State::Ok,
-        format!("{}, serial {}", safe(&cert.subject), cert.serial),
+        format!("{}, serial {}", cert.subject, cert.serial),
     );
     if let Some(key) = key {
         if cert.holds_key(key.public_key_der()) {
@@ -304,7 +464,7 @@ fn check_certificate(
             list.push(
                 "certificate_cn",
                 State::Ok,
-                format!("CN = tenant {:?}", profile.tenant),
+                format!("CN = tenant \"{}\"", profile.tenant),
             );
         }
         cn => {
@@ -312,8 +472,8 @@ fn check_certificate(
                 "certificate_cn",
                 State::Wrong,
                 format!(
-                    "CN is {:?}, the tenant is {:?}",
-                    safe(cn.unwrap_or("")),
+                    "CN is \"{}\", the tenant is \"{}\"",
+                    cn.unwrap_or(""),
                     profile.tenant
                 ),
             );
@@ -349,6 +509,15 @@ fn check_validity(
     } else {
         format!("renew: {}", cmd("renew"))
     };
+    list.validity = Some(if cert.is_expired(now) {
+        Validity::Expired
+    } else if cert.is_not_yet_valid(now) {
+        Validity::NotYetValid
+    } else if days < WARN_DAYS {
+        Validity::ExpiringSoon
+    } else {
+        Validity::Current
+    });
     if cert.is_expired(now) {
         list.push(
             "certificate_validity",
@@ -367,7 +536,11 @@ fn check_validity(
         list.push(
             "certificate_validity",
             State::Warning,
-            format!("expires {} ({days} days left)", when(cert.not_after)),
+            format!(
+                "expires {} ({} left)",
+                when(cert.not_after),
+                crate::install::span_words(cert.not_after - now)
+            ),
         );
         list.hint(renew_hint);
     } else {
@@ -400,18 +573,25 @@ fn check_ca(
     }
     let problem = match cert::load_chain(&file) {
         Err(e) => Some(e.to_string()),
-        Ok(chain) => match crate::install::check_ca(&file.display().to_string(), &chain, now) {
-            Err(e) => Some(e.to_string()),
-            Ok(_) => {
-                let ca = &chain[0];
-                list.push(
-                    "ca",
-                    State::Ok,
-                    format!("{}, until {}", safe(&ca.subject), when(ca.not_after)),
-                );
-                None
+        Ok(chain) => {
+            let found = crate::install::ca_findings(&chain, now);
+            // Not valid yet is wrong too: every TLS handshake fails until then.
+            match found
+                .refusal
+                .or_else(|| found.not_yet_valid.first().cloned())
+            {
+                Some(p) => Some(format!("{}: {p}", file.display())),
+                None => {
+                    let ca = &chain[0];
+                    list.push(
+                        "ca",
+                        State::Ok,
+                        format!("{}, until {}", ca.subject, when(ca.not_after)),
+                    );
+                    None
+                }
             }
-        },
+        }
     };
     if let Some(p) = problem {
         list.push("ca", State::Wrong, p);
@@ -426,7 +606,7 @@ fn check_credentials(
     cmd: &dyn Fn(&str) -> String,
 ) {
     match &profile.username {
-        Some(u) => list.push("username", State::Ok, format!("{:?}", safe(u))),
+        Some(u) => list.push("username", State::Ok, format!("\"{u}\"")),
         None => {
             list.push("username", State::Missing, "not set");
             list.hint(cmd("credentials --username NAME"));

@@ -700,7 +700,9 @@ fn on_a_terminal_init_asks_and_validates_each_answer() {
 #[test]
 fn force_also_archives_a_pending_renewal() {
     let h = TestHome::new();
-    h.init_with_csr("demo");
+    let csr = h.init_with_csr("demo");
+    let cert = support::Ca::new("Centiloc test CA").sign(&csr, 365);
+    h.cmd().arg("install-cert").arg(&cert).assert().success();
     h.cmd().arg("renew").assert().success();
     let dir = h.profile_dir("default");
     let pending_key = std::fs::read(dir.join("pending/private-key.pem")).unwrap();

@@ -632,8 +632,10 @@ fn folder_abs(dir: &Path, rel: &Path) -> PathBuf {
 
 #[test]
 fn renew_force_archives_the_abandoned_pending_key_and_curve_is_kept_or_chosen() {
-    let (h, _ca, _csr) = setup("demo");
+    let (h, ca, csr) = setup("demo");
     let dir = profile(&h);
+    // Renewal needs an installed certificate.
+    install(&h, &ca.sign(&csr, 365)).success();
     h.cmd()
         .args(["renew", "--curve", "p384"])
         .assert()
@@ -1015,6 +1017,26 @@ fn status_names_the_fixing_command_and_tells_missing_from_wrong() {
 
 // ---------------------------------------------------------------- list
 
+/// Installs the CA and credentials in profile `name`.
+fn complete(h: &TestHome, name: &str, ca: &Ca) {
+    h.cmd()
+        .args(["--profile", name, "install-ca", s(&ca.cert)])
+        .assert()
+        .success();
+    h.cmd()
+        .args([
+            "--profile",
+            name,
+            "credentials",
+            "--username",
+            "u",
+            "--password-stdin",
+        ])
+        .write_stdin("p\n")
+        .assert()
+        .success();
+}
+
 #[test]
 fn list_shows_every_profile_with_expiry_and_state() {
     let h = TestHome::new();
@@ -1051,22 +1073,7 @@ fn list_shows_every_profile_with_expiry_and_state() {
     init("waiting", "t-wait");
     let csr = init("ready", "t-ready");
     install_in("ready", &ca.sign_days_from_now(&csr, 100));
-    h.cmd()
-        .args(["--profile", "ready", "install-ca", s(&ca.cert)])
-        .assert()
-        .success();
-    h.cmd()
-        .args([
-            "--profile",
-            "ready",
-            "credentials",
-            "--username",
-            "u",
-            "--password-stdin",
-        ])
-        .write_stdin("p\n")
-        .assert()
-        .success();
+    complete(&h, "ready", &ca);
     let csr = init("old", "t-old");
     let expired = ca.sign_dates(
         &csr,
@@ -1076,6 +1083,7 @@ fn list_shows_every_profile_with_expiry_and_state() {
     std::fs::copy(&expired, h.profile_dir("old").join("tls-cert.pem")).unwrap();
     let csr = init("renewing", "t-renew");
     install_in("renewing", &ca.sign_days_from_now(&csr, 100));
+    complete(&h, "renewing", &ca);
     h.cmd()
         .args(["--profile", "renewing", "renew"])
         .assert()
@@ -1130,15 +1138,13 @@ fn list_shows_every_profile_with_expiry_and_state() {
     assert_eq!(waiting["days_left"], serde_json::Value::Null);
 }
 
-/// The hidden prompt, on a real terminal: `script` (util-linux) gives the binary a pty.
-#[test]
-fn credentials_on_a_terminal_ask_without_echo() {
+/// Runs `credentials` on a real terminal (`script`, util-linux, gives the binary a pty),
+/// answering each prompt once it is shown (the n-th time for a repeated prompt), as a
+/// person would. Returns the exit code and everything the terminal showed.
+fn credentials_on_terminal(h: &TestHome, replies: &[(&str, &str)]) -> (Option<i32>, String) {
     use std::io::Read;
     use std::sync::mpsc;
     let script = support::require("script", "bsdutils");
-    let h = TestHome::new();
-    h.init("demo");
-    let secret = "Hunter2-on-a-tty";
     let line = format!(
         "{} --home {} credentials",
         env!("CARGO_BIN_EXE_centiloc-cert"),
@@ -1162,28 +1168,43 @@ fn credentials_on_a_terminal_ask_without_echo() {
     });
     let mut seen = String::new();
     let mut stdin = child.stdin.take().unwrap();
-    // Answer each prompt once it is shown, and only then, as a person would.
-    let mut answer = |prompt: &str, reply: &str, seen: &mut String| {
+    let mut asked = std::collections::HashMap::new();
+    for (prompt, reply) in replies {
+        let n = asked.entry(*prompt).or_insert(0);
+        *n += 1;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !seen.contains(prompt) {
+        while seen.matches(prompt).count() < *n {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
                 Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-                Err(_) => panic!("no prompt {prompt:?}; got {seen:?}"),
+                Err(_) => panic!("no prompt {prompt:?} (#{n}); got {seen:?}"),
             }
         }
         // Let the terminal switch echo off before typing.
         std::thread::sleep(std::time::Duration::from_millis(200));
         stdin.write_all(format!("{reply}\n").as_bytes()).unwrap();
         stdin.flush().unwrap();
-    };
-    answer("MQTT username: ", "tty-user", &mut seen);
-    answer("MQTT password (hidden): ", secret, &mut seen);
-    answer("Same password again: ", secret, &mut seen);
-    assert!(child.wait().unwrap().success(), "{seen}");
+    }
+    let code = child.wait().unwrap().code();
     while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
+    (code, seen)
+}
+
+const USER: &str = "MQTT username: ";
+const PW: &str = "MQTT password (hidden): ";
+const AGAIN: &str = "Same password again: ";
+
+/// The hidden prompt, on a real terminal.
+#[test]
+fn credentials_on_a_terminal_ask_without_echo() {
+    let h = TestHome::new();
+    h.init("demo");
+    let secret = "Hunter2-on-a-tty";
+    let (code, seen) =
+        credentials_on_terminal(&h, &[(USER, "tty-user"), (PW, secret), (AGAIN, secret)]);
+    assert_eq!(code, Some(0), "{seen}");
     assert!(seen.contains("Password saved"), "{seen}");
     assert!(!seen.contains(secret), "the password was echoed: {seen}");
     let dir = profile(&h);
@@ -1196,4 +1217,549 @@ fn credentials_on_a_terminal_ask_without_echo() {
             .unwrap()
             .contains("username = \"tty-user\"")
     );
+}
+
+#[test]
+fn a_password_confirmation_mismatch_asks_again_then_gives_up_clearly() {
+    let h = TestHome::new();
+    h.init("demo");
+    let dir = profile(&h);
+    // One slip, then right: saved.
+    let (code, seen) = credentials_on_terminal(
+        &h,
+        &[
+            (USER, "tty-user"),
+            (PW, "first-try"),
+            (AGAIN, "first-tyr"),
+            (PW, "second-try"),
+            (AGAIN, "second-try"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(
+        seen.contains("The two entries differ; try again (2 tries left)"),
+        "{seen}"
+    );
+    assert!(!seen.contains("no password given"), "{seen}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mqtt-password")).unwrap(),
+        "second-try"
+    );
+    // Three slips: one clear sentence, exit 66, nothing saved (not even the username).
+    let before = snapshot(&dir);
+    let mut replies = vec![("MQTT username, now \"tty-user\" (optional): ", "other-user")];
+    for _ in 0..3 {
+        replies.extend([(PW, "aaa"), (AGAIN, "bbb")]);
+    }
+    let (code, seen) = credentials_on_terminal(&h, &replies);
+    assert_eq!(code, Some(66), "{seen}");
+    assert!(
+        seen.contains("the password was not confirmed after 3 tries (the two entries differed), so nothing was saved"),
+        "{seen}"
+    );
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn credentials_say_exactly_what_is_wrong_with_the_input() {
+    let h = TestHome::new();
+    h.init("demo");
+    let dir = profile(&h);
+    let before = snapshot(&dir);
+    h.cmd()
+        .args(["credentials", "--password-stdin"])
+        .write_stdin("\nsecond-line\n")
+        .assert()
+        .code(66)
+        .stderr(
+            predicate::str::contains("the first line of standard input was empty")
+                .and(predicate::str::contains("standard input was empty;").not()),
+        );
+    h.cmd()
+        .args(["credentials", "--password-stdin"])
+        .write_stdin("")
+        .assert()
+        .code(66)
+        .stderr(predicate::str::contains("standard input was empty"));
+    for empty in ["", "   "] {
+        h.cmd()
+            .args(["credentials", "--username", empty])
+            .assert()
+            .code(78)
+            .stderr(
+                predicate::str::contains("the username must not be empty")
+                    .and(predicate::str::contains("control").not()),
+            );
+    }
+    assert_eq!(snapshot(&dir), before);
+    // Spaces around a pasted username: trimmed, with a warning saying what was saved.
+    h.cmd()
+        .args(["credentials", "--username", "  acme-mqtt \t"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Warning: removed the spaces around the username: saved \"acme-mqtt\"",
+        ));
+    assert!(
+        std::fs::read_to_string(dir.join("profile.toml"))
+            .unwrap()
+            .contains("username = \"acme-mqtt\"")
+    );
+}
+
+/// A self-signed CA certificate valid over exactly `start`..`end` (`YYYYMMDDHHMMSSZ`),
+/// made with `openssl ca -selfsign` (OpenSSL 3.0's `req -x509` cannot set the start date).
+fn dated_ca(dir: &Path, name: &str, start: &str, end: &str) -> PathBuf {
+    let d = dir.join(format!("ca-{name}"));
+    std::fs::create_dir_all(d.join("newcerts")).unwrap();
+    std::fs::write(
+        d.join("ca.cnf"),
+        "[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = ./index.txt\nnew_certs_dir = ./newcerts\n\
+         serial = ./serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n\
+         [ p ]\norganizationName = optional\ncommonName = supplied\n\
+         [ ca_ext ]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("index.txt"), "").unwrap();
+    std::fs::write(d.join("serial"), "1000\n").unwrap();
+    openssl(
+        &d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ca.key",
+        ],
+    );
+    let subj = format!("/O=Test CA/CN={name}");
+    openssl(
+        &d,
+        &[
+            "req", "-new", "-key", "ca.key", "-subj", &subj, "-out", "ca.csr",
+        ],
+    );
+    openssl(
+        &d,
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-selfsign",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            "ca.csr",
+            "-extensions",
+            "ca_ext",
+            "-notext",
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+            "-out",
+            "ca.pem",
+        ],
+    );
+    d.join("ca.pem")
+}
+
+/// What `status` exits with, and its text, for profile `name`.
+fn status_of(h: &TestHome, name: &str) -> (i32, String) {
+    let out = h
+        .cmd()
+        .args(["--profile", name, "status"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn list_states_come_from_the_same_checks_as_status() {
+    let h = TestHome::new();
+    let ca = Ca::new("Centiloc Test CA");
+    let init = |name: &str| {
+        h.cmd()
+            .args([
+                "--profile",
+                name,
+                "init",
+                "--tenant",
+                "demo",
+                "--org",
+                "Demo Corp",
+                "--email",
+                "ops@example.com",
+            ])
+            .assert()
+            .success();
+        h.cmd().args(["--profile", name, "csr"]).assert().success();
+        h.profile_dir(name).join("certificate-request.csr")
+    };
+    let put = |name: &str, file: &str, from: &Path| {
+        std::fs::copy(from, h.profile_dir(name).join(file)).unwrap();
+    };
+    // Everything there, but the certificate only starts tomorrow.
+    let csr = init("future");
+    complete(&h, "future", &ca);
+    let future = ca.sign_dates(
+        &csr,
+        &asn1_time(now() + 86_400),
+        &asn1_time(now() + 366 * 86_400),
+    );
+    put("future", "tls-cert.pem", &future);
+    // A certificate for another key and another CN.
+    let csr_other = {
+        let d = h.path();
+        openssl(
+            d,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "x.key",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "req",
+                "-new",
+                "-key",
+                "x.key",
+                "-subj",
+                "/O=Demo Corp/CN=someone-else",
+                "-out",
+                "x.csr",
+            ],
+        );
+        d.join("x.csr")
+    };
+    init("foreign");
+    complete(&h, "foreign", &ca);
+    put("foreign", "tls-cert.pem", &ca.sign(&csr_other, 365));
+    // A good certificate, but the CA is not valid yet / has expired.
+    let future_ca = dated_ca(h.path(), "Future CA", "20991231000000Z", "21001231000000Z");
+    let old_ca = dated_ca(
+        h.path(),
+        "Old CA",
+        &asn1_time(now() - 800 * 86_400),
+        &asn1_time(now() - 2 * 86_400),
+    );
+    for (name, ca_file) in [("futureca", &future_ca), ("oldca", &old_ca)] {
+        let csr = init(name);
+        h.cmd()
+            .args(["--profile", name, "install-cert", s(&ca.sign(&csr, 365))])
+            .assert()
+            .success();
+        complete(&h, name, &ca);
+        put(name, "ca-cert.pem", ca_file);
+    }
+    // A good certificate and nothing else.
+    let csr = init("bare");
+    h.cmd()
+        .args(["--profile", "bare", "install-cert", s(&ca.sign(&csr, 365))])
+        .assert()
+        .success();
+    // Ready, for contrast.
+    let csr = init("fine");
+    h.cmd()
+        .args(["--profile", "fine", "install-cert", s(&ca.sign(&csr, 365))])
+        .assert()
+        .success();
+    complete(&h, "fine", &ca);
+
+    let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state = |p: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["profile"] == p)
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let expect = [
+        ("future", "not yet valid", 65, "✗ validity"),
+        ("foreign", "wrong certificate", 65, "✗ matches key"),
+        ("futureca", "not ready", 65, "not valid before 2099-12-31"),
+        ("oldca", "not ready", 65, "expired on"),
+        ("bare", "incomplete", 66, "✗ CA certificate"),
+        ("fine", "ready", 0, "✓ CA certificate"),
+    ];
+    for (name, list_state, code, says) in expect {
+        let (got, text) = status_of(&h, name);
+        assert_eq!(state(name), list_state, "{name}: {v}");
+        assert_eq!(got, code, "{name}: {text}");
+        assert!(text.contains(says), "{name}: {says:?} not in {text}");
+    }
+    let (_, text) = status_of(&h, "foreign");
+    assert!(text.contains("✗ CN"), "{text}");
+    let (_, text) = status_of(&h, "futureca");
+    assert!(text.contains("✗ CA certificate"), "{text}");
+    // The text view shows the same words.
+    let out = h.cmd().arg("list").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("foreign ") && l.ends_with("wrong certificate")),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_carries_raw_text_and_the_terminal_gets_it_escaped() {
+    let (h, ca, _csr) = setup("demo");
+    // O with an escape sequence (a warning at install), then a CN with one (wrong in status).
+    let odd_o = ca.sign(
+        &csr_for_our_key(
+            &h,
+            "/O=Evil\x1b[31mCorp/CN=demo/emailAddress=ops@example.com",
+        ),
+        365,
+    );
+    let out = h
+        .cmd()
+        .args(["install-cert", s(&odd_o), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let w = v["warnings"].as_array().unwrap();
+    assert!(
+        w.iter()
+            .any(|w| w.as_str().unwrap().contains("\"Evil\x1b[31mCorp\"")),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("u{1b}"), "{v}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("Evil\\u{1b}[31mCorp") && !err.contains('\x1b'),
+        "{err}"
+    );
+
+    let odd_cn = ca.sign(
+        &csr_for_our_key(
+            &h,
+            "/O=Demo Corp/CN=de\x1b[2Jmo/emailAddress=ops@example.com",
+        ),
+        365,
+    );
+    std::fs::copy(&odd_cn, profile(&h).join("tls-cert.pem")).unwrap();
+    let out = h
+        .cmd()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cn = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "certificate_cn")
+        .unwrap();
+    assert_eq!(
+        cn["detail"],
+        "CN is \"de\x1b[2Jmo\", the tenant is \"demo\""
+    );
+    let (code, text) = status_of(&h, "default");
+    assert_eq!(code, 65);
+    assert!(
+        text.contains("CN is \"de\\u{1b}[2Jmo\"") && !text.contains('\x1b'),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_broken_key_gets_the_exact_init_force_and_renew_tells_the_truth() {
+    let (h, ca, csr) = setup("demo");
+    ready(&h, &ca, &csr, 365);
+    let dir = profile(&h);
+    let broken = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+    std::fs::write(dir.join("private-key.pem"), broken).unwrap();
+    let (code, text) = status_of(&h, "default");
+    assert_eq!(code, 65, "{text}");
+    let init_force = format!(
+        "centiloc-cert --home {} init --force --tenant demo --org 'Demo Corp' --email ops@example.com --username demo-mqtt",
+        h.path().display()
+    );
+    assert!(text.contains("✗ private key"), "{text}");
+    assert!(text.contains(&init_force), "{text}");
+    assert!(text.contains("archived, not deleted"), "{text}");
+    assert!(
+        !text.contains("make a new one with `centiloc-cert init`"),
+        "{text}"
+    );
+
+    // The hint works as printed (in a copy of the home, to go on with renew here).
+    let copy = TestHome::new();
+    let status = Command::new("cp")
+        .args(["-a", &format!("{}/.", h.path().display()), s(copy.path())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let line = init_force
+        .replace(&h.path().display().to_string(), s(copy.path()))
+        .replacen("centiloc-cert", env!("CARGO_BIN_EXE_centiloc-cert"), 1);
+    let out = Command::new("sh").args(["-c", &line]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = copy.profile_dir("default");
+    assert!(
+        snapshot(&copied.join("archive"))
+            .values()
+            .any(|v| v == broken.as_bytes()),
+        "the broken key is archived"
+    );
+
+    // renew is still useful (it makes the replacing key), and says nothing false.
+    let out = h.cmd().arg("renew").output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains("stay in use"), "{stdout}");
+    assert!(
+        stderr.contains("Warning: the current key cannot be used")
+            && stderr.contains("cannot connect until the new certificate is installed"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("is archived then"), "{stdout}");
+    // Support signs the pending CSR; installing it promotes the new key over the broken one.
+    let signed = ca.sign(&dir.join("pending/certificate-request.csr"), 365);
+    install(&h, &signed)
+        .success()
+        .stdout(predicate::str::contains("promoted the renewal key"));
+    assert_eq!(status_of(&h, "default").0, 0);
+    assert!(
+        archived(&dir).iter().any(|(_, v)| v == broken.as_bytes()),
+        "the broken key is archived, not deleted"
+    );
+}
+
+#[test]
+fn renew_before_any_certificate_is_refused_with_the_way_on() {
+    let (h, _ca, _csr) = setup("demo");
+    let dir = profile(&h);
+    let before = snapshot(h.path());
+    let out = h.cmd().arg("renew").output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(66), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
+    for says in [
+        "no certificate is installed yet",
+        &format!(
+            "send the existing {}",
+            dir.join("certificate-request.csr").display()
+        ),
+        "install-cert FILE",
+        "init --force --tenant demo --org 'Demo Corp' --email ops@example.com",
+    ] {
+        assert!(err.contains(says), "{says:?} not in {err}");
+    }
+    assert_eq!(snapshot(h.path()), before);
+    assert!(!dir.join("pending").exists());
+    // With an unusable key too, only starting over helps, and that is all it says.
+    std::fs::write(dir.join("private-key.pem"), "junk").unwrap();
+    h.cmd().arg("renew").assert().code(66).stderr(
+        predicate::str::contains("cannot be used either, so start over with")
+            .and(predicate::str::contains("send the existing").not()),
+    );
+}
+
+#[test]
+fn install_cert_nits_duplicates_hours_and_a_working_certificate_kept() {
+    let (h, ca, csr) = setup("demo");
+    let dir = profile(&h);
+    // The leaf twice, then the CA: the copy is dropped with a note, no order warning.
+    let leaf = ca.sign(&csr, 365);
+    let doubled = h.path().join("doubled.pem");
+    let mut text = std::fs::read_to_string(&leaf).unwrap();
+    text.push_str(&std::fs::read_to_string(&leaf).unwrap());
+    text.push_str(&std::fs::read_to_string(&ca.cert).unwrap());
+    std::fs::write(&doubled, text).unwrap();
+    install(&h, &doubled).success().stderr(
+        predicate::str::contains("Note: dropped 1 exact duplicate certificate")
+            .and(predicate::str::contains("wrong order").not())
+            .and(predicate::str::contains("Warning").not()),
+    );
+    let stored = std::fs::read_to_string(dir.join("tls-cert.pem")).unwrap();
+    assert_eq!(stored.matches("BEGIN CERTIFICATE").count(), 2, "{stored}");
+
+    // Valid for 5 hours: said in hours, not "0 days".
+    let short = ca.sign_dates(&csr, &asn1_time(now()), &asn1_time(now() + 5 * 3600));
+    install(&h, &short)
+        .success()
+        .stderr(
+            predicate::str::contains("it is valid for 5 hours")
+                .and(predicate::str::contains("0 days").not()),
+        )
+        .stdout(predicate::str::contains("hours left"));
+
+    // A working certificate is not replaced by one that starts tomorrow, unless --force.
+    ready(&h, &ca, &csr, 365);
+    let tomorrow = ca.sign_dates(
+        &csr,
+        &asn1_time(now() + 86_400),
+        &asn1_time(now() + 366 * 86_400),
+    );
+    let before = snapshot(h.path());
+    let out = h
+        .cmd()
+        .args(["install-cert", s(&tomorrow)])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(73), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
+    assert!(
+        err.contains("not valid before")
+            && err.contains("would replace the working certificate")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(snapshot(h.path()), before);
+    // Nor through a renewal's promotion.
+    h.cmd().arg("renew").assert().success();
+    let pending_tomorrow = ca.sign_dates(
+        &dir.join("pending/certificate-request.csr"),
+        &asn1_time(now() + 86_400),
+        &asn1_time(now() + 366 * 86_400),
+    );
+    let before = snapshot(h.path());
+    install(&h, &pending_tomorrow).code(73);
+    assert_eq!(snapshot(h.path()), before);
+    // --force installs it, with the warning.
+    h.cmd()
+        .args(["install-cert", s(&tomorrow), "--force"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Warning: the certificate is not valid before",
+        ));
+    assert_eq!(der(&dir.join("tls-cert.pem")), der(&tomorrow));
+    // With no working certificate (this one is not valid yet), it installs with the warning.
+    let later = ca.sign_dates(
+        &csr,
+        &asn1_time(now() + 2 * 86_400),
+        &asn1_time(now() + 367 * 86_400),
+    );
+    install(&h, &later)
+        .success()
+        .stderr(predicate::str::contains("not valid before"));
 }

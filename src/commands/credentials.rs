@@ -23,8 +23,18 @@ struct Change {
 
 pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
     let (paths, mut profile) = ctx.load()?;
-    let change = gather(&args, profile.username.as_deref())?;
-    if let Some(u) = &change.username {
+    let mut change = gather(&args, profile.username.as_deref())?;
+    let mut warnings = Vec::new();
+    if let Some(u) = &mut change.username {
+        // Spaces around a username are a copy-paste accident (the interactive prompt trims
+        // them too); the broker would compare them. Trimmed, and said so.
+        let trimmed = u.trim();
+        if trimmed.len() != u.len() && !trimmed.is_empty() {
+            warnings.push(format!(
+                "removed the spaces around the username: saved \"{trimmed}\""
+            ));
+            *u = trimmed.to_owned();
+        }
         validate_username(u)?;
     }
     {
@@ -40,6 +50,9 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
         }
     }
     let env_overrides = std::env::var_os(PASSWORD_ENV).is_some_and(|v| !v.is_empty());
+    for w in &warnings {
+        ctx.out.warn(crate::output::safe(w));
+    }
     if args.format == Format::Json {
         ctx.out.json(&json!({
             "profile": paths.name,
@@ -48,13 +61,15 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
             "password_stored": change.password.is_some(),
             "password_file": paths.password(),
             "password_overridden_by_environment": env_overrides,
+            "warnings": warnings,
         }));
         return Ok(ExitCode::Ok);
     }
     let o = &ctx.out;
     if let Some(u) = &change.username {
         o.line(format!(
-            "Username {u:?} saved in {}",
+            "Username \"{}\" saved in {}",
+            crate::output::safe(u),
             paths.settings().display()
         ));
     }
@@ -106,50 +121,80 @@ fn gather(args: &CredentialsArgs, current: Option<&str>) -> Result<Change> {
 /// The first line of stdin, without its line end.
 fn password_from_stdin() -> Result<Zeroizing<String>> {
     let mut line = Zeroizing::new(String::new());
-    std::io::stdin()
+    let n = std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| Error::read("standard input", e))?;
     let pw = line.trim_end_matches(['\n', '\r']);
-    if pw.is_empty() {
+    if n == 0 {
         return Err(Error::NoPassword(
             "standard input was empty; pipe it in, e.g. `centiloc-cert credentials --password-stdin < file-with-the-password`".into(),
+        ));
+    }
+    if pw.is_empty() {
+        return Err(Error::NoPassword(
+            "the first line of standard input was empty, and the password is that first line; put it there, e.g. `printf '%s\\n' \"$PASSWORD\" | centiloc-cert credentials --password-stdin`".into(),
         ));
     }
     Ok(Zeroizing::new(pw.to_owned()))
 }
 
-/// Asked twice, without echo, on the terminal.
+/// How many times the hidden prompt asks before giving up.
+const PASSWORD_TRIES: u32 = 3;
+
+/// Asked twice, without echo, on the terminal; asked again (up to [`PASSWORD_TRIES`]
+/// times) when the entry is empty or the two entries differ.
 fn password_from_terminal() -> Result<Zeroizing<String>> {
     let ask = |q: &str| {
         rpassword::prompt_password(q)
             .map(Zeroizing::new)
             .map_err(|e| Error::read("the terminal", e))
     };
-    let first = ask("MQTT password (hidden): ")?;
-    if first.is_empty() {
-        return Err(Error::NoPassword(
-            "the entry was empty; run `credentials` again and type the password Centiloc support gave you".into(),
-        ));
+    let mut mismatches = 0;
+    for attempt in 1..=PASSWORD_TRIES {
+        let left = PASSWORD_TRIES - attempt;
+        let first = ask("MQTT password (hidden): ")?;
+        if first.is_empty() {
+            if left > 0 {
+                eprintln!("  The password is empty: type the one Centiloc support gave you.");
+            }
+            continue;
+        }
+        let again = ask("Same password again: ")?;
+        if *first == *again {
+            return Ok(first);
+        }
+        mismatches += 1;
+        if left > 0 {
+            eprintln!(
+                "  The two entries differ; try again ({left} {} left).",
+                if left == 1 { "try" } else { "tries" }
+            );
+        }
     }
-    let again = ask("Same password again: ")?;
-    if *first != *again {
-        return Err(Error::NoPassword(
-            "the two entries differ; run `credentials` again".into(),
-        ));
-    }
-    Ok(first)
+    let why = if mismatches > 0 {
+        format!(
+            "the password was not confirmed after {PASSWORD_TRIES} tries (the two entries differed)"
+        )
+    } else {
+        format!("every one of the {PASSWORD_TRIES} entries was empty")
+    };
+    Err(Error::NoPassword(format!(
+        "{why}, so nothing was saved; run `credentials` again, or pipe the password in with --password-stdin"
+    )))
 }
 
 /// MQTT 3.1.1 §1.5.3: a UTF-8 string of at most 65535 bytes; control characters would
 /// only be typing accidents.
 fn validate_username(u: &str) -> Result<()> {
-    if u.is_empty() || u.len() > 65_535 || u.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "username",
-            u,
-            "use the username Centiloc support gave you (no control characters)",
-        ));
-    }
-    Ok(())
+    let reason = if u.trim().is_empty() {
+        "the username must not be empty: use the one Centiloc support gave you"
+    } else if u.len() > 65_535 {
+        "MQTT allows at most 65535 bytes: use the username Centiloc support gave you"
+    } else if u.chars().any(char::is_control) {
+        "it contains control characters: use the username Centiloc support gave you"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid("username", u, reason))
 }

@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, args: InstallCaArgs) -> Result<ExitCode> {
         }));
     }
     for w in &warnings {
-        ctx.out.warn(w);
+        ctx.out.warn(safe(w));
     }
     if args.format == Format::Json {
         return Ok(ExitCode::Ok);

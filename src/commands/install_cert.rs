@@ -34,6 +34,7 @@ pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
         &KeyFacts::read(&paths)?,
         issuer.as_ref(),
         installed.as_deref(),
+        args.force,
         now,
     )?;
     // Issue 5 plugs its pre-promotion connection test (`--test`) in here, between the
@@ -89,10 +90,16 @@ fn report(
             "chain_length": plan.chain.len(),
             "archived_to": done.archived,
             "warnings": plan.warnings,
+            "notes": plan.notes,
         }));
     }
     for w in &plan.warnings {
-        ctx.out.warn(w);
+        ctx.out.warn(safe(w));
+    }
+    if args.format != Format::Json {
+        for n in &plan.notes {
+            ctx.out.note(n);
+        }
     }
     if args.format == Format::Json {
         return;
@@ -116,10 +123,10 @@ fn report(
     o.line(format!("  serial       {}", leaf.serial));
     o.line(format!("  SHA-256      {}", leaf.fingerprint()));
     o.line(format!(
-        "  valid        {} to {} ({} days left)",
+        "  valid        {} to {} ({} left)",
         when(leaf.not_before),
         when(leaf.not_after),
-        leaf.days_left(now)
+        install::span_words(leaf.not_after - now)
     ));
     if plan.chain.len() > 1 {
         o.line(format!(

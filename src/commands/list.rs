@@ -1,19 +1,20 @@
 //! `list`: every profile in the home, one line each: profile, tenant, certificate
-//! notAfter, days left, state. Read-only and cheap: one small file read and one parse per
-//! profile, so it stays instant at thousands of profiles.
+//! notAfter, days left, state. The state comes from the same checks as `status`
+//! ([`readiness::Checklist::list_state`]), in their cheap [`Scope::Summary`]: no CSR parse,
+//! and the key is parsed only when a certificate is there to compare it with.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Ctx;
-use crate::cert::{self, Certificate};
+use crate::cert::Certificate;
 use crate::cli::ListArgs;
-use crate::credentials::PASSWORD_ENV;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
 use crate::output::{Format, safe};
 use crate::paths::ProfilePaths;
 use crate::profile::Profile;
+use crate::readiness::{self, ListState, Scope};
 use crate::renewal;
 
 /// One profile's line.
@@ -21,18 +22,17 @@ struct Row {
     profile: String,
     tenant: Option<String>,
     cert: Option<Certificate>,
-    state: &'static str,
+    state: ListState,
     renewal_pending: bool,
 }
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
     let now = Utc::now();
-    let env_password = std::env::var_os(PASSWORD_ENV).is_some_and(|v| !v.is_empty());
     let rows: Vec<Row> = ctx
         .home
         .profile_names()?
         .into_iter()
-        .map(|name| row(&ctx.home.profile(&name), env_password, now))
+        .map(|name| row(ctx, &ctx.home.profile(&name), now))
         .collect();
     if args.format == Format::Json {
         let items: Vec<_> = rows
@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
                     "tenant": r.tenant,
                     "not_after": r.cert.as_ref().map(|c| c.not_after.to_rfc3339()),
                     "days_left": r.cert.as_ref().map(|c| c.days_left(now)),
-                    "state": r.state,
+                    "state": r.state.as_str(),
                     "renewal_pending": r.renewal_pending,
                 })
             })
@@ -83,50 +83,27 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
             r.tenant.as_deref().map(safe).unwrap_or("-".into()),
             not_after,
             days,
-            r.state
+            r.state.as_str()
         ));
     }
     Ok(ExitCode::Ok)
 }
 
-fn row(paths: &ProfilePaths, env_password: bool, now: DateTime<Utc>) -> Row {
-    let renewal_pending = renewal::is_pending(paths);
+fn row(ctx: &Ctx, paths: &ProfilePaths, now: DateTime<Utc>) -> Row {
     let mut r = Row {
         profile: paths.name.clone(),
         tenant: None,
         cert: None,
-        state: "invalid profile.toml",
-        renewal_pending,
+        state: ListState::InvalidProfile,
+        renewal_pending: renewal::is_pending(paths),
     };
     let Ok(profile) = Profile::load(paths) else {
         return r;
     };
     r.tenant = Some(profile.tenant.clone());
-    let cert = match std::fs::read(paths.cert()) {
-        Err(_) => {
-            r.state = "waiting for certificate";
-            return r;
-        }
-        Ok(bytes) => cert::parse_chain(&paths.cert(), &bytes).map(|mut c| c.swap_remove(0)),
-    };
-    let Ok(cert) = cert else {
-        r.state = "unreadable certificate";
-        return r;
-    };
-    let complete = paths.ca().exists()
-        && profile.username.is_some()
-        && (env_password || paths.password().exists());
-    r.state = if cert.is_expired(now) {
-        "expired"
-    } else if renewal_pending {
-        "renewal pending"
-    } else if !complete {
-        // Not one of issue 3's four states: "ready" would be a lie without the CA or
-        // the credentials, and `status` names what is missing.
-        "incomplete"
-    } else {
-        "ready"
-    };
-    r.cert = Some(cert);
+    // The same checks as `status`, minus those that cannot change the state.
+    let checks = readiness::assess_scope(paths, &profile, &|c| ctx.cmd(c), now, Scope::Summary);
+    r.state = checks.list_state();
+    r.cert = checks.certificate;
     r
 }

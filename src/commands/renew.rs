@@ -1,19 +1,69 @@
 //! `renew`: a new key and CSR in `pending/`, the current key and certificate untouched and
 //! still used by every command until `install-cert` receives the new certificate.
+//! Refused (66) before any certificate is installed: the first CSR is still the way on.
+//! With a broken current key it still helps (it makes the key that will replace it), and
+//! says that nothing connects meanwhile.
 
 use serde_json::json;
 
 use super::Ctx;
+use crate::cert;
 use crate::cli::RenewArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
-use crate::output::Format;
-use crate::{renewal, store};
+use crate::keys::PrivateKey;
+use crate::output::{Format, safe};
+use crate::{readiness, renewal, store};
+
+/// What the current key and certificate do while the renewal waits.
+enum Current {
+    /// Both usable: they keep the connection working.
+    InUse,
+    /// The certificate has expired: nothing connects until the new one is installed.
+    Expired,
+    /// `private-key.pem` cannot be used (the reason): the same, and it is archived then.
+    BrokenKey(String),
+}
 
 pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     let (paths, profile) = ctx.load()?;
     let _lock = store::lock(&paths.lock())?;
     let install = ctx.cmd("install-cert FILE");
+    if !paths.cert().exists() {
+        // A second CSR would only confuse support: the first one is still the way on.
+        let key_ok = PrivateKey::from_file(&paths.key()).is_ok();
+        let send = if !key_ok {
+            format!(
+                "{} cannot be used either, so start over",
+                paths.key().display()
+            )
+        } else if paths.csr().exists() {
+            format!(
+                "send the existing {} to Centiloc support and install their answer with `{install}`",
+                paths.csr().display()
+            )
+        } else {
+            format!(
+                "make the CSR with `{}`, send it to Centiloc support and install their answer with `{install}`",
+                ctx.cmd("csr")
+            )
+        };
+        return Err(Error::NothingToRenew {
+            profile: paths.name.clone(),
+            next: format!(
+                "{send}{} with `{}` (the current key and CSR are archived)",
+                if key_ok { ", or start over" } else { "" },
+                ctx.cmd(&readiness::init_force_cmd(&profile))
+            ),
+        });
+    }
+    let current = match PrivateKey::from_file(&paths.key()) {
+        Err(e) => Current::BrokenKey(e.to_string()),
+        Ok(_) => match cert::load_chain(&paths.cert()) {
+            Ok(chain) if chain[0].is_expired(chrono::Utc::now()) => Current::Expired,
+            _ => Current::InUse,
+        },
+    };
     let started = renewal::start(&paths, &profile, args.curve, args.force, &install)?;
     if args.format == Format::Json {
         ctx.out.json(&json!({
@@ -25,6 +75,7 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
             "key_fingerprint_sha256": started.key_fingerprint,
             "resumed": started.resumed,
             "archived_to": started.archived,
+            "current_in_use": matches!(current, Current::InUse),
         }));
         return Ok(ExitCode::Ok);
     }
@@ -49,7 +100,24 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
         started.curve
     ));
     o.line(format!("  key SHA-256  {}", started.key_fingerprint));
-    o.line("The current key and certificate stay in use until the new certificate is installed.");
+    match &current {
+        Current::InUse => o.line(
+            "The current key and certificate stay in use until the new certificate is installed.",
+        ),
+        Current::Expired => o.line(
+            "The current certificate has expired: this profile cannot connect until the new certificate is installed.",
+        ),
+        Current::BrokenKey(reason) => {
+            o.warn(format!(
+                "the current key cannot be used ({}): this profile cannot connect until the new certificate is installed",
+                safe(reason)
+            ));
+            o.line(format!(
+                "The new key replaces {} when its certificate is installed; the unusable file is archived then, not deleted.",
+                paths.key().display()
+            ));
+        }
+    }
     o.line(format!(
         "Next: send {} to Centiloc support, then install their answer with `{install}`",
         started.csr_file.display()

@@ -61,12 +61,12 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
             "{} {:width$}  {}\n",
             c.state.mark(),
             c.label(),
-            c.detail
+            safe(&c.detail)
         ));
         if let Some(h) = &c.hint
             && c.state != State::Ok
         {
-            text.push_str(&format!("    → {h}\n"));
+            text.push_str(&format!("    → {}\n", safe(h)));
         }
     }
     let count = |s: State| list.checks.iter().filter(|c| c.state == s).count();
