@@ -701,7 +701,8 @@ fn on_a_terminal_init_asks_and_validates_each_answer() {
 fn force_also_archives_a_pending_renewal() {
     let h = TestHome::new();
     let csr = h.init_with_csr("demo");
-    let cert = support::Ca::new("Centiloc test CA").sign(&csr, 365);
+    let ca = support::Ca::new("Centiloc test CA");
+    let cert = ca.sign(&csr, 365);
     h.cmd().arg("install-cert").arg(&cert).assert().success();
     h.cmd().arg("renew").assert().success();
     let dir = h.profile_dir("default");
