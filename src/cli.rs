@@ -145,6 +145,19 @@ pub struct ConnectArgs {
     pub format: Format,
 }
 
+impl ConnectArgs {
+    /// The options `test-connect` has when none is given: what `install-cert --test` uses.
+    pub fn defaults() -> ConnectArgs {
+        use clap::FromArgMatches;
+        let cmd = <ConnectArgs as Args>::augment_args(clap::Command::new("probe"));
+        // No arguments always parse: every option is optional or has a default.
+        cmd.try_get_matches_from(["probe"])
+            .ok()
+            .and_then(|m| ConnectArgs::from_arg_matches(&m).ok())
+            .unwrap_or_else(|| unreachable!("ConnectArgs parses with no arguments"))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TestConnectArgs {
     #[command(flatten)]
@@ -226,6 +239,10 @@ pub struct InstallCertArgs {
     /// stop the connection until the new one starts).
     #[arg(long)]
     pub force: bool,
+    /// Before installing, connect to the profile's broker with the new certificate (and
+    /// the renewal key it belongs to) and subscribe; install only if that works.
+    #[arg(long)]
+    pub test: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -416,6 +433,13 @@ pub fn usage_sentence(e: &clap::Error) -> String {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn connect_defaults_are_clap_defaults() {
+        let d = ConnectArgs::defaults();
+        assert_eq!(d.connect_timeout, std::time::Duration::from_secs(10));
+        assert!(d.topics.is_empty() && d.topic.is_empty() && d.broker.is_none());
+    }
 
     #[test]
     fn usage_errors_become_one_sentence_with_the_tip() {

@@ -29,14 +29,26 @@ pub struct Prepared {
 
 /// Pre-flight (files, key match, expiry, credentials) and the subscription list.
 pub fn prepare(ctx: &Ctx, a: &ConnectArgs, clean_session: bool) -> Result<Prepared> {
+    prepare_with(ctx, a, clean_session, None)
+}
+
+/// [`prepare`] with other key and certificate files than the profile's (for
+/// `install-cert --test`, which proves a certificate before installing it).
+pub fn prepare_with(
+    ctx: &Ctx,
+    a: &ConnectArgs,
+    clean_session: bool,
+    key_and_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) -> Result<Prepared> {
     let (paths, profile) = ctx.load()?;
     let broker = match &a.broker {
         Some(b) => Broker::parse(b)?,
         None => profile.broker.clone(),
     };
+    let (key, cert) = key_and_cert.unwrap_or_else(|| (paths.key(), paths.cert()));
     let files = TlsFiles {
-        key: paths.key(),
-        cert: paths.cert(),
+        key,
+        cert,
         ca: a.ca.clone().unwrap_or_else(|| paths.ca()),
     };
     let now = Utc::now();
@@ -149,6 +161,36 @@ pub fn run(ctx: &Ctx, a: TestConnectArgs) -> Result<ExitCode> {
     report.finish(&p.settings, &result);
     match result.failure {
         None => Ok(ExitCode::Ok),
+        Some(f) => Err(f.into()),
+    }
+}
+
+/// Connects and subscribes with `key` and `cert` (count 0: no message needed), printing
+/// the stages unless `quiet`. Err is the connection failure with its SPEC exit code.
+pub fn probe(
+    ctx: &Ctx,
+    key: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    quiet: bool,
+) -> Result<()> {
+    let a = ConnectArgs::defaults();
+    let p = prepare_with(ctx, &a, true, Some((key, cert)))?;
+    let out = Output {
+        quiet: quiet || ctx.out.quiet,
+        ..ctx.out
+    };
+    let mut report = Report::new(out, Format::Text, &p);
+    let result = runtime()?.block_on(mqtt::check(
+        &p.settings,
+        &p.subs,
+        0,
+        std::time::Duration::ZERO,
+        shutdown_signal(),
+        &mut report,
+    ));
+    report.finish(&p.settings, &result);
+    match result.failure {
+        None => Ok(()),
         Some(f) => Err(f.into()),
     }
 }

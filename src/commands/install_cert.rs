@@ -9,10 +9,11 @@ use serde_json::json;
 use super::Ctx;
 use crate::cert::{self, Certificate};
 use crate::cli::InstallCertArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::install::{self, Installed, KeyFacts, Plan, Target, when};
 use crate::output::{Format, safe};
+use crate::paths::ProfilePaths;
 use crate::store;
 
 pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
@@ -37,11 +38,39 @@ pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
         args.force,
         now,
     )?;
-    // Issue 5 plugs its pre-promotion connection test (`--test`) in here, between the
-    // plan and the commit.
+    if args.test && !plan.unchanged {
+        // Issue 5: a renewal must never replace a working certificate with a broken one,
+        // so prove the new pair against the broker before anything is written.
+        test_before_install(ctx, &paths, &plan, args.format == Format::Json)?;
+    }
     let done = install::commit(&paths, &plan)?;
     report(ctx, &args, &plan, &done, now);
     Ok(ExitCode::Ok)
+}
+
+/// Connects with the planned certificate and the key it belongs to (the pending renewal
+/// key when it is for that one). The certificate goes to a temporary file in the profile
+/// directory only for the duration of the test.
+fn test_before_install(ctx: &Ctx, paths: &ProfilePaths, plan: &Plan, quiet: bool) -> Result<()> {
+    let key = match plan.target {
+        Target::Pending => paths.pending_dir().join(crate::paths::KEY_FILE),
+        Target::Current => paths.key(),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".test-cert-")
+        .tempfile_in(&paths.dir)
+        .map_err(|e| Error::write(&paths.dir, e))?;
+    std::io::Write::write_all(&mut tmp, plan.pem().as_bytes())
+        .map_err(|e| Error::write(tmp.path(), e))?;
+    super::connect::probe(ctx, key, tmp.path().to_path_buf(), quiet).map_err(|e| match e {
+        Error::Connection { message, code } => Error::Connection {
+            message: format!(
+                "the certificate was not installed, nothing was changed: the connection test with it failed: {message}"
+            ),
+            code,
+        },
+        other => other,
+    })
 }
 
 fn first_certificate(file: &Path) -> Result<Certificate> {

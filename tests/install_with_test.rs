@@ -1,0 +1,53 @@
+//! `install-cert --test`: a renewed certificate is proven against a real mosquitto before
+//! it replaces the working one (issue 5, item 6).
+
+mod support;
+
+use predicates::prelude::*;
+use support::mosquitto::{Mosquitto, ready_profile};
+use support::{Ca, TestHome, snapshot};
+
+const PASSWORD: &str = "pw-for-install-test-42";
+
+#[test]
+fn a_renewed_certificate_is_installed_only_when_the_broker_accepts_it() {
+    let m = Mosquitto::start("acme", "acme-user", PASSWORD);
+    let h = TestHome::new();
+    ready_profile(&h, &m, "acme", "acme-user", PASSWORD, |csr| {
+        m.client_ca.sign_days_from_now(csr, 365)
+    });
+    h.cmd().arg("renew").assert().success();
+    let dir = h.profile_dir("default");
+    let pending_csr = dir.join("pending/certificate-request.csr");
+
+    // Signed by a CA the broker does not trust: refused with the broker's verdict (77),
+    // and nothing changes.
+    let stranger = Ca::new("Not Centiloc");
+    let bad = stranger.sign_days_from_now(&pending_csr, 365);
+    let before = snapshot(&dir);
+    h.cmd()
+        .args(["install-cert", "--test"])
+        .arg(&bad)
+        .assert()
+        .code(77)
+        .stderr(predicate::str::contains(
+            "the certificate was not installed, nothing was changed",
+        ))
+        .stderr(predicate::str::contains(PASSWORD).not());
+    assert_eq!(snapshot(&dir), before, "a failed test must change nothing");
+
+    // Signed by the CA the broker trusts: the test passes and the renewal is promoted.
+    let good = m.client_ca.sign_days_from_now(&pending_csr, 365);
+    h.cmd()
+        .args(["install-cert", "--test"])
+        .arg(&good)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("✓ SUBSCRIBE"))
+        .stdout(predicate::str::contains("promoted"));
+    assert!(!dir.join("pending/private-key.pem").exists());
+    h.cmd()
+        .args(["test-connect", "--count", "0"])
+        .assert()
+        .success();
+}
