@@ -5,11 +5,15 @@
 pub mod cert;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod credentials;
 pub mod csr;
 pub mod error;
 pub mod exit_codes;
+pub mod expiry;
 pub mod keys;
+pub mod notices;
+pub mod notify;
 pub mod output;
 pub mod paths;
 pub mod pem_input;

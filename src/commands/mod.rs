@@ -10,7 +10,10 @@ use crate::output::Output;
 use crate::paths::{self, Home, ProfilePaths};
 use crate::profile::Profile;
 
+mod check_expiry;
 mod csr;
+mod expiry_notify;
+mod expiry_report;
 mod init;
 
 /// What every command needs: where files live, which profile, how to report.
@@ -36,6 +39,11 @@ impl Ctx {
 
     /// A command line the user can paste, carrying this run's --home and --profile.
     pub fn cmd(&self, rest: &str) -> String {
+        self.cmd_for(&self.profile, rest)
+    }
+
+    /// Like [`Ctx::cmd`] for another profile (`check-expiry --all` names each one's fix).
+    pub fn cmd_for(&self, profile: &str, rest: &str) -> String {
         let mut s = String::from("centiloc-cert");
         if let Some(h) = &self.home_flag {
             s.push_str(&format!(
@@ -43,8 +51,8 @@ impl Ctx {
                 shell_quote(&h.display().to_string())
             ));
         }
-        if self.profile != "default" {
-            s.push_str(&format!(" --profile {}", shell_quote(&self.profile)));
+        if profile != "default" {
+            s.push_str(&format!(" --profile {}", shell_quote(profile)));
         }
         s.push(' ');
         s.push_str(rest);
@@ -79,6 +87,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Csr(a) => csr::run(&ctx, a),
+        Command::CheckExpiry(a) => check_expiry::run(&ctx, a),
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
