@@ -62,7 +62,8 @@ impl Smtp {
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path())
+            // A path that does not exist yet: Maildir creates it with tmp/ new/ cur/.
+            .arg(maildir.path().join("Maildir"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -89,7 +90,7 @@ impl Smtp {
 
     /// Every message delivered so far, oldest first.
     pub fn messages(&self) -> Vec<Mail> {
-        read_maildir(self.maildir.path())
+        read_maildir(&self.maildir.path().join("Maildir"))
     }
 }
 
@@ -101,12 +102,12 @@ impl Drop for Smtp {
 }
 
 const PARSE: &str = r#"
-import email, email.policy, json, mailbox, sys
+import email, email.policy, json, mailbox, os, sys
 box = mailbox.Maildir(sys.argv[1], create=False)
 out = []
 for key in box.iterkeys():
-    path = box._lookup(key)
-    with open(sys.argv[1] + "/" + path, "rb") as f:
+    path = os.path.join(sys.argv[1], box._lookup(key))
+    with open(path, "rb") as f:
         m = email.message_from_binary_file(f, policy=email.policy.default)
     plain = m.get_body(("plain",))
     html = m.get_body(("html",))
@@ -117,10 +118,10 @@ for key in box.iterkeys():
                      "content": c.decode() if isinstance(c, bytes) else c})
     out.append({"from": str(m["From"]), "to": str(m["To"]),
                 "reply_to": str(m["Reply-To"]) if m["Reply-To"] else None,
-                "subject": str(m["Subject"]), "date": m["Date"].datetime.timestamp(),
+                "subject": str(m["Subject"]), "order": os.stat(path).st_mtime_ns,
                 "text": plain.get_content() if plain else "",
                 "html": html.get_content() if html else None, "attachments": atts})
-out.sort(key=lambda x: x["date"])
+out.sort(key=lambda x: x["order"])
 print(json.dumps(out))
 "#;
 
