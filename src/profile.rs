@@ -133,12 +133,17 @@ impl Profile {
             }
             Err(e) => return Err(Error::read(file, e)),
         };
-        let profile: Profile = toml::from_str(&text).map_err(|e| Error::Config {
-            path: file.clone(),
+        Profile::from_toml(&file, &text)
+    }
+
+    /// Parses and validates the text of `profile.toml`; `file` names it in errors.
+    pub fn from_toml(file: &std::path::Path, text: &str) -> Result<Profile> {
+        let profile: Profile = toml::from_str(text).map_err(|e| Error::Config {
+            path: file.to_path_buf(),
             reason: e.message().to_owned(),
         })?;
         profile.validate().map_err(|e| Error::Config {
-            path: file,
+            path: file.to_path_buf(),
             reason: e.to_string(),
         })?;
         Ok(profile)

@@ -3,9 +3,12 @@
 //! or Prometheus form, optionally e-mails notices, and exits with the worst state (SPEC:
 //! 0 OK, 1 WARNING, 2 CRITICAL or expired, 3 UNKNOWN).
 
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use super::Ctx;
 use super::expiry_notify;
@@ -55,7 +58,7 @@ pub struct Facts {
     pub serial: String,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
-    /// SHA-256 of the DER: the key of `notices.toml`.
+    /// SHA-256 of the DER: the key of `notices.toml` (empty unless `--notify`).
     pub fingerprint: String,
     pub verdict: Verdict,
 }
@@ -129,11 +132,15 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    let opts = ScanOptions {
+        limits: flags,
+        fingerprints: args.notify,
+    };
     let now = Utc::now();
     let checked = if let Some(file) = &args.cert {
-        vec![check_file(file, flags.resolve(None), now)]
+        vec![check_file(file, opts, now)]
     } else if args.all {
-        let names = ctx.home.profile_names()?;
+        let names = profile_dirs(&ctx.home)?;
         if names.is_empty() {
             ctx.out.warn(format!(
                 "no profile in {}: create one with `{}`",
@@ -142,11 +149,11 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
             ));
             return Ok(ExitCode::Unknown);
         }
-        scan_profiles(&ctx.home, &names, flags, now)
+        scan_profiles(&ctx.home, &names, opts, now)
     } else {
         // One profile: a missing profile is an error (66), not an UNKNOWN line.
         ctx.load()?;
-        check_profile(&ctx.paths(), flags, now)
+        check_profile(&ctx.paths(), opts, now, &mut Reader::default())
     };
     let worst = checked
         .iter()
@@ -166,7 +173,7 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
 pub fn scan_profiles(
     home: &Home,
     names: &[String],
-    flags: LimitFlags,
+    opts: ScanOptions,
     now: DateTime<Utc>,
 ) -> Vec<Checked> {
     let threads = std::thread::available_parallelism()
@@ -175,23 +182,20 @@ pub fn scan_profiles(
         .min(8)
         // Below a few hundred profiles a thread costs more than it saves.
         .min(names.len() / 256 + 1);
+    let scan = |part: &[String]| {
+        let mut reader = Reader::default();
+        part.iter()
+            .flat_map(|n| check_profile(&home.profile(n), opts, now, &mut reader))
+            .collect::<Vec<_>>()
+    };
     if threads <= 1 {
-        return names
-            .iter()
-            .flat_map(|n| check_profile(&home.profile(n), flags, now))
-            .collect();
+        return scan(names);
     }
     let chunk = names.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = names
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .flat_map(|n| check_profile(&home.profile(n), flags, now))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| s.spawn(move || scan(part)))
             .collect();
         handles
             .into_iter()
@@ -200,80 +204,204 @@ pub fn scan_profiles(
     })
 }
 
+/// The directories under `profiles/`, sorted; like [`Home::profile_names`] without a stat
+/// per entry (the directory listing already says which entries are directories), the
+/// check for `profile.toml` being the read that [`check_profile`] does anyway.
+fn profile_dirs(home: &Home) -> Result<Vec<String>> {
+    let dir = home.profiles_dir();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::read(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::read(&dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// What the scan needs to know besides the files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOptions {
+    pub limits: LimitFlags,
+    /// Compute SHA-256 fingerprints (the key of notices.toml); only `--notify` needs them.
+    pub fingerprints: bool,
+}
+
+/// Reads the files of one profile relative to its directory, opened once: the kernel
+/// walks the long home path once per profile instead of once per file (at 10,000
+/// profiles, path lookup was the largest single cost). Keeps one buffer, and the
+/// parsed CA certificate, which is usually the same file in every profile.
+#[derive(Default)]
+pub struct Reader {
+    buf: Vec<u8>,
+    ca_cache: Option<(Vec<u8>, Facts)>,
+}
+
+impl Reader {
+    fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Ok(rustix::fs::open(dir, flags, Mode::empty())?)
+    }
+
+    /// Reads `name` under `dir` into the buffer, with no size probe (open, read, close).
+    fn read_at(&mut self, dir: &OwnedFd, name: &str) -> io::Result<()> {
+        let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        let mut file = std::fs::File::from(fd);
+        let mut len = 0;
+        self.buf.resize(self.buf.capacity().max(16 * 1024), 0);
+        loop {
+            if len == self.buf.len() {
+                self.buf.resize(len * 2, 0);
+            }
+            match file.read(&mut self.buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.buf.truncate(len);
+        Ok(())
+    }
+
+    fn mtime_at(dir: &OwnedFd, name: &str) -> Option<DateTime<Utc>> {
+        let st = rustix::fs::statat(dir, name, AtFlags::empty()).ok()?;
+        DateTime::<Utc>::from_timestamp(st.st_mtime, 0)
+    }
+}
+
 /// The client certificate and the CA certificate of one profile.
-pub fn check_profile(paths: &ProfilePaths, flags: LimitFlags, now: DateTime<Utc>) -> Vec<Checked> {
-    let (profile, problem) = match Profile::load(paths) {
+pub fn check_profile(
+    paths: &ProfilePaths,
+    opts: ScanOptions,
+    now: DateTime<Utc>,
+    reader: &mut Reader,
+) -> Vec<Checked> {
+    let dir = Reader::open_dir(&paths.dir);
+    let profile = match &dir {
+        Ok(fd) => match reader.read_at(fd, paths::PROFILE_FILE) {
+            // Not a profile (`Home::profile_names` skips these too).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
+            Ok(()) => {
+                let text = String::from_utf8_lossy(&reader.buf);
+                Profile::from_toml(&paths.settings(), &text).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(Error::read(paths.settings(), e).to_string()),
+        },
+        Err(e) => Err(Error::read(&paths.dir, io::Error::from(e.kind())).to_string()),
+    };
+    let pending_since = dir.as_ref().ok().and_then(|fd| {
+        Reader::mtime_at(fd, &format!("{}/{}", paths::PENDING_DIR, paths::CSR_FILE))
+    });
+    let (profile, problem) = match profile {
         Ok(p) => (Some(p), None),
-        Err(e) => (None, Some(Problem::Unreadable(e.to_string()))),
+        Err(e) => (None, Some(Problem::Unreadable(e))),
     };
     let owner = Owner {
         name: paths.name.clone(),
         dir: paths.dir.clone(),
-        pending_since: pending_since(paths),
+        pending_since,
         profile,
     };
-    let limits = flags.resolve(owner.profile.as_ref());
-    [(Kind::Client, paths.cert()), (Kind::Ca, paths.ca())]
-        .into_iter()
-        .map(|(kind, file)| {
-            let outcome = match &problem {
-                Some(p) => Err(p.clone()),
-                None => read_facts(&file, limits, now),
-            };
-            Checked {
-                owner: Some(owner.clone()),
-                kind,
-                file,
-                limits,
-                outcome,
-            }
-        })
-        .collect()
+    let limits = opts.limits.resolve(owner.profile.as_ref());
+    [
+        (Kind::Client, paths::CERT_FILE, paths.cert()),
+        (Kind::Ca, paths::CA_FILE, paths.ca()),
+    ]
+    .into_iter()
+    .map(|(kind, name, file)| {
+        let outcome = match (&problem, &dir) {
+            (Some(p), _) => Err(p.clone()),
+            (None, Ok(fd)) => match reader.read_at(fd, name) {
+                Ok(()) => reader.facts(&file, kind == Kind::Ca, opts, limits, now),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Problem::Missing),
+                Err(e) => Err(Problem::Unreadable(Error::read(&file, e).to_string())),
+            },
+            (None, Err(_)) => Err(Problem::Missing),
+        };
+        Checked {
+            owner: Some(owner.clone()),
+            kind,
+            file,
+            limits,
+            outcome,
+        }
+    })
+    .collect()
 }
 
-fn check_file(file: &Path, limits: Limits, now: DateTime<Utc>) -> Checked {
+impl Reader {
+    /// Facts of the leaf in the buffer. A CA file identical to the previous one is not
+    /// parsed again; only its verdict (which depends on the profile's limits) is redone.
+    fn facts(
+        &mut self,
+        file: &Path,
+        cacheable: bool,
+        opts: ScanOptions,
+        limits: Limits,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<Facts, Problem> {
+        if cacheable
+            && let Some((bytes, facts)) = &self.ca_cache
+            && *bytes == self.buf
+        {
+            let mut f = facts.clone();
+            f.verdict = expiry::verdict(f.not_before, f.not_after, now, limits);
+            return Ok(f);
+        }
+        let facts = facts_of(file, &self.buf, opts, limits, now)?;
+        if cacheable {
+            self.ca_cache = Some((self.buf.clone(), facts.clone()));
+        }
+        Ok(facts)
+    }
+}
+
+fn check_file(file: &Path, opts: ScanOptions, now: DateTime<Utc>) -> Checked {
+    let limits = opts.limits.resolve(None);
+    let outcome = match cert::read_input(file) {
+        Ok(bytes) => facts_of(file, &bytes, opts, limits, now),
+        Err(Error::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(Problem::Missing)
+        }
+        Err(e) => Err(Problem::Unreadable(e.to_string())),
+    };
     Checked {
         owner: None,
         kind: Kind::File,
         file: file.to_path_buf(),
         limits,
-        outcome: read_facts(file, limits, now),
+        outcome,
     }
 }
 
-/// The leaf (first certificate) of a file and its verdict.
-fn read_facts(
+/// The leaf (first certificate) of a file's bytes and its verdict.
+fn facts_of(
     file: &Path,
+    bytes: &[u8],
+    opts: ScanOptions,
     limits: Limits,
     now: DateTime<Utc>,
 ) -> std::result::Result<Facts, Problem> {
-    let chain = match cert::load_chain(file) {
-        Ok(c) => c,
-        Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Problem::Missing);
-        }
-        Err(e) => return Err(Problem::Unreadable(e.to_string())),
-    };
-    let Some(leaf) = chain.into_iter().next() else {
-        return Err(Problem::Unreadable(format!(
-            "{}: no certificate in the file",
-            file.display()
-        )));
-    };
+    let leaf = cert::parse_leaf(file, bytes).map_err(|e| Problem::Unreadable(e.to_string()))?;
     Ok(Facts {
         verdict: expiry::verdict(leaf.not_before, leaf.not_after, now, limits),
-        fingerprint: leaf.fingerprint(),
+        fingerprint: if opts.fingerprints {
+            leaf.fingerprint()
+        } else {
+            String::new()
+        },
         subject: leaf.subject,
         common_name: leaf.common_name,
         serial: leaf.serial,
         not_before: leaf.not_before,
         not_after: leaf.not_after,
     })
-}
-
-/// When the renewal CSR in `pending/` was written, if there is one.
-fn pending_since(paths: &ProfilePaths) -> Option<DateTime<Utc>> {
-    let csr = paths.pending_dir().join(paths::CSR_FILE);
-    let modified = std::fs::metadata(csr).and_then(|m| m.modified()).ok()?;
-    Some(DateTime::<Utc>::from(modified))
 }
