@@ -200,7 +200,9 @@ pub fn scan_profiles(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            // No input can panic a scan thread; if one ever did, losing its profiles
+            // silently would hide certificates from monitoring, so the panic goes on.
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
 }

@@ -203,7 +203,8 @@ fn json(ctx: &Ctx, checked: &[Checked], now: DateTime<Utc>) -> String {
                 "file": c.file,
                 "subject": facts.map(|f| f.subject.clone()),
                 "serial": facts.map(|f| f.serial.clone()),
-                "fingerprint_sha256": facts.map(|f| f.fingerprint.clone()),
+                // Computed only with --notify (it keys notices.toml); null otherwise.
+                "fingerprint_sha256": facts.map(|f| f.fingerprint.clone()).filter(|f| !f.is_empty()),
                 "not_before": facts.map(|f| rfc3339(f.not_before)),
                 "not_after": facts.map(|f| rfc3339(f.not_after)),
                 "days_left": facts.map(|f| f.verdict.days_left),
