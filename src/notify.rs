@@ -71,7 +71,8 @@ pub struct Rendered {
 pub struct Templates {
     env: Environment<'static>,
     /// Where each template came from, for error messages.
-    origin: Vec<(String, String)>,
+    /// Name → (where it came from, its source text), for error messages.
+    origin: Vec<(String, (String, String))>,
 }
 
 impl Templates {
@@ -90,9 +91,9 @@ impl Templates {
                 }
                 Err(e) => return Err(Error::read(file, e)),
             };
-            env.add_template_owned(*name, source)
-                .map_err(|e| template_error(&from, &e))?;
-            origin.push(((*name).to_owned(), from));
+            env.add_template_owned(*name, source.clone())
+                .map_err(|e| template_error(&from, &source, &e))?;
+            origin.push(((*name).to_owned(), (from, source)));
         }
         Ok(Templates { env, origin })
     }
@@ -103,16 +104,16 @@ impl Templates {
         let ctx = minijinja::Value::from(minijinja::value::Serde(facts));
         let one = |suffix: &str| -> Result<String> {
             let name = format!("{stem}{suffix}");
-            let from = self
+            let (from, source) = self
                 .origin
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, o)| o.clone())
-                .unwrap_or_else(|| name.clone());
+                .unwrap_or_else(|| (name.clone(), String::new()));
             self.env
                 .get_template(&name)
                 .and_then(|t| t.render(&ctx))
-                .map_err(|e| template_error(&from, &e))
+                .map_err(|e| template_error(&from, &source, &e))
         };
         let subject = one(".subject.txt")?;
         // A subject is one header line: folding or injected headers are not wanted.
@@ -131,10 +132,16 @@ impl Templates {
     }
 }
 
-fn template_error(from: &str, e: &minijinja::Error) -> Error {
+/// The error with its line, quoted, so that "undefined value" shows which variable.
+fn template_error(from: &str, source: &str, e: &minijinja::Error) -> Error {
     let mut reason = e.to_string();
     if let Some(line) = e.line() {
-        reason = format!("line {line}: {reason}");
+        let text = source
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or("")
+            .trim();
+        reason = format!("line {line} `{}`: {reason}", crate::output::safe(text));
     }
     Error::Template {
         origin: from.to_owned(),

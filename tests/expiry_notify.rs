@@ -253,6 +253,18 @@ fn notify_configuration_errors_are_78_and_name_the_file() {
         .assert()
         .code(78)
         .stderr(predicate::str::contains("expiry-notice.txt"));
+    // A misspelt variable is caught on a run where no notice is due.
+    let calm = TestHome::new();
+    calm.notify_config("smtp://127.0.0.1:1");
+    calm.profile_expiring_in(&ca, "default", "calm", 200);
+    std::fs::write(calm.path().join("expiry-notice.html"), "{{ tenat }}").unwrap();
+    calm.cmd()
+        .args(["check-expiry", "--notify"])
+        .assert()
+        .code(78)
+        .stderr(
+            predicate::str::contains("expiry-notice.html").and(predicate::str::contains("tenat")),
+        );
 }
 
 #[test]

@@ -18,6 +18,7 @@ use crate::expiry::{self, DEFAULT_NOTICE_DAYS, Notice};
 use crate::notices::Notices;
 use crate::notify::{self, Mailer, Rendered, Templates};
 use crate::output::safe;
+use crate::profile::Profile;
 use crate::store;
 
 /// Everything needed to send, checked before the scan.
@@ -49,10 +50,72 @@ struct NoticeFacts<'a> {
     thresholds: String,
 }
 
+impl<'a> NoticeFacts<'a> {
+    fn new(
+        ctx: &Ctx,
+        c: &'a Checked,
+        profile: &'a Profile,
+        facts: &'a Facts,
+        due: Notice,
+        thresholds: &[u32],
+        hostname: &'a str,
+    ) -> NoticeFacts<'a> {
+        let owner = c.owner.as_ref();
+        NoticeFacts {
+            profile: owner.map(|o| o.name.as_str()).unwrap_or_default(),
+            tenant: &profile.tenant,
+            organization: &profile.organization,
+            kind: c.kind.as_str(),
+            subject: safe(&facts.subject).into_owned(),
+            serial: &facts.serial,
+            fingerprint: &facts.fingerprint,
+            not_after: facts.not_after.format("%Y-%m-%d %H:%M UTC").to_string(),
+            days_left: facts.verdict.days_left,
+            expired: facts.verdict.expired,
+            notice: due.key(),
+            file: c.file.display().to_string(),
+            pending_since: owner
+                .and_then(|o| o.pending_since)
+                .map(|t| t.format("%Y-%m-%d").to_string()),
+            steps: renew_steps(ctx, c),
+            hostname,
+            thresholds: thresholds
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// Every variable set, for checking the templates before any notice is due.
+    fn sample() -> NoticeFacts<'static> {
+        NoticeFacts {
+            profile: "default",
+            tenant: "tenant",
+            organization: "Organization",
+            kind: "client",
+            subject: "CN=tenant".into(),
+            serial: "01",
+            fingerprint: "00",
+            not_after: "2030-01-01 00:00 UTC".into(),
+            days_left: 30,
+            expired: false,
+            notice: "30".into(),
+            file: "tls-cert.pem".into(),
+            pending_since: Some("2030-01-01".into()),
+            steps: vec!["centiloc-cert renew".into()],
+            hostname: "host",
+            thresholds: "30".into(),
+        }
+    }
+}
+
 impl Notifier {
     pub fn prepare(ctx: &Ctx, dry_run: bool) -> Result<Notifier> {
         let cfg = config::require_notify(&ctx.home.config_file(), "by check-expiry --notify")?;
         let templates = Templates::load(&ctx.home.config_dir)?;
+        // A typo in an override is found on the first run, not on the day it matters.
+        templates.render(notify::Kind::ExpiryNotice, &NoticeFacts::sample())?;
         let mailer = if dry_run {
             None
         } else {
@@ -113,30 +176,7 @@ impl Notifier {
                 ));
                 continue;
             };
-            let nf = NoticeFacts {
-                profile: &owner.name,
-                tenant: &profile.tenant,
-                organization: &profile.organization,
-                kind: c.kind.as_str(),
-                subject: safe(&facts.subject).into_owned(),
-                serial: &facts.serial,
-                fingerprint: &facts.fingerprint,
-                not_after: facts.not_after.format("%Y-%m-%d %H:%M UTC").to_string(),
-                days_left: facts.verdict.days_left,
-                expired: facts.verdict.expired,
-                notice: due.key(),
-                file: c.file.display().to_string(),
-                pending_since: owner
-                    .pending_since
-                    .map(|t| t.format("%Y-%m-%d").to_string()),
-                steps: renew_steps(ctx, c),
-                hostname: &host,
-                thresholds: thresholds
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            };
+            let nf = NoticeFacts::new(ctx, c, profile, facts, due, &thresholds, &host);
             let rendered = match self.templates.render(notify::Kind::ExpiryNotice, &nf) {
                 Ok(r) => r,
                 Err(e) => {
