@@ -43,6 +43,13 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    let toml = "tenant = \"tenant-00042\"\norganization = \"Fleet Corp\"\nemail = \"ops@fleet.example\"\n\n[broker]\nhost = \"mqtt-client.centiloc.com\"\nport = 8883\n\n[expiry]\n";
+    c.bench_function("profile.toml parse + validate", |b| {
+        b.iter(|| {
+            centiloc_cert::profile::Profile::from_toml(Path::new("profile.toml"), black_box(toml))
+                .expect("valid")
+        })
+    });
     c.bench_function("notice_due", |b| {
         let sent = vec!["30".to_string()];
         b.iter(|| {

@@ -67,7 +67,8 @@ pub struct Facts {
 /// One checked certificate.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    pub owner: Option<Owner>,
+    /// Shared by the profile's two certificates (no copy of its settings per line).
+    pub owner: Option<Arc<Owner>>,
     pub kind: Kind,
     pub file: PathBuf,
     pub limits: Limits,
@@ -334,12 +335,12 @@ pub fn check_profile(
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(Problem::Unreadable(e))),
     };
-    let owner = Owner {
+    let owner = Arc::new(Owner {
         name: paths.name.clone(),
         dir: paths.dir.clone(),
         pending_since,
         profile,
-    };
+    });
     let limits = opts.limits.resolve(owner.profile.as_ref());
     [
         (Kind::Client, paths::CERT_FILE, paths.cert()),
