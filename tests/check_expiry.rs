@@ -105,6 +105,15 @@ fn missing_certificate_is_unknown_and_missing_profile_is_66() {
         .assert()
         .code(3)
         .stderr(predicate::str::contains("no profile in"));
+    let out = empty
+        .cmd()
+        .args(["check-expiry", "--all", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["state"], "UNKNOWN");
+    assert_eq!(doc["certificates"].as_array().map(Vec::len), Some(0));
 }
 
 #[test]

@@ -149,8 +149,9 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
                 ctx.home.profiles_dir().display(),
                 ctx.cmd("init --tenant ID --org NAME --email ADDRESS")
             ));
-            return Ok(ExitCode::Unknown);
         }
+        // Nothing checked is UNKNOWN (below), still reported in the asked format so a
+        // JSON reader or the textfile collector gets a well-formed document.
         scan_profiles(&ctx.home, &names, opts, now)
     } else {
         // One profile: a missing profile is an error (66), not an UNKNOWN line.
