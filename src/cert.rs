@@ -140,20 +140,56 @@ fn extensions_of(x: &X509Certificate<'_>) -> std::result::Result<(bool, Option<b
 /// Reads a certificate file: PEM (one or more CERTIFICATE blocks, leaf first; BOM, CRLF
 /// and text around the blocks tolerated) or DER. `-` is stdin.
 pub fn load_chain(path: &Path) -> Result<Vec<Certificate>> {
-    let bytes = if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| Error::read("standard input", e))?;
-        buf
-    } else {
-        std::fs::read(path).map_err(|e| Error::read(path, e))?
-    };
+    let bytes = read_input(path)?;
     let name = if path == Path::new("-") {
         Path::new("standard input")
     } else {
         path
     };
     parse_chain(name, &bytes)
+}
+
+/// The bytes of a certificate file, `-` being stdin.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    Ok(if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| Error::read("standard input", e))?;
+        buf
+    } else {
+        std::fs::read(path).map_err(|e| Error::read(path, e))?
+    })
+}
+
+/// The first certificate of a file, without decoding the rest of a chain: what
+/// `check-expiry` needs, at thousands of files per run. Anything unusual (DER, no
+/// CERTIFICATE block, broken PEM) goes through [`parse_chain`] for its precise errors.
+pub fn parse_leaf(path: &Path, bytes: &[u8]) -> Result<Certificate> {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    // The base64 between the markers, decoded directly: the general PEM parser was a
+    // third of the cost of reading a certificate (benches/expiry.rs).
+    if let Some(start) = find(bytes, BEGIN)
+        && let Some(len) = find(&bytes[start..], END)
+        && let body = &bytes[start + BEGIN.len()..start + len]
+        && let b64 = body
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect::<Vec<u8>>()
+        && let Ok(der) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &b64)
+        && let Ok(cert) = Certificate::from_der(&der)
+    {
+        return Ok(cert);
+    }
+    parse_chain(path, bytes)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::BadData {
+            path: path.to_path_buf(),
+            reason: "no certificate in the file".into(),
+        })
 }
 
 /// Parses certificate bytes; `path` only names the source in errors.
@@ -229,6 +265,26 @@ mod tests {
         assert_eq!(again[0].der(), c.der());
         let der = parse_chain(Path::new("x"), c.der()).unwrap();
         assert_eq!(der[0].fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn parse_leaf_takes_the_first_of_a_chain() {
+        let (_, a) = self_signed();
+        let (_, b) = self_signed();
+        let chain = format!("text before\r\n{}{}", a.to_pem(), b.to_pem());
+        let leaf = parse_leaf(Path::new("x"), chain.as_bytes()).unwrap();
+        assert_eq!(leaf.fingerprint(), a.fingerprint());
+        assert_eq!(
+            parse_leaf(Path::new("x"), a.der()).unwrap().fingerprint(),
+            a.fingerprint()
+        );
+        assert!(
+            parse_leaf(
+                Path::new("x"),
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]

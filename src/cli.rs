@@ -90,6 +90,9 @@ pub enum Command {
     List(ListArgs),
     /// Start a renewal: new key and CSR in pending/; the current ones keep working.
     Renew(RenewArgs),
+    /// Check certificate expiry for cron and monitoring (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    #[command(after_help = CHECK_EXPIRY_EXAMPLES)]
+    CheckExpiry(CheckExpiryArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -292,6 +295,51 @@ pub struct RenewArgs {
     pub format: Format,
 }
 
+const CHECK_EXPIRY_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert check-expiry                         # this profile's certificate and CA
+  centiloc-cert check-expiry --all --format prometheus > /var/lib/node_exporter/textfile/centiloc.prom
+  centiloc-cert check-expiry --cert tls-cert.pem --warn-days 45
+  centiloc-cert check-expiry --all --notify --dry-run  # show the e-mails that are due
+  0 8 * * * centiloc-cert check-expiry --all --notify --quiet   # crontab: silent while all is well";
+
+/// `check-expiry --format`: adds Prometheus to the usual text and JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExpiryFormat {
+    /// One line per certificate, worst first, the state as first word.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+    /// Prometheus text exposition format (node_exporter textfile collector).
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckExpiryArgs {
+    /// Check every profile in the home.
+    #[arg(long, conflicts_with = "cert")]
+    pub all: bool,
+    /// Check this certificate file instead of a profile (PEM or DER, leaf first; `-`: stdin).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// WARNING when this many days or fewer are left [default: 30, or the profile's expiry.warn_days].
+    #[arg(long, value_name = "DAYS")]
+    pub warn_days: Option<u32>,
+    /// CRITICAL when this many days or fewer are left [default: 7, or the profile's expiry.critical_days].
+    #[arg(long, value_name = "DAYS")]
+    pub critical_days: Option<u32>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ExpiryFormat,
+    /// E-mail the profile's address when a certificate crosses a notice threshold (30, 14,
+    /// 7, 3, 1 days, expired), once per threshold per certificate ([notify] in config.toml).
+    #[arg(long, conflicts_with = "cert")]
+    pub notify: bool,
+    /// With --notify: print the e-mails that are due instead of sending them.
+    #[arg(long, requires = "notify")]
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Centiloc tenant ID (the CSR's CN, the topic and client-ID prefix).
@@ -346,6 +394,9 @@ pub struct CsrArgs {
     /// Replace FILE given with --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Also e-mail the CSR to Centiloc support ([notify] support_to in config.toml), attached.
+    #[arg(long)]
+    pub mail: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -143,6 +143,21 @@ pub enum Error {
         "{file} not installed, nothing was changed: {reason}; pass --force to install it anyway"
     )]
     WouldBreakWorking { file: String, reason: String },
+
+    /// An e-mail template (built-in or override file) that does not render.
+    #[error("e-mail template {origin} does not render: {reason}; fix or remove that file")]
+    Template { origin: String, reason: String },
+
+    /// The SMTP server refused or could not be reached. Never carries the password.
+    #[error(
+        "cannot send e-mail through SMTP server {server}: {reason}; check [notify] smtp_url and that the server accepts mail"
+    )]
+    Smtp { server: String, reason: String },
+
+    #[error(
+        "SMTP server {server} needs the password of user {user:?}: set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
+    )]
+    SmtpPassword { server: String, user: String },
 }
 
 /// The `io::Error` text without the "(os error N)" noise users cannot act on.
@@ -205,6 +220,10 @@ impl Error {
             Error::PromotionStuck { .. } => ExitCode::IoErr,
             Error::NothingToRenew { .. } => ExitCode::NoInput,
             Error::WouldBreakWorking { .. } => ExitCode::CantCreate,
+            Error::Template { .. } | Error::SmtpPassword { .. } => ExitCode::Config,
+            // Not in SPEC's table, which names 69 for an unreachable broker: an unreachable
+            // or refusing mail server is the same "service unavailable" (sysexits EX_UNAVAILABLE).
+            Error::Smtp { .. } => ExitCode::Unavailable,
         }
     }
 

@@ -19,6 +19,8 @@ pub const PASSWORD_FILE: &str = "mqtt-password";
 pub const PENDING_DIR: &str = "pending";
 pub const ARCHIVE_DIR: &str = "archive";
 pub const LOCK_FILE: &str = ".lock";
+/// Which expiry e-mails went out (check-expiry --notify).
+pub const NOTICES_FILE: &str = "notices.toml";
 
 /// The two roots: configuration (config.toml, template overrides) and data (profiles).
 #[derive(Debug, Clone)]
@@ -120,6 +122,9 @@ impl ProfilePaths {
     }
     pub fn lock(&self) -> PathBuf {
         self.dir.join(LOCK_FILE)
+    }
+    pub fn notices(&self) -> PathBuf {
+        self.dir.join(NOTICES_FILE)
     }
     pub fn exists(&self) -> bool {
         self.settings().is_file()

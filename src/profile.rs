@@ -140,12 +140,17 @@ impl Profile {
             }
             Err(e) => return Err(Error::read(file, e)),
         };
-        let profile: Profile = toml::from_str(&text).map_err(|e| Error::Config {
-            path: file.clone(),
-            reason: toml_reason(&text, &e),
+        Profile::from_toml(&file, &text)
+    }
+
+    /// Parses and validates the text of `profile.toml`; `file` names it in errors.
+    pub fn from_toml(file: &std::path::Path, text: &str) -> Result<Profile> {
+        let profile: Profile = toml::from_str(text).map_err(|e| Error::Config {
+            path: file.to_path_buf(),
+            reason: toml_reason(text, &e),
         })?;
         profile.validate().map_err(|e| Error::Config {
-            path: file,
+            path: file.to_path_buf(),
             reason: e.to_string(),
         })?;
         Ok(profile)

@@ -4,15 +4,27 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::cli::CsrArgs;
+use crate::config::{self, Notify};
 use crate::csr::{self, Subject};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::keys::PrivateKey;
+use crate::notify::{self, FileAttachment, Mailer, Templates};
 use crate::output::Format;
+use crate::paths;
+use crate::profile::Profile;
 use crate::store;
+use lettre::message::Mailbox;
+use serde::Serialize;
 
 pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
     let (paths, profile) = ctx.load()?;
+    // Checked before anything is written, so a missing [notify] costs nothing.
+    let mail = if args.mail {
+        Some(CsrMail::prepare(ctx)?)
+    } else {
+        None
+    };
     let key = PrivateKey::from_file(&paths.key())?;
     let subject = Subject::of(&profile);
     let pem = csr::build(&key, &subject)?;
@@ -33,6 +45,12 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
             Some(paths.csr())
         }
     };
+
+    if let Some(m) = &mail {
+        let to = m.send(&profile, &key, &subject, &pem)?;
+        ctx.out
+            .note(format!("e-mailed the CSR to Centiloc support at {to}"));
+    }
 
     if to_stdout && args.format == Format::Json {
         ctx.out.json(&json!({
@@ -76,11 +94,90 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
         signature_name(&key)
     ));
     o.line(format!("  key SHA-256  {}", key.fingerprint()));
-    o.line(format!(
-        "Next: send {} to Centiloc support; they answer within one working day with your certificate (tls-cert.pem).",
-        dest.display()
-    ));
+    if mail.is_some() {
+        o.line(
+            "Next: Centiloc support answers within one working day with your certificate (tls-cert.pem).",
+        );
+    } else {
+        o.line(format!(
+            "Next: send {} to Centiloc support (or run `{}`); they answer within one working day with your certificate (tls-cert.pem).",
+            dest.display(),
+            ctx.cmd("csr --mail")
+        ));
+    }
     Ok(ExitCode::Ok)
+}
+
+/// `csr --mail`: the CSR attached to a templated message to `[notify] support_to`.
+struct CsrMail {
+    cfg: Notify,
+    support: Mailbox,
+    templates: Templates,
+    mailer: Mailer,
+}
+
+/// The facts the `csr-request` templates get (documented in docs/expiry.md).
+#[derive(Serialize)]
+struct CsrFacts<'a> {
+    organization: &'a str,
+    tenant: &'a str,
+    email: &'a str,
+    subject: String,
+    curve: String,
+    key_fingerprint: String,
+    csr_file_name: &'static str,
+}
+
+impl CsrMail {
+    fn prepare(ctx: &Ctx) -> Result<CsrMail> {
+        let file = ctx.home.config_file();
+        let cfg = config::require_notify(&file, "by csr --mail")?;
+        let support = cfg.support_to.clone().ok_or_else(|| Error::Config {
+            path: file.clone(),
+            reason: "[notify] has no support_to, needed by csr --mail; add support_to = \"<Centiloc support's address>\"".into(),
+        })?;
+        Ok(CsrMail {
+            templates: Templates::load(&ctx.home.config_dir)?,
+            mailer: Mailer::new(&cfg)?,
+            support,
+            cfg,
+        })
+    }
+
+    /// Sends the message; replies go to the profile's address, where support answers.
+    fn send(
+        &self,
+        profile: &Profile,
+        key: &PrivateKey,
+        subject: &Subject,
+        pem: &str,
+    ) -> Result<Mailbox> {
+        let facts = CsrFacts {
+            organization: &profile.organization,
+            tenant: &profile.tenant,
+            email: &profile.email,
+            subject: subject.openssl_line(),
+            curve: key.curve().to_string(),
+            key_fingerprint: key.fingerprint(),
+            csr_file_name: paths::CSR_FILE,
+        };
+        let rendered = self.templates.render(notify::Kind::CsrRequest, &facts)?;
+        let reply_to: Option<Mailbox> = profile.email.parse().ok();
+        let attachment = FileAttachment {
+            name: paths::CSR_FILE.into(),
+            content_type: "application/pkcs10",
+            bytes: pem.as_bytes().to_vec(),
+        };
+        let msg = notify::build(
+            &self.cfg.from,
+            &self.support,
+            reply_to.as_ref(),
+            &rendered,
+            Some(attachment),
+        )?;
+        self.mailer.send(&msg).map_err(|f| f.error)?;
+        Ok(self.support.clone())
+    }
 }
 
 fn signature_name(key: &PrivateKey) -> &'static str {

@@ -11,10 +11,13 @@ use crate::paths::{self, Home, ProfilePaths};
 use crate::profile::Profile;
 use crate::{renewal, store};
 
+mod check_expiry;
 mod connect;
 mod credentials;
 mod csr;
 mod decode;
+mod expiry_notify;
+mod expiry_report;
 mod init;
 mod install_ca;
 mod install_cert;
@@ -77,6 +80,11 @@ impl Ctx {
 
     /// A command line the user can paste, carrying this run's --home and --profile.
     pub fn cmd(&self, rest: &str) -> String {
+        self.cmd_for(&self.profile, rest)
+    }
+
+    /// Like [`Ctx::cmd`] for another profile (`check-expiry --all` names each one's fix).
+    pub fn cmd_for(&self, profile: &str, rest: &str) -> String {
         let mut s = String::from("centiloc-cert");
         if let Some(h) = &self.home_flag {
             s.push_str(&format!(
@@ -84,8 +92,8 @@ impl Ctx {
                 shell_quote(&h.display().to_string())
             ));
         }
-        if self.profile != "default" {
-            s.push_str(&format!(" --profile {}", shell_quote(&self.profile)));
+        if profile != "default" {
+            s.push_str(&format!(" --profile {}", shell_quote(profile)));
         }
         s.push(' ');
         s.push_str(rest);
@@ -130,6 +138,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(a) => status::run(&ctx, a),
         Command::List(a) => list::run(&ctx, a),
         Command::Renew(a) => renew::run(&ctx, a),
+        Command::CheckExpiry(a) => check_expiry::run(&ctx, a),
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

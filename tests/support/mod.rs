@@ -3,6 +3,9 @@
 //! A missing tool fails the test with the package to install; nothing skips silently.
 #![allow(dead_code)]
 
+pub mod expiry;
+pub mod smtp;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,245 @@
+//! `config.toml`: settings shared by every profile of a home. Today the `[notify]` section
+//! (SPEC: Notifications): the SMTP server and addresses for expiry notices and
+//! `csr --mail`. The SMTP password is never in this file: it comes from
+//! `CENTILOC_SMTP_PASSWORD` at send time, so the file can be world-readable and shared.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use lettre::message::Mailbox;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const SMTP_PASSWORD_ENV: &str = "CENTILOC_SMTP_PASSWORD";
+
+/// The file as written. Unknown top-level sections are tolerated (other commands may own
+/// them); inside `[notify]` a misspelt key is an error, not a silently ignored setting.
+#[derive(Debug, Default, Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    notify: Option<RawNotify>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    smtp_url: String,
+    from: String,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    support_to: Option<String>,
+}
+
+/// Validated `[notify]` settings.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub smtp: SmtpServer,
+    pub from: Mailbox,
+    /// Overrides every profile's e-mail address for expiry notices.
+    pub to: Option<Mailbox>,
+    /// Centiloc support's address, for `csr --mail`.
+    pub support_to: Option<Mailbox>,
+    /// The file these came from, for error messages.
+    pub file: PathBuf,
+}
+
+/// Where to send: `smtp://host[:port]` (plain, port 25), `smtp://…?tls=required` or
+/// `?tls=opportunistic` (STARTTLS, port 587), `smtps://…` (TLS, port 465); an optional
+/// user name in the URL (`smtp://user@host`).
+#[derive(Debug, Clone)]
+pub struct SmtpServer {
+    /// The URL as lettre takes it, never holding a password.
+    pub url: String,
+    /// `host:port`, for messages.
+    pub display: String,
+    pub user: Option<String>,
+}
+
+/// Reads `config.toml`'s `[notify]`; `Ok(None)` when the file or the section is absent.
+pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::read(file, e)),
+    };
+    let bad = |reason: String| Error::Config {
+        path: file.to_path_buf(),
+        reason,
+    };
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| bad(e.message().to_owned()))?;
+    let Some(n) = raw.notify else {
+        return Ok(None);
+    };
+    let address = |field: &str, v: &str| {
+        Mailbox::from_str(v).map_err(|_| {
+            bad(format!(
+                "[notify] {field} = {v:?} is not an e-mail address; write name@example.com or \"Name <name@example.com>\""
+            ))
+        })
+    };
+    Ok(Some(Notify {
+        smtp: SmtpServer::parse(&n.smtp_url).map_err(bad)?,
+        from: address("from", &n.from)?,
+        to: n.to.as_deref().map(|v| address("to", v)).transpose()?,
+        support_to: n
+            .support_to
+            .as_deref()
+            .map(|v| address("support_to", v))
+            .transpose()?,
+        file: file.to_path_buf(),
+    }))
+}
+
+/// `[notify]` or the error that says how to add it.
+pub fn require_notify(file: &Path, what: &str) -> Result<Notify> {
+    load_notify(file)?.ok_or_else(|| Error::Config {
+        path: file.to_path_buf(),
+        reason: format!(
+            "it has no [notify] section, needed {what}; add one with smtp_url = \"smtp://mail.example.com:587?tls=required\" and from = \"certs@example.com\""
+        ),
+    })
+}
+
+impl SmtpServer {
+    /// Checks `smtp_url`; the error text is the reason, for the caller to wrap.
+    pub fn parse(s: &str) -> std::result::Result<SmtpServer, String> {
+        let url = url::Url::parse(s).map_err(|e| {
+            format!("[notify] smtp_url is not a URL ({e}); write smtp://host:port or smtps://host")
+        })?;
+        if url.password().is_some() {
+            // The secret must not sit in a file that is shared and shown in messages.
+            return Err(format!(
+                "[notify] smtp_url holds a password; remove it from the file and set {SMTP_PASSWORD_ENV} instead"
+            ));
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("[notify] smtp_url has no host; write smtp://host:port")?;
+        let tls = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let port = match (url.scheme(), tls.as_deref()) {
+            ("smtp", None) => 25,
+            ("smtp", Some("required" | "opportunistic")) => 587,
+            ("smtp", Some(other)) => {
+                return Err(format!(
+                    "[notify] smtp_url has tls={other:?}; use tls=required or tls=opportunistic (or smtps:// for TLS from the start)"
+                ));
+            }
+            ("smtps", _) => 465,
+            (scheme, _) => {
+                return Err(format!(
+                    "[notify] smtp_url has scheme {scheme:?}; use smtp:// or smtps://"
+                ));
+            }
+        };
+        let port = url.port().unwrap_or(port);
+        let user = Some(url.username())
+            .filter(|u| !u.is_empty())
+            .map(percent_decode);
+        Ok(SmtpServer {
+            url: s.to_owned(),
+            display: format!("{host}:{port}"),
+            user,
+        })
+    }
+}
+
+/// `%40` → `@` in a URL user name (e.g. `smtp://me%40example.com@host`).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        if bytes[i] == b'%'
+            && let Some(Ok(b)) = hex.map(|h| u8::from_str_radix(h, 16))
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Option<Notify>> {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.toml");
+        std::fs::write(&f, text).unwrap();
+        load_notify(&f)
+    }
+
+    #[test]
+    fn missing_file_or_section_is_none() {
+        assert!(
+            load_notify(Path::new("/nonexistent/config.toml"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(load("[other]\nx = 1\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn full_section() {
+        let n = load(
+            "[notify]\nsmtp_url = \"smtp://me%40x.com@mail.x.com?tls=required\"\nfrom = \"Certs <c@x.com>\"\nto = \"ops@x.com\"\nsupport_to = \"support@centiloc.com\"\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(n.smtp.display, "mail.x.com:587");
+        assert_eq!(n.smtp.user.as_deref(), Some("me@x.com"));
+        assert_eq!(n.from.email.to_string(), "c@x.com");
+        assert_eq!(n.to.unwrap().email.to_string(), "ops@x.com");
+        assert_eq!(SmtpServer::parse("smtps://h").unwrap().display, "h:465");
+        assert_eq!(
+            SmtpServer::parse("smtp://127.0.0.1:2525").unwrap().display,
+            "127.0.0.1:2525"
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_file_and_never_echo_a_password() {
+        for (text, needle) in [
+            (
+                "[notify]\nsmtp_url = \"smtp://u:s3cret@h\"\nfrom = \"a@b.co\"\n",
+                "CENTILOC_SMTP_PASSWORD",
+            ),
+            (
+                "[notify]\nsmtp_url = \"http://h\"\nfrom = \"a@b.co\"\n",
+                "smtp://",
+            ),
+            (
+                "[notify]\nsmtp_url = \"smtp://h?tls=maybe\"\nfrom = \"a@b.co\"\n",
+                "tls=required",
+            ),
+            (
+                "[notify]\nsmtp_url = \"smtp://h\"\nfrom = \"nope\"\n",
+                "from",
+            ),
+            (
+                "[notify]\nsmtp_url = \"smtp://h\"\nfrom = \"a@b.co\"\nsmtp_password = \"x\"\n",
+                "smtp_password",
+            ),
+            ("[notify]\nfrom = \"a@b.co\"\n", "smtp_url"),
+        ] {
+            let e = load(text).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains("config.toml") && msg.contains(needle), "{msg}");
+            assert!(!msg.contains("s3cret"), "{msg}");
+            assert_eq!(e.exit_code(), crate::exit_codes::ExitCode::Config);
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! E-mail: rendering (pure: templates + facts → subject, text, HTML) and sending (lettre
+//! over SMTP, the edge). SPEC: Notifications. Templates are compiled in from `templates/`
+//! and a file of the same name in the config directory replaces the built-in one.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{Message, SmtpTransport, Transport};
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::config::{Notify, SMTP_PASSWORD_ENV};
+use crate::error::{Error, Result};
+
+/// Built-in templates, by file name.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "expiry-notice.subject.txt",
+        include_str!("../templates/expiry-notice.subject.txt"),
+    ),
+    (
+        "expiry-notice.txt",
+        include_str!("../templates/expiry-notice.txt"),
+    ),
+    (
+        "expiry-notice.html",
+        include_str!("../templates/expiry-notice.html"),
+    ),
+    (
+        "csr-request.subject.txt",
+        include_str!("../templates/csr-request.subject.txt"),
+    ),
+    (
+        "csr-request.txt",
+        include_str!("../templates/csr-request.txt"),
+    ),
+    (
+        "csr-request.html",
+        include_str!("../templates/csr-request.html"),
+    ),
+];
+
+/// A family of templates: `<kind>.subject.txt`, `<kind>.txt`, `<kind>.html`.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    ExpiryNotice,
+    CsrRequest,
+}
+
+impl Kind {
+    fn stem(self) -> &'static str {
+        match self {
+            Kind::ExpiryNotice => "expiry-notice",
+            Kind::CsrRequest => "csr-request",
+        }
+    }
+}
+
+/// A rendered message, ready to send or to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    /// `None` when the HTML template renders to nothing (an empty override).
+    pub html: Option<String>,
+}
+
+/// The templates in force: built-ins, each replaced by an override file if one exists.
+pub struct Templates {
+    env: Environment<'static>,
+    /// Where each template came from, for error messages.
+    /// Name → (where it came from, its source text), for error messages.
+    origin: Vec<(String, (String, String))>,
+}
+
+impl Templates {
+    /// Loads the built-ins and any overrides in `config_dir`.
+    pub fn load(config_dir: &Path) -> Result<Templates> {
+        let mut env = Environment::new();
+        // A misspelt variable in an override is a mistake to report, not an empty string.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let mut origin = Vec::new();
+        for (name, builtin) in BUILTIN {
+            let file = config_dir.join(name);
+            let (source, from) = match std::fs::read_to_string(&file) {
+                Ok(text) => (text, file.display().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    ((*builtin).to_owned(), format!("built-in {name}"))
+                }
+                Err(e) => return Err(Error::read(file, e)),
+            };
+            env.add_template_owned(*name, source.clone())
+                .map_err(|e| template_error(&from, &source, &e))?;
+            origin.push(((*name).to_owned(), (from, source)));
+        }
+        Ok(Templates { env, origin })
+    }
+
+    /// Renders the subject, text and HTML of `kind` with `facts`.
+    pub fn render(&self, kind: Kind, facts: &impl Serialize) -> Result<Rendered> {
+        let stem = kind.stem();
+        let ctx = minijinja::Value::from(minijinja::value::Serde(facts));
+        let one = |suffix: &str| -> Result<String> {
+            let name = format!("{stem}{suffix}");
+            let (from, source) = self
+                .origin
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, o)| o.clone())
+                .unwrap_or_else(|| (name.clone(), String::new()));
+            self.env
+                .get_template(&name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|e| template_error(&from, &source, &e))
+        };
+        let subject = one(".subject.txt")?;
+        // A subject is one header line: folding or injected headers are not wanted.
+        let subject = subject
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("centiloc-cert")
+            .to_owned();
+        let html = one(".html")?;
+        Ok(Rendered {
+            subject,
+            text: one(".txt")?,
+            html: Some(html).filter(|h| !h.trim().is_empty()),
+        })
+    }
+}
+
+/// The error with its line, quoted, so that "undefined value" shows which variable.
+fn template_error(from: &str, source: &str, e: &minijinja::Error) -> Error {
+    let mut reason = e.to_string();
+    if let Some(line) = e.line() {
+        let text = source
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or("")
+            .trim();
+        reason = format!("line {line} `{}`: {reason}", crate::output::safe(text));
+    }
+    Error::Template {
+        origin: from.to_owned(),
+        reason,
+    }
+}
+
+/// A file to attach (the CSR for `csr --mail`).
+pub struct FileAttachment {
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// Assembles the MIME message: text, optional HTML alternative, optional attachment.
+pub fn build(
+    from: &Mailbox,
+    to: &Mailbox,
+    reply_to: Option<&Mailbox>,
+    msg: &Rendered,
+    attachment: Option<FileAttachment>,
+) -> Result<Message> {
+    let mut b = Message::builder()
+        .from(from.clone())
+        .to(to.clone())
+        .subject(&msg.subject);
+    if let Some(r) = reply_to {
+        b = b.reply_to(r.clone());
+    }
+    let text = SinglePart::plain(msg.text.clone());
+    let body = match &msg.html {
+        Some(html) => MultiPart::alternative()
+            .singlepart(text)
+            .singlepart(SinglePart::html(html.clone())),
+        None => MultiPart::mixed().singlepart(text),
+    };
+    let body = match attachment {
+        Some(a) => {
+            let ct = ContentType::parse(a.content_type).unwrap_or(ContentType::TEXT_PLAIN);
+            let part = Attachment::new(a.name).body(a.bytes, ct);
+            MultiPart::mixed().multipart(body).singlepart(part)
+        }
+        None => body,
+    };
+    b.multipart(body).map_err(|e| Error::Smtp {
+        server: "(message)".into(),
+        reason: format!("cannot build the e-mail: {e}"),
+    })
+}
+
+/// How a message is shown by `--dry-run`: headers a person reads, then the text body.
+pub fn preview(from: &Mailbox, to: &Mailbox, msg: &Rendered) -> String {
+    let mut s = format!(
+        "From: {from}\nTo: {to}\nSubject: {}\n\n{}",
+        msg.subject, msg.text
+    );
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    if let Some(h) = &msg.html {
+        s.push_str(&format!("[HTML alternative: {} bytes]\n", h.len()));
+    }
+    s
+}
+
+/// Why a send failed, and whether the server could be reached at all (then trying more
+/// messages in this run is pointless).
+#[derive(Debug)]
+pub struct SendFailure {
+    pub error: Error,
+    pub unreachable: bool,
+}
+
+/// An SMTP connection setting, ready to send.
+pub struct Mailer {
+    transport: SmtpTransport,
+    server: String,
+}
+
+impl Mailer {
+    /// Prepares the transport from `[notify]` and `CENTILOC_SMTP_PASSWORD`.
+    pub fn new(cfg: &Notify) -> Result<Mailer> {
+        let server = format!("{} ({})", cfg.smtp.display, cfg.file.display());
+        let mut builder = SmtpTransport::from_url(&cfg.smtp.url).map_err(|e| Error::Config {
+            path: cfg.file.clone(),
+            reason: format!("[notify] smtp_url cannot be used ({e})"),
+        })?;
+        let password = std::env::var(SMTP_PASSWORD_ENV)
+            .ok()
+            .filter(|p| !p.is_empty());
+        match (&cfg.smtp.user, password) {
+            (Some(user), Some(pw)) => {
+                builder = builder.credentials(Credentials::new(user.clone(), pw));
+            }
+            (Some(user), None) => {
+                return Err(Error::SmtpPassword {
+                    server: cfg.smtp.display.clone(),
+                    user: user.clone(),
+                });
+            }
+            // A password with no user in the URL: log in as the sender, as most providers
+            // expect.
+            (None, Some(pw)) => {
+                builder = builder.credentials(Credentials::new(cfg.from.email.to_string(), pw));
+            }
+            (None, None) => {}
+        }
+        Ok(Mailer {
+            transport: builder.timeout(Some(Duration::from_secs(20))).build(),
+            server,
+        })
+    }
+
+    pub fn send(&self, msg: &Message) -> std::result::Result<(), SendFailure> {
+        self.transport.send(msg).map(|_| ()).map_err(|e| {
+            let unreachable = !e.is_permanent() && !e.is_transient();
+            SendFailure {
+                error: Error::Smtp {
+                    server: self.server.clone(),
+                    reason: cause_chain(&e),
+                },
+                unreachable,
+            }
+        })
+    }
+}
+
+/// lettre's error with its sources ("Connection error: Connection refused"), which never
+/// hold the password: lettre reports server replies and I/O errors only.
+fn cause_chain(e: &lettre::transport::smtp::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// This machine's name, for the message footer.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this machine".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn expiry_facts(days_left: i64, expired: bool) -> serde_json::Value {
+        json!({
+            "profile": "default", "tenant": "acme", "organization": "ACME <Corp>",
+            "kind": "client", "subject": "CN=acme", "serial": "10:00",
+            "fingerprint": "AA:BB", "not_after": "2026-12-01 08:00 UTC",
+            "days_left": days_left, "expired": expired, "file": "/p/tls-cert.pem",
+            "pending_since": null, "steps": ["centiloc-cert renew", "send it", "centiloc-cert install-cert FILE"],
+            "hostname": "h", "thresholds": "30, 14, 7, 3, 1", "notice": "30",
+        })
+    }
+
+    #[test]
+    fn builtin_expiry_notice_states_the_facts_and_steps() {
+        let d = tempfile::tempdir().unwrap();
+        let t = Templates::load(d.path()).unwrap();
+        let r = t
+            .render(Kind::ExpiryNotice, &expiry_facts(24, false))
+            .unwrap();
+        assert_eq!(
+            r.subject,
+            "24 days left: Centiloc User-MQTT client certificate of tenant acme (default)"
+        );
+        for fact in [
+            "acme",
+            "10:00",
+            "AA:BB",
+            "2026-12-01 08:00 UTC",
+            "in 24 days",
+            "1. centiloc-cert renew",
+            "3. centiloc-cert install-cert FILE",
+        ] {
+            assert!(r.text.contains(fact), "{fact} missing from:\n{}", r.text);
+        }
+        let html = r.html.unwrap();
+        assert!(
+            html.contains("ACME &lt;Corp&gt;"),
+            "HTML is escaped: {html}"
+        );
+        assert!(r.text.contains("ACME <Corp>"), "text is not escaped");
+        let r = t
+            .render(Kind::ExpiryNotice, &expiry_facts(-1, true))
+            .unwrap();
+        assert!(r.subject.starts_with("EXPIRED: "), "{}", r.subject);
+    }
+
+    #[test]
+    fn override_file_wins_and_a_typo_is_reported_with_its_file() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("expiry-notice.subject.txt"),
+            "Renew {{ tenant }}\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("expiry-notice.html"), "").unwrap();
+        let t = Templates::load(d.path()).unwrap();
+        let r = t
+            .render(Kind::ExpiryNotice, &expiry_facts(24, false))
+            .unwrap();
+        assert_eq!(r.subject, "Renew acme");
+        assert_eq!(r.html, None);
+        std::fs::write(d.path().join("expiry-notice.txt"), "{{ tenat }}").unwrap();
+        let t = Templates::load(d.path()).unwrap();
+        let e = t
+            .render(Kind::ExpiryNotice, &expiry_facts(24, false))
+            .unwrap_err();
+        assert!(e.to_string().contains("expiry-notice.txt"), "{e}");
+        assert_eq!(e.exit_code(), crate::exit_codes::ExitCode::Config);
+    }
+
+    #[test]
+    fn message_has_text_html_and_attachment() {
+        let from: Mailbox = "Certs <c@x.com>".parse().unwrap();
+        let to: Mailbox = "s@y.com".parse().unwrap();
+        let r = Rendered {
+            subject: "S".into(),
+            text: "T".into(),
+            html: Some("<p>H</p>".into()),
+        };
+        let att = FileAttachment {
+            name: "certificate-request.csr".into(),
+            content_type: "application/pkcs10",
+            bytes: b"CSR".to_vec(),
+        };
+        let m = build(&from, &to, None, &r, Some(att)).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        for needle in [
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/html",
+            "application/pkcs10",
+            "certificate-request.csr",
+        ] {
+            assert!(raw.contains(needle), "{needle} missing:\n{raw}");
+        }
+        assert!(
+            preview(&from, &to, &r)
+                .starts_with("From: Certs <c@x.com>\nTo: s@y.com\nSubject: S\n\nT\n")
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! `check-expiry` end to end: certificates made by `openssl ca` with exact end dates, the
+//! exit codes monitoring reads, and the three report formats parsed back.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+
+use predicates::prelude::*;
+use support::{Ca, TestHome, openssl};
+
+/// One home with four profiles ending in 200, 25, 5 and -1 days.
+fn fleet() -> (TestHome, Ca) {
+    let h = TestHome::new();
+    let ca = Ca::new("Centiloc Test CA");
+    for (name, days) in [("p200", 200), ("p25", 25), ("p5", 5), ("expired", -1)] {
+        h.profile_expiring_in(&ca, name, &format!("t-{name}"), days);
+    }
+    (h, ca)
+}
+
+fn code(h: &TestHome, args: &[&str]) -> (i32, String, String) {
+    let out = h.cmd().args(args).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn exit_codes_per_profile_and_worst_of_all() {
+    let (h, _ca) = fleet();
+    for (profile, want, first_word) in [
+        ("p200", 0, "OK"),
+        ("p25", 1, "WARNING"),
+        ("p5", 2, "CRITICAL"),
+        ("expired", 2, "CRITICAL"),
+    ] {
+        let (c, out, _) = code(&h, &["--profile", profile, "check-expiry"]);
+        assert_eq!(c, want, "{profile}: {out}");
+        let first = out.lines().next().unwrap();
+        assert!(first.starts_with(first_word), "{profile}: {out}");
+        assert_eq!(out.lines().count(), 2, "client and CA lines: {out}");
+    }
+    let (_, out, _) = code(&h, &["--profile", "p25", "check-expiry"]);
+    assert!(
+        out.contains("WARNING p25 (t-p25) client certificate expires")
+            && out.contains("(24 days left)"),
+        "{out}"
+    );
+    // Every WARNING/CRITICAL line names the command that renews.
+    assert!(
+        out.contains(&format!(
+            "renew with `centiloc-cert --home {} --profile p25 renew`",
+            h.path().display()
+        )),
+        "{out}"
+    );
+    let (_, out, _) = code(&h, &["--profile", "expired", "check-expiry"]);
+    assert!(out.contains("EXPIRED on"), "{out}");
+
+    let (c, out, _) = code(&h, &["check-expiry", "--all"]);
+    assert_eq!(c, 2, "{out}");
+    assert_eq!(out.lines().count(), 8, "{out}");
+    // Worst first: the first line carries the overall state, as plugins read it.
+    assert!(out.lines().next().unwrap().starts_with("CRITICAL"), "{out}");
+    assert!(out.lines().last().unwrap().starts_with("OK"), "{out}");
+
+    // A profile without a certificate makes --all UNKNOWN.
+    h.profile_with_csr("nocert", "t-nocert");
+    let (c, out, _) = code(&h, &["check-expiry", "--all"]);
+    assert_eq!(c, 3, "{out}");
+    assert!(
+        out.starts_with("UNKNOWN nocert (t-nocert) client certificate: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("tls-cert.pem is missing") && out.contains("install-cert"),
+        "{out}"
+    );
+}
+
+#[test]
+fn missing_certificate_is_unknown_and_missing_profile_is_66() {
+    let h = TestHome::new();
+    h.init("acme");
+    h.cmd()
+        .arg("check-expiry")
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains(
+            "UNKNOWN default (acme) client certificate",
+        ))
+        .stdout(predicate::str::contains("install-ca"));
+    h.cmd()
+        .args(["--profile", "nope", "check-expiry"])
+        .assert()
+        .code(66)
+        .stderr(predicate::str::contains("no profile \"nope\""));
+    // --all in an empty home has nothing to vouch for: UNKNOWN.
+    let empty = TestHome::new();
+    empty
+        .cmd()
+        .args(["check-expiry", "--all"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no profile in"));
+    let out = empty
+        .cmd()
+        .args(["check-expiry", "--all", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["state"], "UNKNOWN");
+    assert_eq!(doc["certificates"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn quiet_is_silent_when_ok_and_shows_only_what_needs_action() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "good", "t-good", 200);
+    h.cmd()
+        .args(["check-expiry", "--all", "--quiet"])
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr("");
+    h.profile_expiring_in(&ca, "soon", "t-soon", 20);
+    let (c, out, err) = code(&h, &["check-expiry", "--all", "-q"]);
+    assert_eq!((c, err.as_str()), (1, ""));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("WARNING soon"), "{out}");
+}
+
+#[test]
+fn json_report_parses_with_stable_fields() {
+    let (h, ca) = fleet();
+    let (c, out, _) = code(&h, &["check-expiry", "--all", "--format", "json"]);
+    assert_eq!(c, 2);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(doc["state"], "CRITICAL");
+    assert_eq!(doc["exit_code"], 2);
+    let certs = doc["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 8);
+    let by: HashMap<(String, String), &serde_json::Value> = certs
+        .iter()
+        .map(|c| {
+            (
+                (
+                    c["profile"].as_str().unwrap().to_owned(),
+                    c["kind"].as_str().unwrap().to_owned(),
+                ),
+                c,
+            )
+        })
+        .collect();
+    let p25 = by[&("p25".into(), "client".into())];
+    for field in [
+        "profile",
+        "tenant",
+        "kind",
+        "subject",
+        "serial",
+        "not_before",
+        "not_after",
+        "days_left",
+        "state",
+    ] {
+        assert!(!p25[field].is_null(), "{field} missing: {p25}");
+    }
+    assert_eq!(p25["tenant"], "t-p25");
+    assert_eq!(p25["state"], "WARNING");
+    assert_eq!(p25["days_left"], 24);
+    assert!(
+        p25["subject"].as_str().unwrap().contains("CN=t-p25"),
+        "{p25}"
+    );
+    // Serial and notAfter agree with openssl's reading of the same file.
+    let file = h.profile_dir("p25").join("tls-cert.pem");
+    let serial = openssl(
+        h.path(),
+        &["x509", "-in", file.to_str().unwrap(), "-noout", "-serial"],
+    );
+    let serial_hex: String = p25["serial"].as_str().unwrap().replace(':', "");
+    assert_eq!(serial.trim().trim_start_matches("serial="), serial_hex);
+    let enddate = openssl(
+        h.path(),
+        &[
+            "x509",
+            "-in",
+            file.to_str().unwrap(),
+            "-noout",
+            "-enddate",
+            "-dateopt",
+            "iso_8601",
+        ],
+    );
+    let iso = enddate
+        .trim()
+        .trim_start_matches("notAfter=")
+        .replace(' ', "T");
+    assert_eq!(p25["not_after"].as_str().unwrap(), iso);
+    assert_eq!(
+        by[&("expired".into(), "client".into())]["state"],
+        "CRITICAL"
+    );
+    assert_eq!(by[&("expired".into(), "client".into())]["expired"], true);
+    assert_eq!(by[&("p200".into(), "ca".into())]["state"], "OK");
+    drop(ca);
+}
+
+/// Parses the text exposition format strictly enough to catch what node_exporter's
+/// textfile collector would refuse: every sample's family announced by HELP and TYPE
+/// first, label syntax, numeric values, no duplicate series.
+fn parse_prometheus(text: &str) -> Vec<(String, HashMap<String, String>, f64)> {
+    let mut helped = HashSet::new();
+    let mut typed = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP has text");
+            assert!(!help.is_empty());
+            assert!(helped.insert(name.to_owned()), "HELP twice for {name}");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert_eq!(kind, "gauge", "{line}");
+            assert!(helped.contains(name), "TYPE before HELP: {line}");
+            typed.insert(name.to_owned());
+            continue;
+        }
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "stray line {line:?}"
+        );
+        let (series, value) = line.rsplit_once(' ').expect("sample has a value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line}"));
+        let (name, labels) = match series.split_once('{') {
+            Some((n, l)) => (n, l.strip_suffix('}').expect("closing brace")),
+            None => (series, ""),
+        };
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "metric name {name}"
+        );
+        assert!(typed.contains(name), "sample before its TYPE: {line}");
+        let mut map = HashMap::new();
+        for pair in labels
+            .split(",\"")
+            .filter(|p| !p.is_empty())
+            .flat_map(|p| p.split("\","))
+        {
+            let (k, v) = pair
+                .split_once("=\"")
+                .unwrap_or_else(|| panic!("label syntax in {line}"));
+            map.insert(k.to_owned(), v.trim_end_matches('"').to_owned());
+        }
+        assert!(seen.insert(series.to_owned()), "duplicate series {series}");
+        samples.push((name.to_owned(), map, value));
+    }
+    samples
+}
+
+#[test]
+fn prometheus_report_parses_line_by_line() {
+    let (h, _ca) = fleet();
+    let (c, out, _) = code(&h, &["check-expiry", "--all", "--format", "prometheus"]);
+    assert_eq!(c, 2, "exit code is the same in every format");
+    let samples = parse_prometheus(&out);
+    let get = |metric: &str, profile: &str, kind: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == metric && l["profile"] == profile && l["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {metric} for {profile}/{kind} in\n{out}"))
+            .2
+    };
+    assert_eq!(get("centiloc_cert_state", "p200", "client"), 0.0);
+    assert_eq!(get("centiloc_cert_state", "p25", "client"), 1.0);
+    assert_eq!(get("centiloc_cert_state", "p5", "client"), 2.0);
+    assert_eq!(get("centiloc_cert_state", "expired", "client"), 2.0);
+    assert_eq!(get("centiloc_cert_days_left", "p25", "client"), 24.0);
+    let now = chrono::Utc::now().timestamp() as f64;
+    let na = get("centiloc_cert_not_after_timestamp_seconds", "p25", "client");
+    assert!((na - now - 25.0 * 86400.0).abs() < 120.0, "{na} vs {now}");
+    let tenant = samples
+        .iter()
+        .find(|(n, l, _)| n == "centiloc_cert_state" && l["profile"] == "p5")
+        .map(|(_, l, _)| l["tenant"].clone());
+    assert_eq!(tenant.as_deref(), Some("t-p5"));
+}
+
+#[test]
+fn cert_file_needs_no_profile_and_flags_set_thresholds() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    let csr = h.profile_with_csr("x", "t-x");
+    let cert = ca.sign_days_from_now(&csr, 40);
+    let other = TestHome::new();
+    let run = |extra: &[&str]| {
+        other
+            .cmd()
+            .args(["check-expiry", "--cert", cert.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&[]).status.code(), Some(0));
+    let out = run(&["--warn-days", "45"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("WARNING certificate "));
+    assert_eq!(
+        run(&["--warn-days", "60", "--critical-days", "45"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let bad = run(&["--warn-days", "5", "--critical-days", "10"]);
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--critical-days 10 is more than --warn-days 5")
+    );
+    // Not a certificate: UNKNOWN, with the reason.
+    let junk = other.path().join("junk.pem");
+    std::fs::write(&junk, "hello").unwrap();
+    other
+        .cmd()
+        .args(["check-expiry", "--cert", junk.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stdout(
+            predicate::str::contains("UNKNOWN certificate")
+                .and(predicate::str::contains("junk.pem")),
+        );
+}
+
+#[test]
+fn profile_thresholds_and_pending_renewal_are_honoured() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 200);
+    h.cmd().arg("check-expiry").assert().code(0);
+    let settings = h.profile_dir("default").join("profile.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    // No [expiry] table is written while the defaults apply; add one.
+    assert!(!text.contains("[expiry]"), "{text}");
+    let text = format!("{text}\n[expiry]\nwarn_days = 250\n");
+    std::fs::write(&settings, text).unwrap();
+    h.cmd()
+        .arg("check-expiry")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with(
+            "WARNING default (acme) client certificate",
+        ));
+    // The command line wins over the profile.
+    h.cmd()
+        .args(["check-expiry", "--warn-days", "30"])
+        .assert()
+        .code(0);
+    // A renewal under way is mentioned, and the fix becomes install-cert.
+    let pending = h.profile_dir("default").join("pending");
+    std::fs::create_dir(&pending).unwrap();
+    std::fs::copy(
+        h.profile_dir("default").join("certificate-request.csr"),
+        pending.join("certificate-request.csr"),
+    )
+    .unwrap();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    h.cmd()
+        .arg("check-expiry")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!(
+            "renewal CSR made on {today}, waiting for the signed certificate"
+        )))
+        .stdout(predicate::str::contains(
+            "when support returns the certificate, run `centiloc-cert",
+        ));
+}

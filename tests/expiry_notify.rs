@@ -1,0 +1,379 @@
+//! E-mail end to end against a real SMTP server (aiosmtpd): `check-expiry --notify`
+//! once per threshold per certificate, `--dry-run`, an SMTP outage that is reported and
+//! retried, `csr --mail` with the CSR attached, and the configuration errors.
+
+mod support;
+
+use predicates::prelude::*;
+use support::smtp::Smtp;
+use support::{Ca, TestHome, free_port, openssl};
+
+fn notify(h: &TestHome) -> std::process::Output {
+    h.cmd()
+        .args(["check-expiry", "--all", "--notify", "--quiet"])
+        .output()
+        .unwrap()
+}
+
+fn fingerprint(h: &TestHome, cert: &std::path::Path) -> String {
+    let out = openssl(
+        h.path(),
+        &[
+            "x509",
+            "-in",
+            cert.to_str().unwrap(),
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ],
+    );
+    out.trim().split_once('=').unwrap().1.to_owned()
+}
+
+#[test]
+fn one_notice_per_threshold_per_certificate() {
+    let smtp = Smtp::start();
+    let h = TestHome::new();
+    h.notify_config(&smtp.url());
+    let ca = Ca::new("CA");
+    let cert = h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_expiring_in(&ca, "calm", "t-calm", 200);
+
+    let out = notify(&h);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the expiry state, notices or not"
+    );
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let m = &mails[0];
+    assert_eq!(m.to, "ops-acme@example.com");
+    assert_eq!(m.from, "Certificates <certs@example.com>");
+    assert_eq!(
+        m.subject,
+        "24 days left: Centiloc User-MQTT client certificate of tenant acme (default)"
+    );
+    let serial = openssl(
+        h.path(),
+        &["x509", "-in", cert.to_str().unwrap(), "-noout", "-serial"],
+    );
+    let serial = serial.trim().trim_start_matches("serial=");
+    let fp = fingerprint(&h, &cert);
+    let text = &m.text;
+    assert!(text.contains(&fp), "fingerprint {fp} in:\n{text}");
+    assert!(
+        text.replace(':', "").contains(serial),
+        "serial {serial} in:\n{text}"
+    );
+    for fact in [
+        "Tenant        acme",
+        "Profile       default",
+        "in 24 days",
+        "Days left     24",
+    ] {
+        assert!(text.contains(fact), "{fact:?} in:\n{text}");
+    }
+    // The exact renewal steps, with this home.
+    let home = h.path().display().to_string();
+    assert!(
+        text.contains(&format!("1. centiloc-cert --home {home} renew")),
+        "{text}"
+    );
+    assert!(
+        text.contains("pending/certificate-request.csr to Centiloc support"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "3. centiloc-cert --home {home} install-cert tls-cert.pem"
+        )),
+        "{text}"
+    );
+    let html = m.html.as_deref().expect("an HTML alternative");
+    assert!(html.contains(&fp) && html.contains("<ol>"), "{html}");
+    let state = std::fs::read_to_string(h.profile_dir("default").join("notices.toml")).unwrap();
+    assert!(state.contains(&fp) && state.contains("\"30\""), "{state}");
+
+    // The daily cron run the day after: nothing new.
+    assert_eq!(notify(&h).status.code(), Some(1));
+    assert_eq!(smtp.messages().len(), 1);
+
+    // The certificate nears its end (a certificate ending sooner stands in for time
+    // passing): crossing 14 days sends the next notice, once.
+    let csr = h.profile_dir("default").join("certificate-request.csr");
+    let sooner = ca.sign_days_from_now(&csr, 10);
+    h.install("default", &sooner, &ca.cert);
+    assert_eq!(notify(&h).status.code(), Some(1));
+    assert_eq!(notify(&h).status.code(), Some(1));
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    assert!(
+        mails[1].subject.starts_with("9 days left: "),
+        "{}",
+        mails[1].subject
+    );
+    assert!(mails[1].text.contains(&fingerprint(&h, &sooner)));
+    // The replaced certificate's entry is gone; the new one has its notice.
+    let state = std::fs::read_to_string(h.profile_dir("default").join("notices.toml")).unwrap();
+    assert!(!state.contains(&fp) && state.contains("\"14\""), "{state}");
+
+    // Expired: one last notice.
+    let gone = ca.sign_days_from_now(&csr, -1);
+    h.install("default", &gone, &ca.cert);
+    assert_eq!(notify(&h).status.code(), Some(2));
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 3);
+    assert!(
+        mails[2].subject.starts_with("EXPIRED: "),
+        "{}",
+        mails[2].subject
+    );
+}
+
+#[test]
+fn dry_run_prints_and_sends_nothing() {
+    let smtp = Smtp::start();
+    let h = TestHome::new();
+    h.notify_config(&smtp.url());
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 5);
+    h.cmd()
+        .args(["check-expiry", "--notify", "--dry-run"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "--- dry run: 7-day notice for profile default (client certificate), not sent ---",
+        ))
+        .stdout(predicate::str::contains("To: ops-acme@example.com"))
+        .stdout(predicate::str::contains(
+            "Subject: 4 days left: Centiloc User-MQTT client certificate of tenant acme",
+        ));
+    assert!(smtp.messages().is_empty());
+    assert!(!h.profile_dir("default").join("notices.toml").exists());
+    // --dry-run alone is a usage error: it only qualifies --notify.
+    h.cmd()
+        .args(["check-expiry", "--dry-run"])
+        .assert()
+        .code(64);
+}
+
+#[test]
+fn smtp_down_is_reported_keeps_the_exit_code_and_is_retried() {
+    let port = free_port();
+    let h = TestHome::new();
+    h.notify_config(&format!("smtp://127.0.0.1:{port}"));
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 25);
+    let out = notify(&h);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "still the WARNING of the certificate"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.contains("it will be sent again on the next run"),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("connect"), "the cause: {err}");
+    assert!(!h.profile_dir("default").join("notices.toml").exists());
+
+    // The server is back: the notice goes out on the next run.
+    let smtp = Smtp::start_on(port);
+    let out = notify(&h);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[test]
+fn smtp_failure_never_shows_the_password() {
+    let smtp = Smtp::start();
+    let h = TestHome::new();
+    // aiosmtpd offers no AUTH on a plain connection, so logging in fails.
+    h.notify_config(&format!("smtp://mailer@127.0.0.1:{}", smtp.port));
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 25);
+    let out = h
+        .cmd()
+        .env("CENTILOC_SMTP_PASSWORD", "hunter2-secret")
+        .args(["check-expiry", "--notify"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("was not sent"), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+    // Without the password, a user in the URL is a configuration error, found up front.
+    h.cmd()
+        .args(["check-expiry", "--notify"])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("set CENTILOC_SMTP_PASSWORD"));
+}
+
+#[test]
+fn notify_configuration_errors_are_78_and_name_the_file() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.cmd()
+        .args(["check-expiry", "--notify"])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("config.toml").and(predicate::str::contains("[notify]")));
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[notify]\nsmtp_url = \"smtp://u:s3cret@127.0.0.1\"\nfrom = \"a@b.co\"\n",
+    )
+    .unwrap();
+    h.cmd()
+        .args(["check-expiry", "--notify"])
+        .assert()
+        .code(78)
+        .stderr(
+            predicate::str::contains("CENTILOC_SMTP_PASSWORD")
+                .and(predicate::str::contains("s3cret").not()),
+        );
+    // A broken template override is caught before anything is sent.
+    h.notify_config("smtp://127.0.0.1:1");
+    std::fs::write(h.path().join("expiry-notice.txt"), "{% if %}").unwrap();
+    h.cmd()
+        .args(["check-expiry", "--notify", "--dry-run"])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("expiry-notice.txt"));
+    // A misspelt variable is caught on a run where no notice is due.
+    let calm = TestHome::new();
+    calm.notify_config("smtp://127.0.0.1:1");
+    calm.profile_expiring_in(&ca, "default", "calm", 200);
+    std::fs::write(calm.path().join("expiry-notice.html"), "{{ tenat }}").unwrap();
+    calm.cmd()
+        .args(["check-expiry", "--notify"])
+        .assert()
+        .code(78)
+        .stderr(
+            predicate::str::contains("expiry-notice.html").and(predicate::str::contains("tenat")),
+        );
+}
+
+#[test]
+fn template_override_in_the_config_directory_is_used() {
+    let h = TestHome::new();
+    h.notify_config("smtp://127.0.0.1:1");
+    std::fs::write(
+        h.path().join("expiry-notice.subject.txt"),
+        "[certs] {{ tenant }} needs renewing in {{ days_left }} days",
+    )
+    .unwrap();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.cmd()
+        .args(["check-expiry", "--notify", "--dry-run"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "Subject: [certs] acme needs renewing in 24 days",
+        ));
+}
+
+#[test]
+fn csr_mail_delivers_the_csr_intact_to_support() {
+    let smtp = Smtp::start();
+    let h = TestHome::new();
+    h.notify_config(&smtp.url());
+    h.init("acme");
+    h.cmd()
+        .args(["csr", "--mail"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "e-mailed the CSR to Centiloc support at support@centiloc.example",
+        ));
+    let written =
+        std::fs::read_to_string(h.profile_dir("default").join("certificate-request.csr")).unwrap();
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    let m = &mails[0];
+    assert_eq!(m.to, "support@centiloc.example");
+    assert_eq!(m.reply_to.as_deref(), Some("ops@example.com"));
+    assert!(
+        m.subject.contains("tenant acme (Demo Corp)"),
+        "{}",
+        m.subject
+    );
+    let key_fp = {
+        let out = h.cmd().args(["csr", "--format", "json"]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["key_fingerprint_sha256"].as_str().unwrap().to_owned()
+    };
+    for fact in ["Demo Corp", "acme", "ops@example.com", key_fp.as_str()] {
+        assert!(m.text.contains(fact), "{fact} in:\n{}", m.text);
+    }
+    assert_eq!(m.attachments.len(), 1);
+    let a = &m.attachments[0];
+    assert_eq!(a.filename, "certificate-request.csr");
+    assert_eq!(a.content_type, "application/pkcs10");
+    assert_eq!(
+        a.content, written,
+        "the attachment is the CSR byte for byte"
+    );
+    let back = h.path().join("from-mail.csr");
+    std::fs::write(&back, &a.content).unwrap();
+    let subject = openssl(
+        h.path(),
+        &[
+            "req",
+            "-in",
+            back.to_str().unwrap(),
+            "-verify",
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253",
+        ],
+    );
+    assert!(
+        subject.contains("CN=acme") && subject.contains("O=Demo Corp"),
+        "{subject}"
+    );
+}
+
+#[test]
+fn csr_mail_without_support_address_changes_nothing() {
+    let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[notify]\nsmtp_url = \"smtp://127.0.0.1:1\"\nfrom = \"a@b.co\"\n",
+    )
+    .unwrap();
+    h.init("acme");
+    h.cmd()
+        .args(["csr", "--mail"])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("support_to"));
+    assert!(
+        !h.profile_dir("default")
+            .join("certificate-request.csr")
+            .exists()
+    );
+    // SMTP down: 69, naming the server.
+    let port = free_port();
+    h.notify_config(&format!("smtp://127.0.0.1:{port}"));
+    h.cmd()
+        .args(["csr", "--mail"])
+        .assert()
+        .code(69)
+        .stderr(predicate::str::contains(format!("127.0.0.1:{port}")));
+}

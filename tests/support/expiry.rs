@@ -1,0 +1,55 @@
+//! Profiles holding certificates that expire at chosen dates, placed directly in the
+//! profile directory as `install-cert`/`install-ca` would leave them.
+
+use std::path::{Path, PathBuf};
+
+use super::{Ca, TestHome};
+
+impl TestHome {
+    /// `init --profile NAME --tenant TENANT` then `csr`; returns the CSR path.
+    pub fn profile_with_csr(&self, name: &str, tenant: &str) -> PathBuf {
+        self.cmd()
+            .args(["--profile", name, "init", "--tenant", tenant])
+            .args([
+                "--org",
+                "Demo Corp",
+                "--email",
+                &format!("ops-{tenant}@example.com"),
+            ])
+            .assert()
+            .success();
+        self.cmd()
+            .args(["--profile", name, "csr"])
+            .assert()
+            .success();
+        self.profile_dir(name).join("certificate-request.csr")
+    }
+
+    /// A profile whose client certificate ends `days` from now (negative: expired), with
+    /// `ca`'s certificate as its CA. Returns the installed certificate.
+    pub fn profile_expiring_in(&self, ca: &Ca, name: &str, tenant: &str, days: i64) -> PathBuf {
+        let csr = self.profile_with_csr(name, tenant);
+        let signed = ca.sign_days_from_now(&csr, days);
+        self.install(name, &signed, &ca.cert)
+    }
+
+    /// Copies a certificate (and the CA) into the profile, as the install commands do.
+    pub fn install(&self, name: &str, cert: &Path, ca_cert: &Path) -> PathBuf {
+        let dir = self.profile_dir(name);
+        std::fs::copy(ca_cert, dir.join("ca-cert.pem")).expect("copy CA");
+        let dest = dir.join("tls-cert.pem");
+        std::fs::copy(cert, &dest).expect("copy certificate");
+        dest
+    }
+
+    /// `config.toml` with a `[notify]` section for `smtp_url`.
+    pub fn notify_config(&self, smtp_url: &str) {
+        std::fs::write(
+            self.path().join("config.toml"),
+            format!(
+                "[notify]\nsmtp_url = \"{smtp_url}\"\nfrom = \"Certificates <certs@example.com>\"\nsupport_to = \"support@centiloc.example\"\n"
+            ),
+        )
+        .expect("write config.toml");
+    }
+}

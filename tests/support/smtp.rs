@@ -1,0 +1,143 @@
+//! A real SMTP server for the tests: aiosmtpd (Debian python3-aiosmtpd, for
+//! /usr/bin/python3) delivering into a Maildir. Messages are read back with python's own
+//! `email` parser, not ours, so a test checks what a mail client would see.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const PYTHON: &str = "/usr/bin/python3";
+
+/// One received e-mail, as python's `email` package parsed it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Mail {
+    pub from: String,
+    pub to: String,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub attachments: Vec<MailAttachment>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct MailAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub content: String,
+}
+
+/// aiosmtpd on 127.0.0.1, killed (by PID) when dropped.
+pub struct Smtp {
+    child: Child,
+    pub port: u16,
+    pub maildir: TempDir,
+}
+
+fn require_aiosmtpd() {
+    let ok = Command::new(PYTHON)
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "aiosmtpd is not installed for {PYTHON}: run `apt-get install python3-aiosmtpd` (scripts/test does it for you)"
+    );
+}
+
+impl Smtp {
+    /// Starts a server on a free port and waits until it accepts connections.
+    pub fn start() -> Smtp {
+        Smtp::start_on(super::free_port())
+    }
+
+    pub fn start_on(port: u16) -> Smtp {
+        require_aiosmtpd();
+        let maildir = tempfile::tempdir().expect("temp dir");
+        let child = Command::new(PYTHON)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            // A path that does not exist yet: Maildir creates it with tmp/ new/ cur/.
+            .arg(maildir.path().join("Maildir"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let smtp = Smtp {
+            child,
+            port,
+            maildir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on 127.0.0.1:{port} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        smtp
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message delivered so far, oldest first.
+    pub fn messages(&self) -> Vec<Mail> {
+        read_maildir(&self.maildir.path().join("Maildir"))
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const PARSE: &str = r#"
+import email, email.policy, json, mailbox, os, sys
+box = mailbox.Maildir(sys.argv[1], create=False)
+out = []
+for key in box.iterkeys():
+    path = os.path.join(sys.argv[1], box._lookup(key))
+    with open(path, "rb") as f:
+        m = email.message_from_binary_file(f, policy=email.policy.default)
+    plain = m.get_body(("plain",))
+    html = m.get_body(("html",))
+    atts = []
+    for a in m.iter_attachments():
+        c = a.get_content()
+        atts.append({"filename": a.get_filename(), "content_type": a.get_content_type(),
+                     "content": c.decode() if isinstance(c, bytes) else c})
+    out.append({"from": str(m["From"]), "to": str(m["To"]),
+                "reply_to": str(m["Reply-To"]) if m["Reply-To"] else None,
+                "subject": str(m["Subject"]), "order": os.stat(path).st_mtime_ns,
+                "text": plain.get_content() if plain else "",
+                "html": html.get_content() if html else None, "attachments": atts})
+out.sort(key=lambda x: x["order"])
+print(json.dumps(out))
+"#;
+
+fn read_maildir(dir: &Path) -> Vec<Mail> {
+    if !dir.join("new").is_dir() {
+        return Vec::new();
+    }
+    let out = Command::new(PYTHON)
+        .args(["-c", PARSE])
+        .arg(dir)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "parsing the Maildir failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("parser output is JSON")
+}
