@@ -61,12 +61,16 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
         reason: e.to_string(),
     };
     if let (Encoding::Proto, None, Format::Text) = (encoding, &s.schema, s.format) {
-        // The common case, kept lean: check, print into one buffer, one write; no copy
-        // of the payload and no `String`.
-        let mut text = Vec::new();
-        raw_proto::write_text(&bytes, &mut text)
-            .map_err(|e| bad_payload(decode::DecodeError::Wire(e)))?;
-        write_text(&text);
+        // The common case, kept lean: check, then print into a 64 KiB buffer written out
+        // whenever it fills; no copy of the payload and no `String`. A closed pipe
+        // (`decode x | head`) is not an error: the rest is not written.
+        let mut out = std::io::stdout().lock();
+        let mut open = true;
+        raw_proto::stream_text(&bytes, &mut |chunk| {
+            open = open && out.write_all(chunk).is_ok();
+        })
+        .map_err(|e| bad_payload(decode::DecodeError::Wire(e)))?;
+        let _ = out.flush();
         return Ok(ExitCode::Ok);
     }
     let decoded = decode::decode(&bytes, encoding, s.schema.as_ref()).map_err(bad_payload)?;

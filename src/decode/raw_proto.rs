@@ -371,11 +371,40 @@ pub(crate) fn render_text_into(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), Wi
     out.reserve(bytes.len().saturating_mul(3).saturating_add(16));
     let mark = out.len();
     let mut r = Reader::new(bytes, 0, Rules::Top);
-    let result = print_fields(&mut r, PRINT_BUDGET, TOP_GROUP_DEPTH, 0, None, out);
+    let result = print_fields(&mut r, PRINT_BUDGET, TOP_GROUP_DEPTH, 0, None, out, None);
     if result.is_err() {
         out.truncate(mark);
     }
     result
+}
+
+/// Where [`stream_text`] hands its chunks.
+type Sink<'s> = &'s mut dyn FnMut(&[u8]);
+
+/// Text chunk size of [`stream_text`]: a buffer this size stays in the CPU cache and is
+/// faulted in once, where megabytes of text in one buffer cost a page fault per 4 KiB.
+const CHUNK: usize = 64 * 1024;
+
+/// [`to_text`] handed to `sink` in chunks of about 64 KiB, each ending at a top-level
+/// field's end (so at a newline). Nothing is handed over when the bytes are refused:
+/// they are checked before the first chunk.
+pub fn stream_text(bytes: &[u8], sink: Sink<'_>) -> Result<(), WireError> {
+    validate(bytes)?;
+    let mut out = Vec::with_capacity(CHUNK + 4096);
+    let mut r = Reader::new(bytes, 0, Rules::Top);
+    print_fields(
+        &mut r,
+        PRINT_BUDGET,
+        TOP_GROUP_DEPTH,
+        0,
+        None,
+        &mut out,
+        Some(sink),
+    )?;
+    if !out.is_empty() {
+        sink(&out);
+    }
+    Ok(())
 }
 
 /// The printer only ever writes printable ASCII and newlines.
@@ -385,6 +414,7 @@ fn ascii_string(bytes: Vec<u8>) -> String {
 
 /// Prints the fields of `r` up to its end, or up to the end-group tag of `group`
 /// (number, offset of its start tag), in one pass: checking and printing together.
+/// With a `sink` (top level only), full chunks of text are handed to it as they fill.
 ///
 /// `budget` is protoc's print budget; `depth_left` is how many more groups the parse
 /// this walk belongs to allows (the top-level parse, or the trial parse of the enclosing
@@ -396,8 +426,16 @@ fn print_fields(
     indent: usize,
     group: Option<(u32, usize)>,
     out: &mut Vec<u8>,
+    mut sink: Option<Sink<'_>>,
 ) -> Result<(), WireError> {
     loop {
+        // Only the top level streams: text of a nested message may still be taken back.
+        if let Some(sink) = sink.as_mut()
+            && out.len() >= CHUNK
+        {
+            sink(out);
+            out.clear();
+        }
         if r.pos >= r.buf.len() {
             return match group {
                 None => Ok(()),
@@ -454,6 +492,7 @@ fn print_fields(
                     indent + 1,
                     Some((number, start)),
                     out,
+                    None,
                 )?;
                 push_indent(out, indent);
                 out.extend_from_slice(b"}\n");
@@ -474,7 +513,7 @@ fn print_len(b: &[u8], budget: u32, indent: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(b" {\n");
         let mut r = Reader::new(b, 0, Rules::Embedded);
         // The trial parse allows `budget` nested groups (see `prints_as_message`).
-        if print_fields(&mut r, budget - 1, budget, indent + 1, None, out).is_ok() {
+        if print_fields(&mut r, budget - 1, budget, indent + 1, None, out, None).is_ok() {
             push_indent(out, indent);
             out.extend_from_slice(b"}\n");
             return;
@@ -690,6 +729,26 @@ mod tests {
             to_text(b).unwrap(),
             "1: 150\n5: \"hello\"\n8 {\n  1: 1\n  2: \"\"\n}\n"
         );
+    }
+
+    #[test]
+    fn streamed_chunks_add_up_to_the_text() {
+        // ~200 KiB of text: several chunks, each cut at a top-level field's end.
+        let event = b"\x0a\x02\x08\x01\x12\x05hello\x1d\x00\x00\x40\x3f\x20\xff\x01";
+        let mut bytes = Vec::new();
+        for _ in 0..4000 {
+            bytes.extend_from_slice(b"\x0a");
+            bytes.push(event.len() as u8);
+            bytes.extend_from_slice(event);
+        }
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        stream_text(&bytes, &mut |c| chunks.push(c.to_vec())).unwrap();
+        assert!(chunks.len() > 2);
+        assert!(chunks.iter().all(|c| c.ends_with(b"}\n")));
+        assert_eq!(chunks.concat(), to_text(&bytes).unwrap().into_bytes());
+        let mut called = false;
+        assert!(stream_text(b"\x08", &mut |_| called = true).is_err());
+        assert!(!called);
     }
 
     #[test]
