@@ -525,15 +525,13 @@ fn print_len(b: &[u8], budget: u32, indent: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\"\n");
 }
 
-const SPACES: &[u8; 128] = &[b' '; 128];
-
+#[inline]
 fn push_indent(out: &mut Vec<u8>, indent: usize) {
-    let mut n = indent * 2;
-    while n > SPACES.len() {
-        out.extend_from_slice(SPACES);
-        n -= SPACES.len();
+    // Pairs of spaces: the usual depth is 0 to 3, and a copy from a buffer of spaces
+    // compiles to a call to `memset`, dearer than these stores.
+    for _ in 0..indent {
+        out.extend_from_slice(b"  ");
     }
-    out.extend_from_slice(&SPACES[..n]);
 }
 
 /// "00" to "99", for two decimal digits at a time.
@@ -544,11 +542,20 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+#[inline]
+fn push_u64(out: &mut Vec<u8>, v: u64) {
+    // Field numbers and most small values: inline.
     if v < 10 {
         out.push(b'0' + v as u8);
-        return;
+    } else if v < 100 {
+        let d = v as usize * 2;
+        out.extend_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    } else {
+        push_u64_long(out, v);
     }
+}
+
+fn push_u64_long(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     while v >= 100 {
@@ -749,6 +756,18 @@ mod tests {
         let mut called = false;
         assert!(stream_text(b"\x08", &mut |_| called = true).is_err());
         assert!(!called);
+    }
+
+    #[test]
+    fn decimal_digits() {
+        for v in [0, 9, 10, 99, 100, 101, 999, 1000, 1_795_600_800, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
+        let mut out = Vec::new();
+        push_hex::<8>(&mut out, 0x3f40_0000);
+        assert_eq!(out, b": 0x3f400000\n");
     }
 
     #[test]
