@@ -79,6 +79,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("batch_10000_{}B", many.len()), |b| {
         b.iter(|| raw_proto::to_text(black_box(&many)))
     });
+    // What `decode` does: text streamed in 64 KiB chunks (here to nowhere).
+    g.bench_function("batch_10000_stream", |b| {
+        b.iter(|| {
+            raw_proto::stream_text(black_box(&many), &mut |c| {
+                black_box(c);
+            })
+        })
+    });
     g.bench_function("batch_10000_json", |b| {
         b.iter(|| decode::decode(black_box(&many), Encoding::Proto, None).map(|d| d.to_json()))
     });

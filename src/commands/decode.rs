@@ -2,10 +2,11 @@
 //! show what they receive (SPEC: Commands, Decoding).
 
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use crate::cli::DecodeArgs;
-use crate::decode::{self, Encoding, Schema, SchemaError};
+use crate::decode::{self, Encoding, Schema, SchemaError, raw_proto};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::output::Format;
@@ -55,40 +56,65 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
     let s = Settings::from_args(args)?;
     let bytes = read_payload(s.file.as_deref())?;
     let encoding = s.encoding.unwrap_or_else(|| Encoding::guess(&bytes));
-    let decoded =
-        decode::decode(&bytes, encoding, s.schema.as_ref()).map_err(|e| Error::BadPayload {
-            source_name: s.source_name(),
-            reason: e.to_string(),
-        })?;
+    let bad_payload = |e: decode::DecodeError| Error::BadPayload {
+        source_name: s.source_name(),
+        reason: e.to_string(),
+    };
+    if let (Encoding::Proto, None, Format::Text) = (encoding, &s.schema, s.format) {
+        // The common case, kept lean: check, then print into a 64 KiB buffer written out
+        // whenever it fills; no copy of the payload and no `String`. A closed pipe
+        // (`decode x | head`) is not an error: the rest is not written.
+        let mut out = std::io::stdout().lock();
+        let mut open = true;
+        raw_proto::stream_text(&bytes, &mut |chunk| {
+            open = open && out.write_all(chunk).is_ok();
+        })
+        .map_err(|e| bad_payload(decode::DecodeError::Wire(e)))?;
+        let _ = out.flush();
+        return Ok(ExitCode::Ok);
+    }
+    let decoded = decode::decode(&bytes, encoding, s.schema.as_ref()).map_err(bad_payload)?;
     match s.format {
         Format::Json => ctx.out.json(&decoded.to_json()),
-        Format::Text => write_text(&decoded.to_text()),
+        Format::Text => {
+            let mut text = Vec::new();
+            decoded.write_text(&mut text);
+            write_text(&text);
+        }
     }
     Ok(ExitCode::Ok)
 }
 
 fn read_payload(file: Option<&Path>) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
     match file {
-        Some(path) => {
-            bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-        }
+        Some(path) => std::fs::read(path).map_err(|e| Error::read(path, e)),
         None => {
-            std::io::stdin()
+            let stdin = std::io::stdin();
+            // A redirected file says its size: read it in one go rather than in
+            // doubling steps.
+            let hint = stdin
+                .as_fd()
+                .try_clone_to_owned()
+                .ok()
+                .and_then(|fd| std::fs::File::from(fd).metadata().ok())
+                .filter(|m| m.is_file())
+                .map_or(0, |m| m.len() as usize);
+            let mut bytes = Vec::with_capacity(hint.saturating_add(1).max(8192));
+            stdin
                 .lock()
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::read("standard input", e))?;
+            Ok(bytes)
         }
     }
-    Ok(bytes)
 }
 
 /// One write for the whole text (a 1 MB payload prints megabytes); a closed pipe is
 /// not an error (`decode x | head`). The text is already terminal-safe.
-fn write_text(text: &str) {
+fn write_text(text: &[u8]) {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    if !text.is_empty() && !text.ends_with('\n') {
+    let _ = out.write_all(text);
+    if !text.is_empty() && !text.ends_with(b"\n") {
         let _ = out.write_all(b"\n");
     }
     let _ = out.flush();

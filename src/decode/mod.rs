@@ -137,6 +137,19 @@ impl Decoded {
         }
     }
 
+    /// [`Decoded::to_text`] appended to `out` as bytes; for protobuf without a schema,
+    /// without building a `String` (the text of a 1 MB payload is megabytes).
+    pub fn write_text(&self, out: &mut Vec<u8>) {
+        match self {
+            Decoded::Raw(b) => {
+                if let Err(e) = raw_proto::render_text_into(b, out) {
+                    out.extend_from_slice(format!("<{e}>\n").as_bytes());
+                }
+            }
+            other => out.extend_from_slice(other.to_text().as_bytes()),
+        }
+    }
+
     /// The JSON view (SPEC: `--format json`).
     pub fn to_json(&self) -> Value {
         match self {

@@ -17,7 +17,10 @@
 //!   at 10 and drops by one per nested message or group; it is also the group depth
 //!   limit of that trial parse.
 //!
-//! Everything is checked up front ([`validate`]); printing then walks the same bytes.
+//! The whole payload is checked up front ([`validate`], which only skips over
+//! length-delimited values); printing then walks the bytes once, printing each
+//! length-delimited value as a message while it tries to parse it, and falling back to a
+//! string when that fails.
 
 use std::fmt;
 
@@ -152,7 +155,15 @@ impl<'a> Reader<'a> {
 
     /// A little-endian base-128 varint of at most `max` bytes; bits past 64 are dropped
     /// as protoc drops them.
+    #[inline]
     fn varint(&mut self, max: usize, too_long: WireErrorKind) -> Result<u64, WireError> {
+        // Most tags, lengths and small values are one byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
         let start = self.pos;
         let mut value: u64 = 0;
         for i in 0..max {
@@ -334,108 +345,298 @@ fn for_each_field<'a>(
 
 /// `protoc --decode_raw` output for `bytes`, or where and why protoc would refuse them.
 pub fn to_text(bytes: &[u8]) -> Result<String, WireError> {
+    let mut out = Vec::new();
+    write_text(bytes, &mut out)?;
+    Ok(ascii_string(out))
+}
+
+/// [`to_text`] appended to `out` as bytes (no UTF-8 check, no `String`): the fast path
+/// of `decode`. Nothing is appended when the bytes are refused.
+pub fn write_text(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
     validate(bytes)?;
-    render_text(bytes)
+    render_text_into(bytes, out)
 }
 
 /// [`to_text`] for bytes [`validate`] already accepted (the walk still fails cleanly,
 /// never panics, if they were not).
 pub(crate) fn render_text(bytes: &[u8]) -> Result<String, WireError> {
-    let mut out = String::with_capacity(bytes.len() * 4);
-    print_fields(bytes, Rules::Top, PRINT_BUDGET, 0, &mut out)?;
-    Ok(out)
+    let mut out = Vec::new();
+    render_text_into(bytes, &mut out)?;
+    Ok(ascii_string(out))
 }
 
+/// [`render_text`] appended to `out`; on error `out` is left as it was.
+pub(crate) fn render_text_into(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
+    // The text is about 2.5 times the wire size for typical events; more is grown.
+    out.reserve(bytes.len().saturating_mul(3).saturating_add(16));
+    let mark = out.len();
+    let mut r = Reader::new(bytes, 0, Rules::Top);
+    let result = print_fields(&mut r, PRINT_BUDGET, TOP_GROUP_DEPTH, 0, None, out, None);
+    if result.is_err() {
+        out.truncate(mark);
+    }
+    result
+}
+
+/// Where [`stream_text`] hands its chunks.
+type Sink<'s> = &'s mut dyn FnMut(&[u8]);
+
+/// Text chunk size of [`stream_text`]: a buffer this size stays in the CPU cache and is
+/// faulted in once, where megabytes of text in one buffer cost a page fault per 4 KiB.
+const CHUNK: usize = 64 * 1024;
+
+/// [`to_text`] handed to `sink` in chunks of about 64 KiB, each ending at a top-level
+/// field's end (so at a newline). Nothing is handed over when the bytes are refused:
+/// they are checked before the first chunk.
+pub fn stream_text(bytes: &[u8], sink: Sink<'_>) -> Result<(), WireError> {
+    validate(bytes)?;
+    let mut out = Vec::with_capacity(CHUNK + 4096);
+    let mut r = Reader::new(bytes, 0, Rules::Top);
+    print_fields(
+        &mut r,
+        PRINT_BUDGET,
+        TOP_GROUP_DEPTH,
+        0,
+        None,
+        &mut out,
+        Some(sink),
+    )?;
+    if !out.is_empty() {
+        sink(&out);
+    }
+    Ok(())
+}
+
+/// The printer only ever writes printable ASCII and newlines.
+fn ascii_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("the printer writes ASCII only")
+}
+
+/// Prints the fields of `r` up to its end, or up to the end-group tag of `group`
+/// (number, offset of its start tag), in one pass: checking and printing together.
+/// With a `sink` (top level only), full chunks of text are handed to it as they fill.
+///
+/// `budget` is protoc's print budget; `depth_left` is how many more groups the parse
+/// this walk belongs to allows (the top-level parse, or the trial parse of the enclosing
+/// length-delimited field). On error `out` holds partial text: the caller truncates it.
 fn print_fields(
-    bytes: &[u8],
-    rules: Rules,
+    r: &mut Reader<'_>,
     budget: u32,
+    depth_left: u32,
     indent: usize,
-    out: &mut String,
+    group: Option<(u32, usize)>,
+    out: &mut Vec<u8>,
+    mut sink: Option<Sink<'_>>,
 ) -> Result<(), WireError> {
-    let mut inner: Result<(), WireError> = Ok(());
-    for_each_field(bytes, rules, |number, value| {
-        if inner.is_err() {
-            return;
+    loop {
+        // Only the top level streams: text of a nested message may still be taken back.
+        if let Some(sink) = sink.as_mut()
+            && out.len() >= CHUNK
+        {
+            sink(out);
+            out.clear();
+        }
+        if r.pos >= r.buf.len() {
+            return match group {
+                None => Ok(()),
+                Some((n, at)) => Err(r.err(at, WireErrorKind::UnclosedGroup(n))),
+            };
+        }
+        let start = r.pos;
+        let tag = r.tag()?;
+        let number = tag >> 3;
+        let wt = (tag & 7) as u8;
+        if wt == WT_END_GROUP {
+            return match group {
+                Some((open, _)) if open == number => Ok(()),
+                Some((open, _)) => Err(r.err(
+                    start,
+                    WireErrorKind::MismatchedEndGroup { open, end: number },
+                )),
+                None => Err(r.err(start, WireErrorKind::UnexpectedEndGroup(number))),
+            };
+        }
+        if number == 0 {
+            return Err(r.err(start, WireErrorKind::FieldNumberZero));
         }
         push_indent(out, indent);
         push_u64(out, u64::from(number));
-        match value {
-            Wire::Varint(v) => {
-                out.push_str(": ");
+        match wt {
+            WT_VARINT => {
+                let v = r.varint(10, WireErrorKind::VarintTooLong)?;
+                out.extend_from_slice(b": ");
                 push_u64(out, v);
-                out.push('\n');
+                out.push(b'\n');
             }
-            Wire::Fixed32(v) => {
-                out.push_str(&format!(": 0x{v:08x}\n"));
+            WT_FIXED64 => {
+                let v = u64::from_le_bytes(r.fixed::<8>()?);
+                push_hex::<16>(out, v);
             }
-            Wire::Fixed64(v) => {
-                out.push_str(&format!(": 0x{v:016x}\n"));
+            WT_FIXED32 => {
+                let v = u32::from_le_bytes(r.fixed::<4>()?);
+                push_hex::<8>(out, u64::from(v));
             }
-            Wire::Len(b) if prints_as_message(b, budget) => {
-                out.push_str(" {\n");
-                inner = print_fields(b, Rules::Embedded, budget - 1, indent + 1, out);
+            WT_LEN => {
+                let b = r.length()?;
+                print_len(b, budget, indent, out);
+            }
+            WT_START_GROUP => {
+                if depth_left == 0 {
+                    return Err(r.err(start, WireErrorKind::GroupsTooDeep));
+                }
+                out.extend_from_slice(b" {\n");
+                print_fields(
+                    r,
+                    budget.saturating_sub(1),
+                    depth_left - 1,
+                    indent + 1,
+                    Some((number, start)),
+                    out,
+                    None,
+                )?;
                 push_indent(out, indent);
-                out.push_str("}\n");
+                out.extend_from_slice(b"}\n");
             }
-            Wire::Len(b) => {
-                out.push_str(": \"");
-                c_escape(b, out);
-                out.push_str("\"\n");
-            }
-            Wire::Group(b) => {
-                out.push_str(" {\n");
-                inner = print_fields(b, rules, budget.saturating_sub(1), indent + 1, out);
-                push_indent(out, indent);
-                out.push_str("}\n");
-            }
+            other => return Err(r.err(start, WireErrorKind::BadWireType(other))),
         }
-    })?;
-    inner
-}
-
-fn push_indent(out: &mut String, indent: usize) {
-    for _ in 0..indent {
-        out.push_str("  ");
     }
 }
 
-fn push_u64(out: &mut String, v: u64) {
+/// A length-delimited value after its field number: protoc's printer shows it as a
+/// nested message when the bytes are non-empty, the budget is above 0 and they parse
+/// (with the lenient rules), else as a C-escaped string. The nested message is printed
+/// while it is parsed; if the parse fails the partial text is dropped (no allocation,
+/// and valid messages, the usual case, are walked once).
+fn print_len(b: &[u8], budget: u32, indent: usize, out: &mut Vec<u8>) {
+    if !b.is_empty() && budget > 0 {
+        let mark = out.len();
+        out.extend_from_slice(b" {\n");
+        let mut r = Reader::new(b, 0, Rules::Embedded);
+        // The trial parse allows `budget` nested groups (see `prints_as_message`).
+        if print_fields(&mut r, budget - 1, budget, indent + 1, None, out, None).is_ok() {
+            push_indent(out, indent);
+            out.extend_from_slice(b"}\n");
+            return;
+        }
+        out.truncate(mark);
+    }
+    out.extend_from_slice(b": \"");
+    c_escape_bytes(b, out);
+    out.extend_from_slice(b"\"\n");
+}
+
+#[inline]
+fn push_indent(out: &mut Vec<u8>, indent: usize) {
+    // Pairs of spaces: the usual depth is 0 to 3, and a copy from a buffer of spaces
+    // compiles to a call to `memset`, dearer than these stores.
+    for _ in 0..indent {
+        out.extend_from_slice(b"  ");
+    }
+}
+
+/// "00" to "99", for two decimal digits at a time.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+#[inline]
+fn push_u64(out: &mut Vec<u8>, v: u64) {
+    // Field numbers and most small values: inline.
+    if v < 10 {
+        out.push(b'0' + v as u8);
+    } else if v < 100 {
+        let d = v as usize * 2;
+        out.extend_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    } else {
+        push_u64_long(out, v);
+    }
+}
+
+fn push_u64_long(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
     }
-    out.extend(buf[i..].iter().map(|&d| d as char));
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    out.extend_from_slice(&buf[i..]);
 }
+
+/// `: 0x` and `N` lower-case hex digits, zero-padded, and the newline (protoc's
+/// `0x%08x` / `0x%016x`).
+fn push_hex<const N: usize>(out: &mut Vec<u8>, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 21];
+    buf[..4].copy_from_slice(b": 0x");
+    for i in 0..N {
+        buf[4 + i] = HEX[((v >> (4 * (N - 1 - i))) & 0xf) as usize];
+    }
+    buf[4 + N] = b'\n';
+    out.extend_from_slice(&buf[..N + 5]);
+}
+
+/// How [`c_escape`] writes each byte: 0 as is, `o` as 3-digit octal, anything else is
+/// the letter after the backslash.
+static ESCAPES: [u8; 256] = {
+    let mut t = [b'o'; 256];
+    let mut i = 0x20;
+    while i < 0x7f {
+        t[i] = 0;
+        i += 1;
+    }
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[b'"' as usize] = b'"';
+    t[b'\'' as usize] = b'\'';
+    t[b'\\' as usize] = b'\\';
+    t
+};
 
 /// protobuf's `CEscape`: named escapes for `\n \r \t \" \' \\`, printable ASCII as is,
 /// every other byte (controls, DEL, all of 0x80-0xFF, so UTF-8 too) as 3-digit octal.
 /// The result is plain printable ASCII: safe for any terminal.
 pub fn c_escape(bytes: &[u8], out: &mut String) {
-    for &b in bytes {
-        match b {
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b'"' => out.push_str("\\\""),
-            b'\'' => out.push_str("\\'"),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                out.push('\\');
-                out.push((b'0' + (b >> 6)) as char);
-                out.push((b'0' + ((b >> 3) & 7)) as char);
-                out.push((b'0' + (b & 7)) as char);
-            }
+    let mut v = Vec::with_capacity(bytes.len());
+    c_escape_bytes(bytes, &mut v);
+    out.push_str(&ascii_string(v));
+}
+
+/// [`c_escape`] into bytes: runs of printable bytes are copied whole.
+pub fn c_escape_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let e = ESCAPES[b as usize];
+        if e == 0 {
+            continue;
         }
+        out.extend_from_slice(&bytes[run..i]);
+        if e == b'o' {
+            out.extend_from_slice(&[
+                b'\\',
+                b'0' + (b >> 6),
+                b'0' + ((b >> 3) & 7),
+                b'0' + (b & 7),
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', e]);
+        }
+        run = i + 1;
     }
+    out.extend_from_slice(&bytes[run..]);
 }
 
 /// The JSON tree of `bytes` (see `docs/decode.md`): an object keyed by field number;
@@ -535,6 +736,38 @@ mod tests {
             to_text(b).unwrap(),
             "1: 150\n5: \"hello\"\n8 {\n  1: 1\n  2: \"\"\n}\n"
         );
+    }
+
+    #[test]
+    fn streamed_chunks_add_up_to_the_text() {
+        // ~200 KiB of text: several chunks, each cut at a top-level field's end.
+        let event = b"\x0a\x02\x08\x01\x12\x05hello\x1d\x00\x00\x40\x3f\x20\xff\x01";
+        let mut bytes = Vec::new();
+        for _ in 0..4000 {
+            bytes.extend_from_slice(b"\x0a");
+            bytes.push(event.len() as u8);
+            bytes.extend_from_slice(event);
+        }
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        stream_text(&bytes, &mut |c| chunks.push(c.to_vec())).unwrap();
+        assert!(chunks.len() > 2);
+        assert!(chunks.iter().all(|c| c.ends_with(b"}\n")));
+        assert_eq!(chunks.concat(), to_text(&bytes).unwrap().into_bytes());
+        let mut called = false;
+        assert!(stream_text(b"\x08", &mut |_| called = true).is_err());
+        assert!(!called);
+    }
+
+    #[test]
+    fn decimal_digits() {
+        for v in [0, 9, 10, 99, 100, 101, 999, 1000, 1_795_600_800, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
+        let mut out = Vec::new();
+        push_hex::<8>(&mut out, 0x3f40_0000);
+        assert_eq!(out, b": 0x3f400000\n");
     }
 
     #[test]
