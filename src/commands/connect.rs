@@ -277,7 +277,7 @@ impl Observer for Report<'_> {
         match self.format {
             Format::Text => {
                 let body = match &decoded {
-                    Ok(d) => d.summary.clone(),
+                    Ok(d) => d.summary(),
                     Err(e) => format!("cannot decode: {e}"),
                 };
                 self.out.line(format!(

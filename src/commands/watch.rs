@@ -10,7 +10,7 @@ use rumqttc::Publish;
 
 use super::Ctx;
 use super::connect::{encoding_for, prepare, runtime, shutdown_signal};
-use super::message::{decode_message, message_json, stamp};
+use super::message::{decode_message, stamp, write_message_json};
 use crate::cli::WatchArgs;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
@@ -199,13 +199,11 @@ impl<'a> Printer<'a> {
         // A closed pipe (`watch | head`) is not an error worth reporting.
         let _ = match self.format {
             Format::Json => {
-                let v = message_json(&p.topic, &p.payload, p.retain, now, &decoded);
-                serde_json::to_writer(&mut self.out, &v)
-                    .map_err(std::io::Error::other)
+                write_message_json(&mut self.out, &p.topic, &p.payload, p.retain, now, &decoded)
                     .and_then(|_| self.out.write_all(b"\n"))
             }
             Format::Text => {
-                let summary = decoded.map(|d| d.summary).unwrap_or_default();
+                let summary = decoded.map(|d| d.summary()).unwrap_or_default();
                 writeln!(self.out, "{} {} {summary}", stamp(now), safe(&p.topic))
             }
         };
