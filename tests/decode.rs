@@ -467,7 +467,10 @@ fn item_update_reads_as_one_line() {
     );
     let v = d.to_json();
     assert_eq!(v["new_field"]["x"], 1, "unknown fields are kept");
-    assert!(v.get("shelf_sn").is_none(), "masked fields are absent");
+    assert_eq!(v["shelf_sn"], "", "masked fields stay present and empty");
+    assert_eq!(v["pos_on_shelf_mm"], serde_json::json!([]));
+    assert!(v["furniture_sn"].is_null());
+    assert!(v.get("nonexistent").is_none());
     assert_eq!(v["hold_time"], 1500000000);
 }
 
@@ -594,4 +597,220 @@ fn cli_missing_schema_exits_66_and_unknown_message_65() {
         .assert()
         .code(65)
         .stderr(predicates::str::contains("transtreamdatamodel.ItemEvent"));
+}
+
+/// A schema in two directories, as Centiloc's might be laid out: `top.proto` in the
+/// directory, importing `dep.proto` from `inc/`.
+fn schema_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("inc")).unwrap();
+    std::fs::write(
+        dir.path().join("inc/dep.proto"),
+        "syntax = \"proto3\";\npackage d;\nmessage Dep { int32 x = 1; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("top.proto"),
+        "syntax = \"proto3\";\npackage t;\nimport \"dep.proto\";\nmessage Top { d.Dep dep = 1; string s = 2; }\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// `Top` encoded and decoded by protoc, run in `dir` with `-I. -Iinc`.
+fn top_by_protoc(dir: &Path) -> (Vec<u8>, String) {
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new("protoc")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("protoc runs");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "protoc {args:?}");
+        out.stdout
+    };
+    let bytes = run(
+        &["-I.", "-Iinc", "--encode=t.Top", "top.proto"],
+        b"dep { x: 5 } s: \"a\"",
+    );
+    let text = run(&["-I.", "-Iinc", "--decode=t.Top", "top.proto"], &bytes);
+    (bytes, String::from_utf8(text).unwrap())
+}
+
+#[test]
+fn cli_missing_proto_says_it_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .current_dir(dir.path())
+        .args(["decode", "--proto", "nothere.proto"])
+        .write_stdin(&b""[..])
+        .assert()
+        .code(66)
+        .stderr(
+            "ERROR: cannot use the schema: nothere.proto does not exist; check --proto and -I\n",
+        );
+    bin()
+        .current_dir(dir.path())
+        .args(["decode", "-I", "inc", "--proto", "nothere.proto"])
+        .write_stdin(&b""[..])
+        .assert()
+        .code(66)
+        .stderr("ERROR: cannot use the schema: nothere.proto does not exist (not in the current directory nor under -I inc); check --proto and -I\n");
+}
+
+#[test]
+fn cli_missing_import_exits_66_naming_it() {
+    let dir = schema_dir();
+    bin()
+        .current_dir(dir.path())
+        .args(["decode", "--proto", "top.proto"])
+        .write_stdin(&b""[..])
+        .assert()
+        .code(66)
+        .stderr(predicates::str::contains("import 'dep.proto' not found"));
+}
+
+/// The include directories work as protoc's `-I`, and a `--proto` file that exists is
+/// found whether or not it lies under one (issue 6).
+#[test]
+fn cli_schema_files_and_imports_are_found_like_protoc() {
+    let dir = schema_dir();
+    let (bytes, theirs) = top_by_protoc(dir.path());
+    assert_eq!(theirs, "dep {\n  x: 5\n}\ns: \"a\"\n");
+    let abs = dir.path().canonicalize().unwrap();
+    let top = abs.join("top.proto").display().to_string();
+    let inc = abs.join("inc").display().to_string();
+    let cases: &[&[&str]] = &[
+        // protoc's own command line.
+        &["-I.", "-Iinc", "--proto", "top.proto"],
+        // top.proto under no -I: protoc refuses, we add its directory.
+        &["-I", "inc", "--proto", "top.proto"],
+        &["-I", &inc, "--proto", &top],
+        &["-I", "inc", "--proto", &top],
+        &["-I", &inc, "--proto", "./top.proto"],
+        // An absolute file under a relative include, and the reverse.
+        &["-I", ".", "-I", &inc, "--proto", &top],
+        &[
+            "-I",
+            &abs.display().to_string(),
+            "-I",
+            "inc",
+            "--proto",
+            "top.proto",
+        ],
+    ];
+    for args in cases {
+        bin()
+            .current_dir(dir.path())
+            .arg("decode")
+            .args(*args)
+            .args(["--message", "t.Top"])
+            .write_stdin(bytes.clone())
+            .assert()
+            .code(0)
+            .stdout(theirs.clone());
+    }
+    // A --proto path relative to an include directory, as protoc resolves it.
+    bin()
+        .current_dir(dir.path())
+        .args(["decode", "-I", "inc", "--proto", "dep.proto"])
+        .write_stdin(&b"\x08\x05"[..])
+        .assert()
+        .code(0)
+        .stdout("x: 5\n");
+    // No -I: the current directory is the include, as for protoc.
+    std::fs::write(
+        dir.path().join("top2.proto"),
+        "syntax = \"proto3\";\npackage t2;\nimport \"inc/dep.proto\";\nmessage Top { d.Dep dep = 1; string s = 2; }\n",
+    )
+    .unwrap();
+    bin()
+        .current_dir(dir.path())
+        .args(["decode", "--proto", "top2.proto", "--message", "t2.Top"])
+        .write_stdin(bytes.clone())
+        .assert()
+        .code(0)
+        .stdout(theirs.clone());
+}
+
+#[test]
+fn cli_schema_with_several_messages_needs_message_64() {
+    let dir = schema_dir();
+    bin()
+        .current_dir(dir.path())
+        .args(["decode", "-I", "inc", "--proto", "top.proto"])
+        .write_stdin(&b""[..])
+        .assert()
+        .code(64)
+        .stderr("ERROR: cannot use the schema: the schema has several messages, pass --message with one of: d.Dep, t.Top\n");
+}
+
+#[test]
+fn cli_json_with_a_byte_order_mark_is_json() {
+    let with_bom = format!("\u{feff}{ITEM_JSON}");
+    let line =
+        "item E004015012345678 IN board CB-000123 pos 120,45 mm hold 1.5s @ 2026-11-25T10:00:00Z\n";
+    bin()
+        .arg("decode")
+        .write_stdin(with_bom.clone())
+        .assert()
+        .code(0)
+        .stdout(line);
+    bin()
+        .args(["decode", "--encoding", "json"])
+        .write_stdin(format!("\u{feff} \n{ITEM_JSON}"))
+        .assert()
+        .code(0)
+        .stdout(line);
+}
+
+#[test]
+fn cli_json_keeps_masked_fields_present_and_empty() {
+    let json = r#"{"Momentum":"2026-11-25T10:00:00Z","BoardSN":"CB-000123","Status":1,"LastDisconnectionDate":"","LastErrorDate":null}"#;
+    let out = bin()
+        .args(["decode", "--format", "json"])
+        .write_stdin(json)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["LastDisconnectionDate"], "");
+    assert!(v["LastErrorDate"].is_null());
+    assert!(v.get("LastErrorDate").is_some());
+    assert!(v.get("FwVersion").is_none(), "absent stays absent");
+    assert_eq!(v["Status"], 1);
+}
+
+/// A full disk is an I/O error (74) in one sentence, not a silent success (issue 6).
+#[test]
+fn cli_output_to_a_full_disk_exits_74() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big.bin");
+    // 200,000 fields `1: 8`: about 1 MB of text, several 64 KiB chunks.
+    std::fs::write(&f, vec![0x08; 400_000]).unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let bin = assert_cmd::cargo::cargo_bin("centiloc-cert");
+    for args in [&["decode"][..], &["decode", "--format", "json"]] {
+        let out = Command::new(&bin)
+            .args(args)
+            .arg(&f)
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(74), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(
+            stderr,
+            "ERROR: cannot write to standard output: no storage space; check where the output is redirected\n"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! `decode [FILE]`: one payload from a file or stdin, shown as `test-connect` and `watch`
 //! show what they receive (SPEC: Commands, Decoding).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ use crate::cli::DecodeArgs;
 use crate::decode::{self, Encoding, Schema, SchemaError, raw_proto};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
-use crate::output::Format;
+use crate::output::{self, Format};
 
 use super::Ctx;
 
@@ -31,6 +31,11 @@ impl Settings {
                 Schema::compile(&a.protos, &a.includes, a.message.as_deref()).map_err(
                     |e| match e {
                         SchemaError::NotFound(_) => Error::SchemaNotFound(e.to_string()),
+                        // Which message to decode as is the user's choice to make: a
+                        // usage error (64) that lists the choices, not bad data.
+                        SchemaError::MessageRequired { .. } => {
+                            Error::Usage(format!("cannot use the schema: {e}"))
+                        }
                         _ => Error::Schema(e.to_string()),
                     },
                 )?,
@@ -62,15 +67,11 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
     };
     if let (Encoding::Proto, None, Format::Text) = (encoding, &s.schema, s.format) {
         // The common case, kept lean: check, then print into a 64 KiB buffer written out
-        // whenever it fills; no copy of the payload and no `String`. A closed pipe
-        // (`decode x | head`) is not an error: the rest is not written.
-        let mut out = std::io::stdout().lock();
-        let mut open = true;
-        raw_proto::stream_text(&bytes, &mut |chunk| {
-            open = open && out.write_all(chunk).is_ok();
-        })
-        .map_err(|e| bad_payload(decode::DecodeError::Wire(e)))?;
-        let _ = out.flush();
+        // whenever it fills; no copy of the payload and no `String`. A failed write is
+        // recorded by `write_stdout` and reported by `main` (74; a closed pipe, as in
+        // `decode x | head`, silently); the rest is then not written.
+        raw_proto::stream_text(&bytes, &mut |chunk| output::write_stdout(chunk))
+            .map_err(|e| bad_payload(decode::DecodeError::Wire(e)))?;
         return Ok(ExitCode::Ok);
     }
     let decoded = decode::decode(&bytes, encoding, s.schema.as_ref()).map_err(bad_payload)?;
@@ -79,7 +80,12 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
         Format::Text => {
             let mut text = Vec::new();
             decoded.write_text(&mut text);
-            write_text(&text);
+            if !text.is_empty() && !text.ends_with(b"\n") {
+                text.push(b'\n');
+            }
+            // One write for the whole text (a 1 MB payload prints megabytes). The text
+            // is already terminal-safe.
+            output::write_stdout(&text);
         }
     }
     Ok(ExitCode::Ok)
@@ -107,15 +113,4 @@ fn read_payload(file: Option<&Path>) -> Result<Vec<u8>> {
             Ok(bytes)
         }
     }
-}
-
-/// One write for the whole text (a 1 MB payload prints megabytes); a closed pipe is
-/// not an error (`decode x | head`). The text is already terminal-safe.
-fn write_text(text: &[u8]) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text);
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        let _ = out.write_all(b"\n");
-    }
-    let _ = out.flush();
 }

@@ -189,8 +189,12 @@ pub struct BoardUpdate {
 /// What a JSON payload turned out to be.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonPayload {
-    Item(Box<ItemUpdate>),
-    Board(BoardUpdate),
+    /// An item update: its fields as read for the summary line, and the object as it
+    /// came, which `--format json` shows (a masked field stays present and empty there:
+    /// SPEC says masked fields are "present but empty", which is not "absent").
+    Item { update: Box<ItemUpdate>, raw: Value },
+    /// A board update, the same way.
+    Board { update: BoardUpdate, raw: Value },
     /// An array of events (each element read on its own).
     Batch(Vec<JsonPayload>),
     /// Valid JSON that is neither: shown as is.
@@ -212,7 +216,8 @@ impl std::fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-/// Reads a field, taking null, "" and values of the wrong type as "masked" (absent).
+/// Reads a field for the summary line, taking null, "" and values of the wrong type as
+/// "masked" (not shown). `--format json` shows the payload's own values instead.
 fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -238,8 +243,15 @@ fn preview(bytes: &[u8]) -> String {
     s
 }
 
+/// `bytes` without a leading UTF-8 byte order mark (RFC 8259 section 8.1 lets a parser
+/// ignore one; serde_json does not, and Windows tools write one).
+pub fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
 /// Parses a JSON payload and recognises Centiloc events in it.
 pub fn decode(bytes: &[u8]) -> Result<JsonPayload, JsonError> {
+    let bytes = strip_bom(bytes);
     let value: Value = serde_json::from_slice(bytes).map_err(|e| JsonError {
         reason: format!("not valid JSON: {e}"),
         preview: preview(bytes),
@@ -250,17 +262,22 @@ pub fn decode(bytes: &[u8]) -> Result<JsonPayload, JsonError> {
 fn classify(value: Value) -> JsonPayload {
     match value {
         Value::Object(ref o) if o.contains_key("uid") || o.contains_key("is_in") => {
-            match serde_json::from_value::<ItemUpdate>(value.clone()) {
-                Ok(item) => JsonPayload::Item(Box::new(item)),
+            match ItemUpdate::deserialize(&value) {
+                Ok(item) => JsonPayload::Item {
+                    update: Box::new(item),
+                    raw: value,
+                },
                 Err(_) => JsonPayload::Other(value),
             }
         }
-        Value::Object(ref o) if o.contains_key("BoardSN") => {
-            match serde_json::from_value::<BoardUpdate>(value.clone()) {
-                Ok(board) => JsonPayload::Board(board),
-                Err(_) => JsonPayload::Other(value),
-            }
-        }
+        Value::Object(ref o) if o.contains_key("BoardSN") => match BoardUpdate::deserialize(&value)
+        {
+            Ok(board) => JsonPayload::Board {
+                update: board,
+                raw: value,
+            },
+            Err(_) => JsonPayload::Other(value),
+        },
         Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
             JsonPayload::Batch(items.into_iter().map(classify).collect())
         }
@@ -273,8 +290,8 @@ impl JsonPayload {
     /// text passes through [`safe`].
     pub fn to_text(&self) -> String {
         match self {
-            JsonPayload::Item(i) => safe(&i.summary()).into_owned(),
-            JsonPayload::Board(b) => safe(&b.summary()).into_owned(),
+            JsonPayload::Item { update, .. } => safe(&update.summary()).into_owned(),
+            JsonPayload::Board { update, .. } => safe(&update.summary()).into_owned(),
             JsonPayload::Batch(v) => v
                 .iter()
                 .map(JsonPayload::to_text)
@@ -287,10 +304,10 @@ impl JsonPayload {
         }
     }
 
+    /// The payload as it came: every field, known or not, masked ones included.
     pub fn to_json(&self) -> Value {
         match self {
-            JsonPayload::Item(i) => serde_json::to_value(i).unwrap_or(Value::Null),
-            JsonPayload::Board(b) => serde_json::to_value(b).unwrap_or(Value::Null),
+            JsonPayload::Item { raw, .. } | JsonPayload::Board { raw, .. } => raw.clone(),
             JsonPayload::Batch(v) => Value::Array(v.iter().map(JsonPayload::to_json).collect()),
             JsonPayload::Other(v) => v.clone(),
         }

@@ -51,7 +51,10 @@ impl Encoding {
     /// would open a proto2 group (fields 15 and 11); Centiloc's schema is proto3 and has
     /// no groups, so the guess is safe, and a broken JSON payload is then reported as
     /// broken JSON rather than as puzzling protobuf. `--encoding proto` overrides.
+    /// A UTF-8 byte order mark, which Windows editors put before JSON, is skipped too
+    /// (0xEF would be a field 29 with an invalid wire type 7 in protobuf).
     pub fn guess(bytes: &[u8]) -> Encoding {
+        let bytes = json::strip_bom(bytes);
         let start = bytes.iter().find(|b| !b.is_ascii_whitespace());
         match start {
             Some(b'{') | Some(b'[') => Encoding::Json,
@@ -192,5 +195,8 @@ mod tests {
         assert_eq!(Encoding::guess(b" {\"uid\":1}"), Encoding::Json);
         assert_eq!(Encoding::guess(b"\x08\x01"), Encoding::Proto);
         assert_eq!(Encoding::guess(b""), Encoding::Proto);
+        assert_eq!(Encoding::guess(b"\xef\xbb\xbf {}"), Encoding::Json);
+        assert_eq!(Encoding::guess(b"\xef\xbb\xbf[]"), Encoding::Json);
+        assert_eq!(Encoding::guess(b"\xef\xbb"), Encoding::Proto);
     }
 }

@@ -508,7 +508,7 @@ fn print_fields(
 /// while it is parsed; if the parse fails the partial text is dropped (no allocation,
 /// and valid messages, the usual case, are walked once).
 fn print_len(b: &[u8], budget: u32, indent: usize, out: &mut Vec<u8>) {
-    if !b.is_empty() && budget > 0 {
+    if !b.is_empty() && budget > 0 && first_field_parses(b, budget) {
         let mark = out.len();
         out.extend_from_slice(b" {\n");
         let mut r = Reader::new(b, 0, Rules::Embedded);
@@ -523,6 +523,18 @@ fn print_len(b: &[u8], budget: u32, indent: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(b": \"");
     c_escape_bytes(b, out);
     out.extend_from_slice(b"\"\n");
+}
+
+/// A cheap first look before the trial print: does the first field of `b` parse (as
+/// the trial parse would read it, a group checked whole)? Most strings fail at their
+/// first byte (`"acme"`: a fixed64 with 3 bytes left; `"fragile"`: wire type 6), and
+/// printing them speculatively cost more than this check (issue 6 profile). A yes
+/// proves nothing: the trial print still decides.
+fn first_field_parses(b: &[u8], depth_left: u32) -> bool {
+    matches!(
+        Reader::new(b, 0, Rules::Embedded).step(depth_left),
+        Ok(Step::Field(..))
+    )
 }
 
 #[inline]
@@ -542,7 +554,8 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-#[inline]
+// Always inlined: a call per number cost more than the code it adds (issue 6 profile).
+#[inline(always)]
 fn push_u64(out: &mut Vec<u8>, v: u64) {
     // Field numbers and most small values: inline.
     if v < 10 {

@@ -59,29 +59,17 @@ fn list(names: &[String]) -> String {
 }
 
 impl Schema {
-    /// Compiles `files` (imports looked up in `includes`; with no include directory, in
-    /// each file's own directory, as a user who passes one `--proto` expects) and picks
-    /// `message` (fully qualified, e.g. `transtreamdatamodel.ItemEvent`). Without
-    /// `message`, a schema whose files declare exactly one message uses it.
+    /// Compiles `files` and picks `message` (fully qualified, e.g.
+    /// `transtreamdatamodel.ItemEvent`). Without `message`, a schema whose files declare
+    /// exactly one message uses it. Files and imports are found as protoc finds them
+    /// (see [`resolve`]).
     pub fn compile(
         files: &[PathBuf],
         includes: &[PathBuf],
         message: Option<&str>,
     ) -> Result<Schema, SchemaError> {
-        let includes: Vec<PathBuf> = if includes.is_empty() {
-            let mut dirs: Vec<PathBuf> = files
-                .iter()
-                .map(|f| match f.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                    _ => PathBuf::from("."),
-                })
-                .collect();
-            dirs.dedup();
-            dirs
-        } else {
-            includes.to_vec()
-        };
-        let pool = compile_pool(files, &includes)?;
+        let (files, includes) = resolve(files, includes)?;
+        let pool = compile_pool(&files, &includes)?;
         Schema::from_pool(&pool, message)
     }
 
@@ -131,6 +119,72 @@ impl Schema {
     ) -> Result<DynamicMessage, prost_reflect::prost::DecodeError> {
         DynamicMessage::decode(self.message.clone(), bytes)
     }
+}
+
+/// Where the schema files and their imports are, the way protoc finds them (issue 6):
+///
+/// - the include directories are `includes`, or the current directory when there are
+///   none; then, when there are none, each file's own directory too (so a schema that
+///   imports its neighbours works from anywhere, as it did before);
+/// - a `--proto` path that exists on disk is used as is: protox names it by its path
+///   relative to the include directory that holds it. protoc refuses one under no
+///   include directory; here its directory becomes one more include instead;
+/// - a relative `--proto` path that is not on disk is looked up in each include
+///   directory, as protoc does (`-I inc --proto top.proto` is `inc/top.proto`).
+///
+/// Paths are made absolute and canonical so that a file given by an absolute path
+/// matches an include given by a relative one (and the reverse).
+fn resolve(
+    files: &[PathBuf],
+    includes: &[PathBuf],
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), SchemaError> {
+    let implicit = includes.is_empty();
+    let mut dirs: Vec<PathBuf> = if implicit {
+        vec![PathBuf::from(".")]
+    } else {
+        includes.to_vec()
+    };
+    // A directory that does not exist holds nothing; protoc only warns about it.
+    dirs = dirs
+        .iter()
+        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+        .collect();
+    let mut found = Vec::with_capacity(files.len());
+    for f in files {
+        let on_disk = if f.is_file() {
+            Some(f.clone())
+        } else if f.is_relative() {
+            dirs.iter().map(|d| d.join(f)).find(|p| p.is_file())
+        } else {
+            None
+        };
+        let Some(path) = on_disk else {
+            return Err(SchemaError::NotFound(not_found(f, includes)));
+        };
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        let parent = path.parent().map(Path::to_path_buf);
+        if let Some(parent) = parent
+            && (implicit || !dirs.iter().any(|d| path.starts_with(d)))
+            && !dirs.contains(&parent)
+        {
+            dirs.push(parent);
+        }
+        found.push(path);
+    }
+    Ok((found, dirs))
+}
+
+/// "FILE does not exist", with where it was looked for.
+fn not_found(file: &Path, includes: &[PathBuf]) -> String {
+    let mut s = format!("{} does not exist", file.display());
+    if file.is_relative() && !includes.is_empty() {
+        let dirs: Vec<String> = includes.iter().map(|d| d.display().to_string()).collect();
+        s.push_str(&format!(
+            " (not in the current directory nor under -I {})",
+            dirs.join(", ")
+        ));
+    }
+    s
 }
 
 fn compile_pool(files: &[PathBuf], includes: &[PathBuf]) -> Result<DescriptorPool, SchemaError> {
