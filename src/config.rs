@@ -13,6 +13,63 @@ use crate::error::{Error, Result};
 
 pub const SMTP_PASSWORD_ENV: &str = "CENTILOC_SMTP_PASSWORD";
 
+/// A minimal `[notify]` section, for messages that say how to add one.
+const EXAMPLE: &str = "[notify]\n    smtp_url = \"smtp://mail.example.com:587?tls=required\"\n    from = \"certs@example.com\"";
+
+/// An example value for a `[notify]` key, for "add KEY = VALUE".
+fn example_value(key: &str) -> &'static str {
+    match key {
+        "smtp_url" => "\"smtp://mail.example.com:587?tls=required\"",
+        "from" => "\"certs@example.com\"",
+        "support_to" => "\"<Centiloc support's address>\"",
+        _ => "\"name@example.com\"",
+    }
+}
+
+/// Why the TOML does not fit, with its line: `Error::Config` ends with "correct that
+/// line", so every reason here names one. A missing key names the `[notify]` section.
+fn toml_reason(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message();
+    let missing = msg
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(k, _)| k);
+    match missing {
+        Some(key) => {
+            let line = section_line(text)
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
+            format!(
+                "{line}the [notify] section has no {key}; add {key} = {} to it",
+                example_value(key)
+            )
+        }
+        None => crate::profile::toml_reason(text, e),
+    }
+}
+
+/// The line of the `[notify]` header (1-based).
+fn section_line(text: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.trim().starts_with("[notify]"))
+        .map(|i| i + 1)
+}
+
+/// The line (1-based) that sets `key` inside `[notify]`, for value errors.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    let start = section_line(text)?;
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .take_while(|(_, l)| !l.trim_start().starts_with('['))
+        .find(|(_, l)| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|(i, _)| i + 1)
+}
+
 /// The file as written. Unknown top-level sections are tolerated (other commands may own
 /// them); inside `[notify]` a misspelt key is an error, not a silently ignored setting.
 #[derive(Debug, Default, Deserialize)]
@@ -68,19 +125,25 @@ pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
         path: file.to_path_buf(),
         reason,
     };
-    let raw: RawConfig = toml::from_str(&text).map_err(|e| bad(e.message().to_owned()))?;
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| bad(toml_reason(&text, &e)))?;
     let Some(n) = raw.notify else {
         return Ok(None);
+    };
+    let at = |key: &str| {
+        key_line(&text, key)
+            .map(|l| format!("line {l}: "))
+            .unwrap_or_default()
     };
     let address = |field: &str, v: &str| {
         Mailbox::from_str(v).map_err(|_| {
             bad(format!(
-                "[notify] {field} = {v:?} is not an e-mail address; write name@example.com or \"Name <name@example.com>\""
+                "{}[notify] {field} = {v:?} is not an e-mail address; write name@example.com or \"Name <name@example.com>\"",
+                at(field)
             ))
         })
     };
     Ok(Some(Notify {
-        smtp: SmtpServer::parse(&n.smtp_url).map_err(bad)?,
+        smtp: SmtpServer::parse(&n.smtp_url).map_err(|r| bad(format!("{}{r}", at("smtp_url"))))?,
         from: address("from", &n.from)?,
         to: n.to.as_deref().map(|v| address("to", v)).transpose()?,
         support_to: n
@@ -92,13 +155,24 @@ pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
     }))
 }
 
-/// `[notify]` or the error that says how to add it.
+/// `[notify]` or the error that says how to add it. A missing file or section has no
+/// line to correct, so this is not `Error::Config` ("correct that line") but a
+/// configuration error (78) that says to add the section, with an example.
 pub fn require_notify(file: &Path, what: &str) -> Result<Notify> {
-    load_notify(file)?.ok_or_else(|| Error::Config {
-        path: file.to_path_buf(),
-        reason: format!(
-            "it has no [notify] section, needed {what}; add one with smtp_url = \"smtp://mail.example.com:587?tls=required\" and from = \"certs@example.com\""
-        ),
+    load_notify(file)?.ok_or_else(|| {
+        let lacking = if file.exists() {
+            "it has no [notify] section"
+        } else {
+            "the file does not exist"
+        };
+        Error::InvalidField {
+            field: "config.toml",
+            value: file.display().to_string(),
+            reason: format!(
+                "{lacking}, and the [notify] section is needed {what}; add a [notify] section to {}, for example:\n    {EXAMPLE}",
+                file.display()
+            ),
+        }
     })
 }
 
@@ -234,11 +308,45 @@ mod tests {
                 "smtp_password",
             ),
             ("[notify]\nfrom = \"a@b.co\"\n", "smtp_url"),
+            (
+                "# mail\n[notify]\nsmtp_url = \"smtp://h\"\n",
+                "line 2: the [notify] section has no from; add from = \"certs@example.com\"",
+            ),
+            (
+                "[notify]\nsmtp_url = \"smtp://h\"\nfrom = \"nope\"\n",
+                "line 3: [notify] from = \"nope\"",
+            ),
+            ("[notify]\nsmtp_url = 3\n", "line 2, column 12"),
         ] {
             let e = load(text).unwrap_err();
             let msg = e.to_string();
             assert!(msg.contains("config.toml") && msg.contains(needle), "{msg}");
             assert!(!msg.contains("s3cret"), "{msg}");
+            assert!(
+                msg.contains("correct that line") && msg.contains("line "),
+                "{msg}"
+            );
+            assert_eq!(e.exit_code(), crate::exit_codes::ExitCode::Config);
+        }
+    }
+
+    #[test]
+    fn missing_file_or_section_says_add_it_with_an_example() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.toml");
+        for content in [None, Some("[other]\nx = 1\n")] {
+            if let Some(c) = content {
+                std::fs::write(&f, c).unwrap();
+            }
+            let e = require_notify(&f, "by check-expiry --notify").unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("add a [notify] section to {}", f.display()))
+                    && msg.contains("smtp_url = \"smtp://")
+                    && msg.contains("from = ")
+                    && !msg.contains("correct that line"),
+                "{msg}"
+            );
             assert_eq!(e.exit_code(), crate::exit_codes::ExitCode::Config);
         }
     }

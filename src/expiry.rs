@@ -2,7 +2,10 @@
 //! no files (STYLE 5). `check-expiry` feeds them; the unit tests below pin every edge.
 //!
 //! States follow the monitoring-plugin convention SPEC fixes for `check-expiry`'s exit
-//! code: 0 OK, 1 WARNING, 2 CRITICAL (or expired), 3 UNKNOWN.
+//! code: 0 OK, 1 WARNING, 2 CRITICAL (or expired), 3 UNKNOWN. The *worst* of several
+//! follows Icinga/Nagios severity, which is not the numeric order of the codes:
+//! CRITICAL > UNKNOWN > WARNING > OK, so a profile still waiting for its first
+//! certificate (UNKNOWN, normal during onboarding) never hides an expired one elsewhere.
 
 use chrono::{DateTime, Utc};
 
@@ -13,14 +16,16 @@ pub const DEFAULT_CRITICAL_DAYS: u32 = 7;
 /// SPEC: notices at 30, 14, 7, 3, 1 days and at expiry.
 pub const DEFAULT_NOTICE_DAYS: [u32; 5] = [30, 14, 7, 3, 1];
 
-/// The outcome of one check. Ordered so that the worst of several is `max()`.
+/// The outcome of one check. The variants are declared in Icinga/Nagios severity order
+/// (OK < WARNING < UNKNOWN < CRITICAL), so the worst of several is `max()`; the exit code
+/// and Prometheus value are [`State::exit_code`], not this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum State {
     Ok,
     Warning,
-    Critical,
-    /// Missing or unreadable certificate.
+    /// Missing or unreadable certificate, or a profile that cannot be read.
     Unknown,
+    Critical,
 }
 
 impl State {
@@ -69,8 +74,9 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
     pub state: State,
-    /// Whole days until notAfter, rounded toward minus infinity: 0 means "expires within
-    /// 24 hours", -1 "expired less than a day ago".
+    /// Whole days until notAfter, truncated toward zero like `Certificate::days_left`:
+    /// 0 means "within 24 hours either side of notAfter" (see `expired`), -2 "expired 2
+    /// to 3 days ago".
     pub days_left: i64,
     pub expired: bool,
     pub not_yet_valid: bool,
@@ -108,9 +114,28 @@ pub fn verdict(
     }
 }
 
-/// Whole days from `now` to `not_after`, floored (same rule as `Certificate::days_left`).
+/// Whole days from `now` to `not_after`, truncated toward zero: the same rule as
+/// `Certificate::days_left` (29.9 → 29, -2.0001 → -2), so `check-expiry`, `status`,
+/// `list` and the e-mails all show the same number (pinned by a unit test).
 pub fn days_left(not_after: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
-    (not_after - now).num_seconds().div_euclid(86_400)
+    (not_after - now).num_days()
+}
+
+/// How far `not_after` is from `now`, in words, without a sign: "24 days", "1 day", and
+/// below a day "5 hours", "1 hour" or "less than an hour" (never "0 days"). Days are
+/// counted as [`days_left`] counts them. The caller says "left"/"in" or "ago".
+pub fn distance(not_after: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let span = not_after - now;
+    let days = span.num_days().unsigned_abs();
+    let hours = span.num_hours().unsigned_abs();
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if days > 0 {
+        plural(days, "day")
+    } else if hours > 0 {
+        plural(hours, "hour")
+    } else {
+        "less than an hour".into()
+    }
 }
 
 /// A notice threshold: "N days left" or "expired". Stored in `notices.toml` by its
@@ -215,6 +240,11 @@ mod tests {
         assert_eq!(v(7).state, State::Critical);
         assert_eq!(v(5).state, State::Critical);
         assert_eq!(v(0).state, State::Critical);
+        let gone = v(-2);
+        assert_eq!(
+            (gone.state, gone.expired, gone.days_left),
+            (State::Critical, true, -2)
+        );
         let gone = v(-1);
         assert_eq!(
             (gone.state, gone.expired, gone.days_left),
@@ -223,11 +253,52 @@ mod tests {
     }
 
     #[test]
-    fn days_left_floors() {
+    fn days_left_truncates_like_certificate_days_left() {
         let now = at("2026-06-01T12:00:00Z");
         assert_eq!(days_left(now + Duration::hours(23), now), 0);
         assert_eq!(days_left(now + Duration::hours(25), now), 1);
-        assert_eq!(days_left(now - Duration::seconds(1), now), -1);
+        assert_eq!(days_left(now - Duration::seconds(1), now), 0);
+        // The review's case: expired 2 days and 5 seconds ago is "2 days ago", not 3.
+        let gone = now - Duration::days(2) - Duration::seconds(5);
+        assert_eq!(days_left(gone, now), -2);
+        assert_eq!(distance(gone, now), "2 days");
+        // Same number as Certificate::days_left for the same certificate, at many offsets.
+        let key = crate::keys::PrivateKey::generate(crate::keys::Curve::P256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2025, 6, 1);
+        params.not_after = rcgen::date_time_ymd(2026, 6, 1);
+        let cert = params.self_signed(&key.signing_key().unwrap()).unwrap();
+        let c = crate::cert::Certificate::from_der(cert.der()).unwrap();
+        for secs in [
+            -400 * 86_400,
+            -2 * 86_400 - 5,
+            -86_401,
+            -86_400,
+            -86_399,
+            -1,
+            0,
+            1,
+            86_399,
+            86_400,
+            29 * 86_400 + 86_399,
+            200 * 86_400,
+        ] {
+            let t = c.not_after - Duration::seconds(secs);
+            assert_eq!(days_left(c.not_after, t), c.days_left(t), "{secs} s");
+        }
+    }
+
+    #[test]
+    fn distance_never_says_zero_days() {
+        let now = at("2026-06-01T12:00:00Z");
+        let d = |s: i64| distance(now + Duration::seconds(s), now);
+        assert_eq!(d(30 * 86_400 + 3_600), "30 days");
+        assert_eq!(d(86_400), "1 day");
+        assert_eq!(d(86_399), "23 hours");
+        assert_eq!(d(3_600), "1 hour");
+        assert_eq!(d(3_599), "less than an hour");
+        assert_eq!(d(-7_200), "2 hours");
+        assert_eq!(d(-86_400 - 5), "1 day");
     }
 
     #[test]
@@ -261,10 +332,13 @@ mod tests {
     }
 
     #[test]
-    fn worst_state_is_max() {
+    fn worst_state_follows_nagios_severity_not_the_exit_code() {
         let all = [State::Warning, State::Ok, State::Unknown, State::Critical];
-        assert_eq!(all.iter().max(), Some(&State::Unknown));
+        assert_eq!(all.iter().max(), Some(&State::Critical));
         assert_eq!(State::Critical.exit_code().code(), 2);
+        assert_eq!(State::Unknown.exit_code().code(), 3);
+        assert!(State::Unknown > State::Warning && State::Warning > State::Ok);
+        assert_eq!(State::Ok.max(State::Unknown), State::Unknown);
     }
 
     #[test]

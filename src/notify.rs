@@ -164,7 +164,12 @@ pub fn build(
     msg: &Rendered,
     attachment: Option<FileAttachment>,
 ) -> Result<Message> {
+    // Message-ID (`<uuid@hostname>`) and Date: spam filters and mail clients expect both
+    // from the sender, and a relay may not add them. lettre adds Date when it is unset;
+    // setting it here keeps that explicit.
     let mut b = Message::builder()
+        .message_id(None)
+        .date_now()
         .from(from.clone())
         .to(to.clone())
         .subject(&msg.subject);
@@ -306,6 +311,7 @@ mod tests {
             "kind": "client", "subject": "CN=acme", "serial": "10:00",
             "fingerprint": "AA:BB", "not_after": "2026-12-01 08:00 UTC",
             "days_left": days_left, "expired": expired, "file": "/p/tls-cert.pem",
+            "distance": if days_left == 0 { "5 hours".to_string() } else { format!("{} day{}", days_left.abs(), if days_left.abs() == 1 { "" } else { "s" }) },
             "pending_since": null, "steps": ["centiloc-cert renew", "send it", "centiloc-cert install-cert FILE"],
             "hostname": "h", "thresholds": "30, 14, 7, 3, 1", "notice": "30",
         })
@@ -340,9 +346,18 @@ mod tests {
         );
         assert!(r.text.contains("ACME <Corp>"), "text is not escaped");
         let r = t
-            .render(Kind::ExpiryNotice, &expiry_facts(-1, true))
+            .render(Kind::ExpiryNotice, &expiry_facts(-2, true))
             .unwrap();
         assert!(r.subject.starts_with("EXPIRED: "), "{}", r.subject);
+        assert!(r.text.contains("(2 days ago)"), "{}", r.text);
+        // Within the last day before notAfter: hours, never "in 0 days".
+        let r = t
+            .render(Kind::ExpiryNotice, &expiry_facts(0, false))
+            .unwrap();
+        assert!(r.subject.starts_with("5 hours left: "), "{}", r.subject);
+        assert!(r.text.contains("within 24 hours, in 5 hours"), "{}", r.text);
+        assert!(!r.text.contains("0 day"), "{}", r.text);
+        assert!(!r.html.unwrap().contains("0 day"));
     }
 
     #[test]
@@ -385,6 +400,13 @@ mod tests {
         };
         let m = build(&from, &to, None, &r, Some(att)).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
+        let headers = &raw[..raw.find("\r\n\r\n").unwrap()];
+        for name in ["Message-ID: <", "Date: "] {
+            assert!(
+                headers.lines().any(|l| l.starts_with(name)),
+                "{name} missing:\n{headers}"
+            );
+        }
         for needle in [
             "multipart/mixed",
             "multipart/alternative",

@@ -6,7 +6,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 
 use predicates::prelude::*;
-use support::{Ca, TestHome, openssl};
+use support::{Ca, TestHome, asn1_time, openssl};
 
 /// One home with four profiles ending in 200, 25, 5 and -1 days.
 fn fleet() -> (TestHome, Ca) {
@@ -66,18 +66,227 @@ fn exit_codes_per_profile_and_worst_of_all() {
     assert!(out.lines().next().unwrap().starts_with("CRITICAL"), "{out}");
     assert!(out.lines().last().unwrap().starts_with("OK"), "{out}");
 
-    // A profile without a certificate makes --all UNKNOWN.
+    // A profile waiting for its first certificate (UNKNOWN, normal while onboarding)
+    // must not hide an expired one elsewhere: Icinga/Nagios severity, CRITICAL >
+    // UNKNOWN > WARNING > OK, for the exit code and for the order of the lines.
     h.profile_with_csr("nocert", "t-nocert");
     let (c, out, _) = code(&h, &["check-expiry", "--all"]);
+    assert_eq!(c, 2, "{out}");
+    let states: Vec<&str> = out.lines().map(|l| l.split_once(' ').unwrap().0).collect();
+    assert_eq!(
+        states,
+        [
+            "CRITICAL", "CRITICAL", "UNKNOWN", "UNKNOWN", "WARNING", "OK", "OK", "OK", "OK", "OK"
+        ],
+        "{out}"
+    );
+    let unknown = out
+        .lines()
+        .find(|l| l.starts_with("UNKNOWN nocert"))
+        .unwrap();
+    assert!(
+        unknown.starts_with("UNKNOWN nocert (t-nocert) client certificate: ")
+            && unknown.contains("tls-cert.pem is missing")
+            && unknown.contains("install-cert"),
+        "{out}"
+    );
+    let (c, out, _) = code(&h, &["check-expiry", "--all", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (c, &doc["state"], &doc["exit_code"]),
+        (2, &"CRITICAL".into(), &2.into())
+    );
+    // UNKNOWN still beats WARNING and OK.
+    let onboarding = TestHome::new();
+    let ca = Ca::new("CA");
+    onboarding.profile_expiring_in(&ca, "p25", "t-p25", 25);
+    onboarding.profile_with_csr("nocert", "t-nocert");
+    let (c, out, _) = code(&onboarding, &["check-expiry", "--all"]);
     assert_eq!(c, 3, "{out}");
     assert!(
-        out.starts_with("UNKNOWN nocert (t-nocert) client certificate: "),
+        out.starts_with("UNKNOWN nocert (t-nocert) client certificate"),
         "{out}"
+    );
+}
+
+#[test]
+fn day_counts_truncate_like_status_and_never_say_zero_days() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    let now = chrono::Utc::now().timestamp();
+    // Expired 2 days and 5 seconds ago: "2 days ago" and days_left -2 (not 3 and -3).
+    let csr = h.profile_with_csr("gone", "t-gone");
+    let signed = ca.sign_dates(
+        &csr,
+        &asn1_time(now - 300 * 86_400),
+        &asn1_time(now - 2 * 86_400 - 5),
+    );
+    h.install("gone", &signed, &ca.cert);
+    let (c, out, _) = code(&h, &["--profile", "gone", "check-expiry"]);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains(" (2 days ago)"), "{out}");
+    let (_, out, _) = code(
+        &h,
+        &["--profile", "gone", "check-expiry", "--format", "json"],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["certificates"][0]["days_left"], -2, "{out}");
+    let (_, out, _) = code(
+        &h,
+        &[
+            "--profile",
+            "gone",
+            "check-expiry",
+            "--format",
+            "prometheus",
+        ],
     );
     assert!(
-        out.contains("tls-cert.pem is missing") && out.contains("install-cert"),
+        out.contains(
+            "centiloc_cert_days_left{profile=\"gone\",tenant=\"t-gone\",kind=\"client\"} -2\n"
+        ),
         "{out}"
     );
+    // Ends in 5 hours: hours, not "0 days left".
+    let csr = h.profile_with_csr("today", "t-today");
+    let signed = ca.sign_dates(
+        &csr,
+        &asn1_time(now - 300 * 86_400),
+        &asn1_time(now + 5 * 3600),
+    );
+    h.install("today", &signed, &ca.cert);
+    let (c, out, _) = code(&h, &["--profile", "today", "check-expiry"]);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("(within 24 hours: 4 hours left)"), "{out}");
+    assert!(!out.contains("0 days"), "{out}");
+}
+
+#[test]
+fn invalid_profile_toml_is_unknown_with_the_file_and_the_fix() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 200);
+    let settings = h.profile_dir("default").join("profile.toml");
+    std::fs::write(&settings, "tenant = [\n").unwrap();
+    // Single profile: like --all, UNKNOWN (3) and a line, never 78 with nothing printed.
+    let (c, out, _) = code(&h, &["check-expiry"]);
+    assert_eq!(c, 3, "{out}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with("UNKNOWN default client certificate: ")
+            && first.contains(&settings.display().to_string())
+            && first.contains("correct that line"),
+        "{out}"
+    );
+    let (c, all, _) = code(&h, &["check-expiry", "--all"]);
+    assert_eq!((c, all.lines().next()), (3, Some(first)), "{all}");
+    let (_, out, _) = code(&h, &["check-expiry", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for cert in doc["certificates"].as_array().unwrap() {
+        assert_eq!(cert["state"], "UNKNOWN");
+        assert!(
+            cert["problem"].as_str().unwrap().contains("profile.toml"),
+            "{cert}"
+        );
+        let fix = cert["fix"].as_str().unwrap();
+        assert!(
+            fix.contains("correct") && fix.contains("profile.toml"),
+            "{fix}"
+        );
+        assert!(!fix.contains("renew"), "{fix}");
+    }
+    let (c, out, _) = code(&h, &["check-expiry", "--format", "prometheus"]);
+    assert_eq!(c, 3);
+    let samples = parse_prometheus(&out);
+    assert!(samples.iter().any(|(n, l, v)| n == "centiloc_cert_state"
+        && l["tenant"].is_empty()
+        && l["profile"] == "default"
+        && *v == 3.0));
+    // A profile that does not exist is still 66.
+    h.cmd()
+        .args(["--profile", "nope", "check-expiry"])
+        .assert()
+        .code(66);
+}
+
+#[test]
+fn profile_critical_days_above_warn_days_is_a_configuration_error() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 3);
+    h.profile_expiring_in(&ca, "ok", "t-ok", 200);
+    let settings = h.profile_dir("default").join("profile.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        format!("{text}\n[expiry]\nwarn_days = 5\ncritical_days = 10\n"),
+    )
+    .unwrap();
+    let (c, out, _) = code(&h, &["check-expiry"]);
+    assert_eq!(c, 3, "{out}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with("UNKNOWN default (acme) client certificate: ")
+            && first.contains(&settings.display().to_string())
+            && first.contains("[expiry] critical_days = 10 is more than [expiry] warn_days = 5"),
+        "{out}"
+    );
+    // --all: only that profile is UNKNOWN, the others are checked as usual.
+    let (c, out, _) = code(&h, &["check-expiry", "--all"]);
+    assert_eq!(c, 3, "{out}");
+    assert!(out.contains("OK ok (t-ok) client certificate"), "{out}");
+    // The command line may override the contradicting value.
+    let (c, out, _) = code(&h, &["check-expiry", "--critical-days", "1"]);
+    assert_eq!(c, 1, "{out}");
+}
+
+#[test]
+fn client_renewal_is_not_reported_on_the_ca_line() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 20);
+    let pending = h.profile_dir("default").join("pending");
+    std::fs::create_dir(&pending).unwrap();
+    std::fs::copy(
+        h.profile_dir("default").join("certificate-request.csr"),
+        pending.join("certificate-request.csr"),
+    )
+    .unwrap();
+    let (c, out, _) = code(&h, &["check-expiry"]);
+    assert_eq!(c, 1, "{out}");
+    let client = out
+        .lines()
+        .find(|l| l.contains("client certificate"))
+        .unwrap();
+    let ca_line = out.lines().find(|l| l.contains("CA certificate")).unwrap();
+    assert!(
+        client.contains("waiting for the signed certificate"),
+        "{out}"
+    );
+    assert!(!ca_line.contains("renewal"), "{out}");
+    let (_, out, _) = code(&h, &["check-expiry", "--format", "prometheus"]);
+    let samples = parse_prometheus(&out);
+    let pending = |kind: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == "centiloc_cert_renewal_pending" && l["kind"] == kind)
+            .unwrap()
+            .2
+    };
+    assert_eq!((pending("client"), pending("ca")), (1.0, 0.0), "{out}");
+    let (_, out, _) = code(&h, &["check-expiry", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let by_kind = |k: &str| {
+        doc["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == k)
+            .unwrap()
+            .clone()
+    };
+    assert!(by_kind("client")["renewal_pending_since"].is_string());
+    assert!(by_kind("ca")["renewal_pending_since"].is_null());
 }
 
 #[test]
@@ -97,14 +306,26 @@ fn missing_certificate_is_unknown_and_missing_profile_is_66() {
         .assert()
         .code(66)
         .stderr(predicate::str::contains("no profile \"nope\""));
-    // --all in an empty home has nothing to vouch for: UNKNOWN.
+    // --all in an empty home has nothing to vouch for: UNKNOWN, with one line that
+    // says so and how to create a profile (even with --quiet: it needs action).
     let empty = TestHome::new();
-    empty
-        .cmd()
-        .args(["check-expiry", "--all"])
-        .assert()
-        .code(3)
-        .stderr(predicate::str::contains("no profile in"));
+    for quiet in [false, true] {
+        let mut cmd = empty.cmd();
+        cmd.args(["check-expiry", "--all"]);
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.starts_with("UNKNOWN no profiles in ")
+                && text.contains("create one with `centiloc-cert")
+                && text.contains("init --tenant"),
+            "{text}"
+        );
+    }
     let out = empty
         .cmd()
         .args(["check-expiry", "--all", "--format", "json"])
@@ -114,6 +335,12 @@ fn missing_certificate_is_unknown_and_missing_profile_is_66() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["state"], "UNKNOWN");
     assert_eq!(doc["certificates"].as_array().map(Vec::len), Some(0));
+    assert!(
+        doc["problem"]
+            .as_str()
+            .unwrap()
+            .starts_with("no profiles in ")
+    );
 }
 
 #[test]

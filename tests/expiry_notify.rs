@@ -50,6 +50,13 @@ fn one_notice_per_threshold_per_certificate() {
     let m = &mails[0];
     assert_eq!(m.to, "ops-acme@example.com");
     assert_eq!(m.from, "Certificates <certs@example.com>");
+    // Headers a mail client and spam filter expect from the sender.
+    let id = m.message_id.as_deref().unwrap_or_default();
+    assert!(
+        id.starts_with('<') && id.ends_with('>') && id.contains('@'),
+        "{m:#?}"
+    );
+    assert!(m.date.is_some(), "{m:#?}");
     assert_eq!(
         m.subject,
         "24 days left: Centiloc User-MQTT client certificate of tenant acme (default)"
@@ -151,11 +158,23 @@ fn dry_run_prints_and_sends_nothing() {
         ));
     assert!(smtp.messages().is_empty());
     assert!(!h.profile_dir("default").join("notices.toml").exists());
-    // --dry-run alone is a usage error: it only qualifies --notify.
+    // --dry-run alone is a usage error (clap's `requires`, mapped to 64): it only
+    // qualifies --notify, and must not look like a silent success. (The sentence should
+    // also name --notify; `cli::usage_sentence` drops clap's list of missing arguments,
+    // which is outside this module.)
     h.cmd()
         .args(["check-expiry", "--dry-run"])
         .assert()
-        .code(64);
+        .code(64)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "required arguments were not provided",
+        ));
+    h.cmd()
+        .args(["check-expiry", "--all", "--dry-run", "--format", "json"])
+        .assert()
+        .code(64)
+        .stdout("");
 }
 
 #[test]
@@ -227,11 +246,30 @@ fn notify_configuration_errors_are_78_and_name_the_file() {
     let h = TestHome::new();
     let ca = Ca::new("CA");
     h.profile_expiring_in(&ca, "default", "acme", 25);
+    // No config.toml: nothing to correct, so the fix is to add the section.
+    let config = h.path().join("config.toml");
     h.cmd()
         .args(["check-expiry", "--notify"])
         .assert()
         .code(78)
-        .stderr(predicate::str::contains("config.toml").and(predicate::str::contains("[notify]")));
+        .stderr(
+            predicate::str::contains(format!("add a [notify] section to {}", config.display()))
+                .and(predicate::str::contains("smtp_url = \"smtp://"))
+                .and(predicate::str::contains("correct that line").not()),
+        );
+    // A missing key names the section, its line and the file.
+    std::fs::write(&config, "[notify]\nsmtp_url = \"smtp://127.0.0.1:1\"\n").unwrap();
+    h.cmd()
+        .args(["check-expiry", "--notify"])
+        .assert()
+        .code(78)
+        .stderr(
+            predicate::str::contains(config.display().to_string())
+                .and(predicate::str::contains(
+                    "line 1: the [notify] section has no from; add from = ",
+                ))
+                .and(predicate::str::contains("missing field").not()),
+        );
     std::fs::write(
         h.path().join("config.toml"),
         "[notify]\nsmtp_url = \"smtp://u:s3cret@127.0.0.1\"\nfrom = \"a@b.co\"\n",

@@ -79,7 +79,11 @@ pub struct Checked {
 #[derive(Debug, Clone)]
 pub enum Problem {
     Missing,
+    /// The certificate file exists but cannot be read or parsed.
     Unreadable(String),
+    /// `profile.toml` cannot be read, is invalid, or sets contradictory thresholds: the
+    /// sentence names the file and the fix.
+    BadProfile(String),
 }
 
 impl Checked {
@@ -87,6 +91,15 @@ impl Checked {
         match &self.outcome {
             Ok(f) => f.verdict.state,
             Err(_) => State::Unknown,
+        }
+    }
+
+    /// When the profile's renewal CSR was made, on the client certificate's line only:
+    /// a renewal replaces the client certificate, never the CA.
+    pub fn pending_since(&self) -> Option<DateTime<Utc>> {
+        match self.kind {
+            Kind::Client => self.owner.as_ref().and_then(|o| o.pending_since),
+            Kind::Ca | Kind::File => None,
         }
     }
 }
@@ -113,6 +126,40 @@ impl LimitFlags {
                 .or(p.and_then(|p| p.critical_days))
                 .unwrap_or(d.critical_days),
         }
+    }
+
+    /// Why the thresholds that apply to a profile contradict each other (critical above
+    /// warn), when `profile.toml` set at least one of them; `None` when they are fine.
+    /// Both from the command line is a usage error, caught before the scan. Treated as
+    /// an invalid `profile.toml` (check-expiry reports it UNKNOWN, naming the file): a
+    /// guess at which number was meant could report WARNING for what should be CRITICAL.
+    pub fn conflict(self, profile: &Profile, file: &Path) -> Option<String> {
+        let l = self.resolve(Some(profile));
+        // Only when a value in force came from profile.toml: that file is what to fix.
+        let e = &profile.expiry;
+        let set = (self.warn_days.is_none() && e.warn_days.is_some())
+            || (self.critical_days.is_none() && e.critical_days.is_some());
+        if l.critical_days <= l.warn_days || !set {
+            return None;
+        }
+        let source = |flag: Option<u32>, set: Option<u32>, key: &str, v: u32| match (flag, set) {
+            (Some(_), _) => format!("--{} {v}", key.replace('_', "-")),
+            (None, Some(_)) => format!("[expiry] {key} = {v}"),
+            (None, None) => format!("the default {key} {v}"),
+        };
+        Some(format!(
+            "{} is not valid: {} is more than {}, but CRITICAL must come after WARNING; set [expiry] critical_days to at most warn_days there (defaults: warn_days = {}, critical_days = {})",
+            file.display(),
+            source(
+                self.critical_days,
+                e.critical_days,
+                "critical_days",
+                l.critical_days
+            ),
+            source(self.warn_days, e.warn_days, "warn_days", l.warn_days),
+            expiry::DEFAULT_WARN_DAYS,
+            expiry::DEFAULT_CRITICAL_DAYS,
+        ))
     }
 }
 
@@ -143,27 +190,32 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         vec![check_file(file, opts, now)]
     } else if args.all {
         let names = profile_dirs(&ctx.home)?;
-        if names.is_empty() {
-            ctx.out.warn(format!(
-                "no profile in {}: create one with `{}`",
-                ctx.home.profiles_dir().display(),
-                ctx.cmd("init --tenant ID --org NAME --email ADDRESS")
-            ));
-        }
-        // Nothing checked is UNKNOWN (below), still reported in the asked format so a
-        // JSON reader or the textfile collector gets a well-formed document.
         scan_profiles(&ctx.home, &names, opts, now)
     } else {
-        // One profile: a missing profile is an error (66), not an UNKNOWN line.
-        ctx.load()?;
+        // One profile: a missing profile is an error (66), not an UNKNOWN line. An
+        // invalid profile.toml is reported as `--all` reports it, UNKNOWN with the file
+        // and the fix, so a monitoring plugin still gets 0-3 and a line.
+        if let Err(e @ (Error::NoProfile { .. } | Error::Usage(_))) = ctx.load() {
+            return Err(e);
+        }
         check_profile(&ctx.paths(), opts, now, &mut Reader::default())
     };
+    // `--all` with nothing checked has nothing to vouch for: UNKNOWN, with one line (or
+    // JSON field) saying how to create a profile, still in the asked format so a JSON
+    // reader or the textfile collector gets a well-formed document.
+    let nothing = (args.all && checked.is_empty()).then(|| {
+        format!(
+            "no profiles in {}: create one with `{}`",
+            ctx.home.profiles_dir().display(),
+            ctx.cmd("init --tenant ID --org NAME --email ADDRESS")
+        )
+    });
     let worst = checked
         .iter()
         .map(Checked::state)
         .max()
         .unwrap_or(State::Unknown);
-    expiry_report::print(ctx, &checked, args.format, now);
+    expiry_report::print(ctx, &checked, nothing.as_deref(), args.format, now);
     if let Some(n) = notifier {
         n.run(ctx, &checked, now);
     }
@@ -332,10 +384,16 @@ pub fn check_profile(
             &rel(&format!("{}/{}", paths::PENDING_DIR, paths::CSR_FILE)),
         )
     });
-    let (profile, problem) = match profile {
+    let (profile, mut problem) = match profile {
         Ok(p) => (Some(p), None),
-        Err(e) => (None, Some(Problem::Unreadable(e))),
+        Err(e) => (None, Some(Problem::BadProfile(e))),
     };
+    if let Some(p) = &profile {
+        problem = opts
+            .limits
+            .conflict(p, &paths.settings())
+            .map(Problem::BadProfile);
+    }
     let owner = Arc::new(Owner {
         name: paths.name.clone(),
         dir: paths.dir.clone(),

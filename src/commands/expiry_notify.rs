@@ -41,6 +41,9 @@ struct NoticeFacts<'a> {
     fingerprint: &'a str,
     not_after: String,
     days_left: i64,
+    /// "24 days", "1 day", "5 hours", "less than an hour": how far notAfter is, either
+    /// way (never "0 days"); the template says "in …" or "… ago".
+    distance: String,
     expired: bool,
     notice: String,
     file: String,
@@ -51,6 +54,7 @@ struct NoticeFacts<'a> {
 }
 
 impl<'a> NoticeFacts<'a> {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         ctx: &Ctx,
         c: &'a Checked,
@@ -59,6 +63,7 @@ impl<'a> NoticeFacts<'a> {
         due: Notice,
         thresholds: &[u32],
         hostname: &'a str,
+        now: DateTime<Utc>,
     ) -> NoticeFacts<'a> {
         let owner = c.owner.as_ref();
         NoticeFacts {
@@ -71,12 +76,11 @@ impl<'a> NoticeFacts<'a> {
             fingerprint: &facts.fingerprint,
             not_after: facts.not_after.format("%Y-%m-%d %H:%M UTC").to_string(),
             days_left: facts.verdict.days_left,
+            distance: expiry::distance(facts.not_after, now),
             expired: facts.verdict.expired,
             notice: due.key(),
             file: c.file.display().to_string(),
-            pending_since: owner
-                .and_then(|o| o.pending_since)
-                .map(|t| t.format("%Y-%m-%d").to_string()),
+            pending_since: c.pending_since().map(|t| t.format("%Y-%m-%d").to_string()),
             steps: renew_steps(ctx, c),
             hostname,
             thresholds: thresholds
@@ -99,6 +103,7 @@ impl<'a> NoticeFacts<'a> {
             fingerprint: "00",
             not_after: "2030-01-01 00:00 UTC".into(),
             days_left: 30,
+            distance: "30 days".into(),
             expired: false,
             notice: "30".into(),
             file: "tls-cert.pem".into(),
@@ -176,7 +181,7 @@ impl Notifier {
                 ));
                 continue;
             };
-            let nf = NoticeFacts::new(ctx, c, profile, facts, due, &thresholds, &host);
+            let nf = NoticeFacts::new(ctx, c, profile, facts, due, &thresholds, &host, now);
             let rendered = match self.templates.render(notify::Kind::ExpiryNotice, &nf) {
                 Ok(r) => r,
                 Err(e) => {

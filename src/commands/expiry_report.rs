@@ -12,13 +12,21 @@ use serde_json::json;
 use super::Ctx;
 use super::check_expiry::{Checked, Kind, Problem};
 use crate::cli::ExpiryFormat;
-use crate::expiry::State;
+use crate::expiry::{self, State};
 use crate::output::safe;
 
-pub fn print(ctx: &Ctx, checked: &[Checked], format: ExpiryFormat, now: DateTime<Utc>) {
+/// `nothing` is why nothing was checked (`--all` in a home with no profile): the text
+/// report prints it as its one UNKNOWN line, the JSON report as `problem`.
+pub fn print(
+    ctx: &Ctx,
+    checked: &[Checked],
+    nothing: Option<&str>,
+    format: ExpiryFormat,
+    now: DateTime<Utc>,
+) {
     let text = match format {
-        ExpiryFormat::Text => text(ctx, checked),
-        ExpiryFormat::Json => json(ctx, checked, now),
+        ExpiryFormat::Text => text(ctx, checked, nothing, now),
+        ExpiryFormat::Json => json(ctx, checked, nothing, now),
         ExpiryFormat::Prometheus => prometheus(checked, now),
     };
     // One write for the whole report: 10,000 lines must not cost 10,000 syscalls. A
@@ -26,18 +34,22 @@ pub fn print(ctx: &Ctx, checked: &[Checked], format: ExpiryFormat, now: DateTime
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
-/// One line per certificate, worst first, so the first line carries the overall state as
-/// monitoring plugins expect. `--quiet` keeps only the lines that need action: silent
-/// while all is well, so cron mails only when there is something to do.
-fn text(ctx: &Ctx, checked: &[Checked]) -> String {
+/// One line per certificate, worst first (Icinga/Nagios severity: CRITICAL, UNKNOWN,
+/// WARNING, OK), so the first line carries the overall state as monitoring plugins
+/// expect. `--quiet` keeps only the lines that need action: silent while all is well, so
+/// cron mails only when there is something to do.
+fn text(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc>) -> String {
     let mut order: Vec<&Checked> = checked.iter().collect();
     order.sort_by_key(|c| std::cmp::Reverse(c.state()));
     let mut out = String::with_capacity(checked.len() * 120);
+    if let Some(why) = nothing {
+        let _ = writeln!(out, "{} {}", State::Unknown.as_str(), safe(why));
+    }
     for c in order {
         if ctx.out.quiet && c.state() == State::Ok {
             continue;
         }
-        let _ = writeln!(out, "{}", line(ctx, c));
+        let _ = writeln!(out, "{}", line(ctx, c, now));
     }
     out
 }
@@ -62,7 +74,7 @@ fn what(c: &Checked) -> String {
     }
 }
 
-fn line(ctx: &Ctx, c: &Checked) -> String {
+fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
     let state = c.state().as_str();
     let what = what(c);
     let f = match &c.outcome {
@@ -73,24 +85,31 @@ fn line(ctx: &Ctx, c: &Checked) -> String {
                 missing_fix(ctx, c)
             );
         }
-        Err(Problem::Unreadable(why)) => return format!("{state} {what}: {}", safe(why)),
+        Err(Problem::Unreadable(why)) => {
+            return format!("{state} {what}: {}; {}", safe(why), unreadable_fix(ctx, c));
+        }
+        // The sentence names profile.toml and says how to correct it.
+        Err(Problem::BadProfile(why)) => return format!("{state} {what}: {}", safe(why)),
         Ok(f) => f,
     };
     let v = &f.verdict;
+    // Days as `Certificate::days_left` counts them; below one day, hours (never "0 days").
+    let span = expiry::distance(f.not_after, now);
     let when = if v.expired {
+        format!("EXPIRED on {} ({span} ago)", date(f.not_after))
+    } else if v.days_left == 0 {
         format!(
-            "EXPIRED on {} ({} days ago)",
-            date(f.not_after),
-            -v.days_left
+            "expires {} (within 24 hours: {span} left)",
+            date(f.not_after)
         )
     } else {
-        format!("expires {} ({} days left)", date(f.not_after), v.days_left)
+        format!("expires {} ({span} left)", date(f.not_after))
     };
     let mut s = format!("{state} {what} {when}, serial {}", safe(&f.serial));
     if v.not_yet_valid {
         let _ = write!(s, ", not valid before {}", date(f.not_before));
     }
-    if let Some(since) = c.owner.as_ref().and_then(|o| o.pending_since) {
+    if let Some(since) = c.pending_since() {
         let _ = write!(
             s,
             "; renewal CSR made on {}, waiting for the signed certificate",
@@ -119,6 +138,42 @@ fn missing_fix(ctx: &Ctx, c: &Checked) -> String {
     }
 }
 
+/// What to do about a certificate file that is there but does not parse: install it
+/// again (not renew: nothing says it is expiring).
+fn unreadable_fix(ctx: &Ctx, c: &Checked) -> String {
+    match (&c.owner, c.kind) {
+        (Some(o), Kind::Ca) => format!(
+            "download Centiloc's CA certificate again and run `{}`",
+            ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+        ),
+        (Some(o), _) => format!(
+            "install the certificate Centiloc support sent again with `{}`",
+            ctx.cmd_for(&o.name, "install-cert tls-cert.pem")
+        ),
+        (None, _) => "check that the file is a PEM or DER certificate".into(),
+    }
+}
+
+/// The fix for a line that is not OK, whatever the reason: what the JSON `fix` says.
+fn fix(ctx: &Ctx, c: &Checked) -> Option<String> {
+    if c.state() == State::Ok {
+        return None;
+    }
+    Some(match &c.outcome {
+        Err(Problem::Missing) => missing_fix(ctx, c),
+        Err(Problem::Unreadable(_)) => unreadable_fix(ctx, c),
+        Err(Problem::BadProfile(_)) => {
+            let file = c
+                .owner
+                .as_ref()
+                .map(|o| o.dir.join(crate::paths::PROFILE_FILE).display().to_string())
+                .unwrap_or_else(|| "profile.toml".into());
+            format!("correct {file} as `problem` says")
+        }
+        Ok(_) => renew_fix(ctx, c),
+    })
+}
+
 /// The one-line fix for a WARNING/CRITICAL certificate: the command that renews (SPEC:
 /// every warning says which command renews).
 pub fn renew_fix(ctx: &Ctx, c: &Checked) -> String {
@@ -127,7 +182,7 @@ pub fn renew_fix(ctx: &Ctx, c: &Checked) -> String {
             "get Centiloc's current CA certificate and run `{}`",
             ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
         ),
-        (Some(o), _) if o.pending_since.is_some() => format!(
+        (Some(o), _) if c.pending_since().is_some() => format!(
             "when support returns the certificate, run `{}`",
             ctx.cmd_for(&o.name, "install-cert tls-cert.pem")
         ),
@@ -178,7 +233,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// One document; field names are stable (issue 4).
-fn json(ctx: &Ctx, checked: &[Checked], now: DateTime<Utc>) -> String {
+fn json(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc>) -> String {
     let worst = checked
         .iter()
         .map(Checked::state)
@@ -194,7 +249,7 @@ fn json(ctx: &Ctx, checked: &[Checked], now: DateTime<Utc>) -> String {
             let (facts, problem) = match &c.outcome {
                 Ok(f) => (Some(f), None),
                 Err(Problem::Missing) => (None, Some("missing".to_string())),
-                Err(Problem::Unreadable(w)) => (None, Some(w.clone())),
+                Err(Problem::Unreadable(w) | Problem::BadProfile(w)) => (None, Some(w.clone())),
             };
             json!({
                 "profile": owner.map(|o| o.name.clone()),
@@ -213,11 +268,8 @@ fn json(ctx: &Ctx, checked: &[Checked], now: DateTime<Utc>) -> String {
                 "problem": problem,
                 "warn_days": c.limits.warn_days,
                 "critical_days": c.limits.critical_days,
-                "renewal_pending_since": owner.and_then(|o| o.pending_since).map(rfc3339),
-                "fix": (c.state() != State::Ok).then(|| match &c.outcome {
-                    Err(Problem::Missing) => missing_fix(ctx, c),
-                    _ => renew_fix(ctx, c),
-                }),
+                "renewal_pending_since": c.pending_since().map(rfc3339),
+                "fix": fix(ctx, c),
             })
         })
         .collect();
@@ -225,6 +277,8 @@ fn json(ctx: &Ctx, checked: &[Checked], now: DateTime<Utc>) -> String {
         "state": worst.as_str(),
         "exit_code": worst.exit_code().code(),
         "checked_at": rfc3339(now),
+        // Why nothing was checked (`--all` with no profile); null otherwise.
+        "problem": nothing,
         "certificates": certs,
     });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "null".into());
@@ -304,11 +358,11 @@ fn prometheus(checked: &[Checked], now: DateTime<Utc>) -> String {
     );
     family(
         "centiloc_cert_renewal_pending",
-        "1 when a renewal CSR is waiting for its signed certificate.",
+        "1 when a renewal CSR is waiting for its signed certificate (client certificates only: a renewal never replaces the CA).",
         &|c| {
             c.owner
                 .as_ref()
-                .map(|o| u8::from(o.pending_since.is_some()).to_string())
+                .map(|_| u8::from(c.pending_since().is_some()).to_string())
         },
     );
     let _ = writeln!(

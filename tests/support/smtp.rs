@@ -18,6 +18,9 @@ pub struct Mail {
     pub to: String,
     pub reply_to: Option<String>,
     pub subject: String,
+    /// The `Message-ID` and `Date` headers as received (`None` when absent).
+    pub message_id: Option<String>,
+    pub date: Option<String>,
     pub text: String,
     pub html: Option<String>,
     pub attachments: Vec<MailAttachment>,
@@ -119,6 +122,8 @@ for key in box.iterkeys():
     out.append({"from": str(m["From"]), "to": str(m["To"]),
                 "reply_to": str(m["Reply-To"]) if m["Reply-To"] else None,
                 "subject": str(m["Subject"]), "order": os.stat(path).st_mtime_ns,
+                "message_id": str(m["Message-ID"]) if m["Message-ID"] else None,
+                "date": str(m["Date"]) if m["Date"] else None,
                 "text": plain.get_content() if plain else "",
                 "html": html.get_content() if html else None, "attachments": atts})
 out.sort(key=lambda x: x["order"])
