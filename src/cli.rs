@@ -458,7 +458,15 @@ pub fn usage_sentence(e: &clap::Error) -> String {
     let first = lines.next().unwrap_or("invalid arguments");
     let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_owned();
     let mut command = "centiloc-cert".to_owned();
+    // "the following required arguments were not provided:" lists them on the next lines.
+    let mut listing = msg.ends_with(':');
+    let mut listed = Vec::new();
     for line in lines {
+        if listing && !line.starts_with("Usage: ") && !line.starts_with("tip: ") {
+            listed.push(line.to_owned());
+            continue;
+        }
+        listing = false;
         if let Some(tip) = line.strip_prefix("tip: ") {
             msg.push_str(&format!(" ({tip})"));
         } else if let Some(usage) = line.strip_prefix("Usage: ") {
@@ -468,6 +476,10 @@ pub fn usage_sentence(e: &clap::Error) -> String {
                 .collect::<Vec<_>>()
                 .join(" ");
         }
+    }
+    if !listed.is_empty() {
+        msg.push(' ');
+        msg.push_str(&listed.join(", "));
     }
     // A stray word after `credentials` may be a password typed on the command line:
     // never echo it back (SPEC: the password never appears in output).
@@ -490,6 +502,13 @@ mod tests {
         let d = ConnectArgs::defaults();
         assert_eq!(d.connect_timeout, std::time::Duration::from_secs(10));
         assert!(d.topics.is_empty() && d.topic.is_empty() && d.broker.is_none());
+    }
+
+    #[test]
+    fn missing_required_arguments_are_named() {
+        let e = Cli::try_parse_from(["centiloc-cert", "check-expiry", "--dry-run"]).unwrap_err();
+        let s = usage_sentence(&e);
+        assert!(s.contains("not provided: --notify"), "{s}");
     }
 
     #[test]

@@ -190,6 +190,15 @@ impl Profile {
         if let Some(id) = &self.client_id {
             validate_client_id(id, &self.tenant)?;
         }
+        if let (Some(w), Some(c)) = (self.expiry.warn_days, self.expiry.critical_days)
+            && c > w
+        {
+            return Err(Error::invalid(
+                "[expiry] critical_days",
+                &c.to_string(),
+                format!("it must not exceed warn_days ({w})"),
+            ));
+        }
         Ok(())
     }
 }
