@@ -6,182 +6,78 @@
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::output::safe;
 
+/// A field that reads as absent when the subscription masks it (null or "") or when its
+/// value has the wrong shape, so one odd field never fails the whole event. Derefs to
+/// `Option<T>` for the summary line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lenient<T>(pub Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+impl<T> std::ops::Deref for Lenient<T> {
+    type Target = Option<T>;
+    fn deref(&self) -> &Option<T> {
+        &self.0
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient(d).map(Lenient)
+    }
+}
+
 /// One item update (Centiloc "item event").
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct ItemUpdate {
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub momentum: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub uid: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub is_in: Option<bool>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub pos_mm: Option<Vec<i32>>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub board_sn: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub nb_hits: Option<i32>,
+    pub momentum: Lenient<String>,
+    pub uid: Lenient<String>,
+    pub is_in: Lenient<bool>,
+    pub pos_mm: Lenient<Vec<i32>>,
+    pub board_sn: Lenient<String>,
+    pub nb_hits: Lenient<i32>,
     /// A Go `time.Duration`: integer nanoseconds.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub hold_time: Option<i64>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub fill_ratio: Option<f64>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub product_reference: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub shelf_sn: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub furniture_sn: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub pos_on_shelf_mm: Option<Vec<i32>>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub tenant: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub loc_reference: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub loc_labels: Option<Vec<String>>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub item_labels: Option<Vec<String>>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub pos_on_floor_mm: Option<Vec<i32>>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub floor: Option<i32>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub is_interpolated: Option<bool>,
+    pub hold_time: Lenient<i64>,
+    pub fill_ratio: Lenient<f64>,
+    pub product_reference: Lenient<String>,
+    pub shelf_sn: Lenient<String>,
+    pub furniture_sn: Lenient<String>,
+    pub pos_on_shelf_mm: Lenient<Vec<i32>>,
+    pub tenant: Lenient<String>,
+    pub loc_reference: Lenient<String>,
+    pub loc_labels: Lenient<Vec<String>>,
+    pub item_labels: Lenient<Vec<String>>,
+    pub pos_on_floor_mm: Lenient<Vec<i32>>,
+    pub floor: Lenient<i32>,
+    pub is_interpolated: Lenient<bool>,
     /// Fields this version does not know, kept as they came.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
 
 /// One board update (Centiloc "board event"); Go-style field names, as published.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct BoardUpdate {
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub momentum: Option<String>,
-    #[serde(
-        rename = "BoardSN",
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub board_sn: Option<String>,
+    pub momentum: Lenient<String>,
+    #[serde(rename = "BoardSN")]
+    pub board_sn: Lenient<String>,
     /// A number (CONNECTED=0, DISCONNECTED=1, ONERROR=2, MAINTENANCE=3) or its name.
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub status: Option<Value>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub fw_version: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub last_connection_date: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub last_disconnection_date: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub last_error_date: Option<String>,
+    pub status: Lenient<Value>,
+    pub fw_version: Lenient<String>,
+    pub last_connection_date: Lenient<String>,
+    pub last_disconnection_date: Lenient<String>,
+    pub last_error_date: Lenient<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -327,21 +223,21 @@ impl ItemUpdate {
     /// e.g. `item E004015012345678 IN board CB-000123 pos 120,45 mm hold 1.5s @ 2026-11-25T10:00:00Z`
     pub fn summary(&self) -> String {
         let mut s = format!("item {}", self.uid.as_deref().unwrap_or("?"));
-        match self.is_in {
+        match *self.is_in {
             Some(true) => s.push_str(" IN"),
             Some(false) => s.push_str(" OUT"),
             None => {}
         }
-        if let Some(b) = &self.board_sn {
+        if let Some(b) = &*self.board_sn {
             let _ = write!(s, " board {b}");
         }
         if let Some(p) = self.pos_mm.as_deref().filter(|p| !p.is_empty()) {
             let _ = write!(s, " pos {} mm", join(p));
         }
-        if let Some(h) = self.hold_time {
+        if let Some(h) = *self.hold_time {
             let _ = write!(s, " hold {}", go_duration(h));
         }
-        if let Some(m) = &self.momentum {
+        if let Some(m) = &*self.momentum {
             let _ = write!(s, " @ {m}");
         }
         s
@@ -352,13 +248,13 @@ impl BoardUpdate {
     /// e.g. `board CB-000123 DISCONNECTED fw 2.4.1 @ 2026-11-25T10:00:00Z`
     pub fn summary(&self) -> String {
         let mut s = format!("board {}", self.board_sn.as_deref().unwrap_or("?"));
-        if let Some(st) = &self.status {
+        if let Some(st) = &*self.status {
             let _ = write!(s, " {}", board_status(st));
         }
-        if let Some(fw) = &self.fw_version {
+        if let Some(fw) = &*self.fw_version {
             let _ = write!(s, " fw {fw}");
         }
-        if let Some(m) = &self.momentum {
+        if let Some(m) = &*self.momentum {
             let _ = write!(s, " @ {m}");
         }
         s
