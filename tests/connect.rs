@@ -170,6 +170,15 @@ fn broker_ca_not_trusted_is_76_naming_the_ca_file() {
         err.contains("not trusted by the CA file") && err.contains("ca-cert.pem"),
         "{err}"
     );
+    // The fix carries this run's --home, and test-connect does have --ca.
+    assert!(
+        err.contains(&format!(
+            "`centiloc-cert --home {} install-ca FILE`, or pass --ca FILE",
+            h.path().display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("Other("), "{err}");
 }
 
 #[test]
@@ -306,6 +315,59 @@ fn missing_ca_is_66_with_the_fix() {
     h.cmd().arg("test-connect").assert().code(66).stderr(
         predicate::str::contains("install-ca FILE").and(predicate::str::contains("--ca FILE")),
     );
+}
+
+/// SPEC: `--format json` is one JSON document, also when pre-flight fails or the flags
+/// are unusable; the sentence still goes to stderr.
+#[test]
+fn json_document_when_preflight_fails_and_timeout_0_is_a_usage_error() {
+    let (h, _m) = setup();
+    let doc = |args: &[&str], code: i32| {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        let (out, err) = test_connect(&h, &all, code);
+        assert!(err.starts_with("ERROR: "), "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).expect(&out);
+        assert_eq!(doc["ok"], false, "{doc}");
+        assert_eq!(doc["exit_code"], code, "{doc}");
+        doc
+    };
+    // --timeout 0 leaves no time for --count messages: 64 before any network traffic.
+    let (_, err) = test_connect(&h, &["--timeout", "0"], 64);
+    assert!(
+        err.contains("--timeout 0") && err.contains("--count"),
+        "{err}"
+    );
+    let d = doc(&["--timeout", "0"], 64);
+    assert!(d["error"].as_str().unwrap().contains("--timeout"), "{d}");
+    // --count 0 needs no time for messages.
+    test_connect(&h, &["--count", "0", "--timeout", "0"], 0);
+
+    std::fs::remove_file(h.profile_dir("default").join("ca-cert.pem")).unwrap();
+    let d = doc(&[], 66);
+    assert!(
+        d["error"].as_str().unwrap().contains("install-ca FILE"),
+        "{d}"
+    );
+    assert_eq!(d["failed_stage"], "preflight");
+    assert_eq!(d["stages"], serde_json::json!([]));
+}
+
+#[test]
+fn a_certificate_expiring_today_says_within_24_hours() {
+    let m = Mosquitto::start(TENANT, USER, PASSWORD);
+    let h = TestHome::new();
+    let now = chrono::Utc::now().timestamp();
+    ready_profile(&h, &m, TENANT, USER, PASSWORD, |csr| {
+        m.client_ca.sign_dates(
+            csr,
+            &support::asn1_time(now - 86_400),
+            &support::asn1_time(now + 6 * 3600),
+        )
+    });
+    let (_, err) = test_connect(&h, &["--count", "0"], 0);
+    assert!(err.contains("expires within 24 hours"), "{err}");
+    assert!(!err.contains("0 day"), "{err}");
 }
 
 #[test]
