@@ -459,11 +459,15 @@ fn python_snippet_receives_a_message() {
     let script = h.path().join("sub.py");
     std::fs::write(&script, &out.stdout).unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
+    // A long --timeout: the script must still exit as soon as --count messages came (its
+    // timer used to keep the process alive until the timeout).
+    let started = std::time::Instant::now();
     let run = Command::new("/usr/bin/python3")
         .arg(&script)
-        .args(["--count", "1", "--timeout", "10"])
+        .args(["--count", "1", "--timeout", "30"])
         .output()
         .unwrap();
+    let took = started.elapsed();
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -473,6 +477,32 @@ fn python_snippet_receives_a_message() {
     assert!(
         stdout.contains("centiloc/acme/json/item/v1/update") && stdout.contains("E004015012345678"),
         "{stdout}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} for a retained message"
+    );
+
+    // A wrong password: a clear sentence naming the reason, a non-zero status, at once.
+    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    let started = std::time::Instant::now();
+    let run = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(["--count", "1", "--timeout", "30"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(77), "{stderr}");
+    assert!(
+        stderr.contains("refused the login of user 'acme-user'")
+            && (stderr.contains("not authorised") || stderr.contains("bad username or password")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} to report a refused login"
     );
 }
 
