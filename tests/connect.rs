@@ -536,11 +536,50 @@ fn mosquitto_sub_snippet_receives_a_message_without_password_on_argv() {
     );
 }
 
+/// Without `[notify]` in config.toml, `check-expiry --notify` exits 78 every day without
+/// checking anything: the job goes without --notify and a note says how to enable e-mail.
+#[test]
+fn cron_and_systemd_snippets_without_notify_config_leave_out_notify_and_say_so() {
+    let h = TestHome::new();
+    let config = h.path().join("config.toml");
+    for kind in ["cron", "systemd"] {
+        let out = h.cmd().args(["snippet", kind]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            text.contains("check-expiry --all --quiet") && !text.contains("--notify"),
+            "{text}"
+        );
+        assert!(
+            err.starts_with("Note: ")
+                && err.contains("[notify]")
+                && err.contains(&config.display().to_string()),
+            "{err}"
+        );
+    }
+    // The job it prints runs: exit 0 here (no profiles, nothing to warn about), not 78.
+    h.cmd()
+        .args(["check-expiry", "--all", "--quiet"])
+        .assert()
+        .code(predicate::ne(78));
+}
+
 #[test]
 fn cron_and_systemd_snippets_schedule_the_daily_check_for_this_home() {
     let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[notify]\nsmtp_url = \"smtp://mail.example.com:587?tls=required\"\nfrom = \"certs@example.com\"\n",
+    )
+    .unwrap();
     let home = h.path().display().to_string();
     let cron = h.cmd().args(["snippet", "cron"]).output().unwrap();
+    assert!(
+        cron.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&cron.stderr)
+    );
     let cron = String::from_utf8_lossy(&cron.stdout);
     assert!(
         cron.contains(&format!(

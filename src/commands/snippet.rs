@@ -24,8 +24,14 @@ pub fn run(ctx: &Ctx, a: SnippetArgs) -> Result<ExitCode> {
             let (paths, profile) = ctx.load()?;
             python(&paths, &profile)
         }
-        SnippetKind::Cron => cron(&check_command(ctx)),
-        SnippetKind::Systemd => systemd(&check_command(ctx)),
+        SnippetKind::Cron => {
+            let notify = notify_configured(ctx);
+            cron(&check_command(ctx, notify), notify)
+        }
+        SnippetKind::Systemd => {
+            let notify = notify_configured(ctx);
+            systemd(&check_command(ctx, notify), notify)
+        }
     };
     // Printed even with --quiet: the snippet is the result asked for.
     print!("{text}");
@@ -257,9 +263,33 @@ if __name__ == "__main__":
     main()
 "#;
 
+/// Whether the daily job can e-mail: `check-expiry --notify` exits 78 every day without a
+/// `[notify]` section, never checking expiry, so the job then goes without `--notify` and
+/// a note says how to turn e-mail on. A broken section keeps `--notify` (the job's error
+/// says what to fix) and is reported now.
+fn notify_configured(ctx: &Ctx) -> bool {
+    let file = ctx.home.config_file();
+    match crate::config::load_notify(&file) {
+        Ok(Some(_)) => true,
+        Ok(None) => {
+            ctx.out.note(format!(
+                "there is no [notify] section in {}, so this job checks expiry without --notify (no e-mail notices; its warnings still reach you through cron's mail or the journal); to get e-mails, add a [notify] section with smtp_url and from to that file, then print the snippet again",
+                file.display()
+            ));
+            false
+        }
+        Err(e) => {
+            ctx.out.warn(format!(
+                "{e}; until it is fixed the job below fails every day without checking expiry"
+            ));
+            true
+        }
+    }
+}
+
 /// The daily check for every profile of this home, with an absolute path for cron's and
 /// systemd's minimal PATH.
-fn check_command(ctx: &Ctx) -> Vec<String> {
+fn check_command(ctx: &Ctx, notify: bool) -> Vec<String> {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "centiloc-cert".into());
@@ -269,19 +299,27 @@ fn check_command(ctx: &Ctx) -> Vec<String> {
         v.push("--home".into());
         v.push(h.display().to_string());
     }
-    for a in ["check-expiry", "--all", "--notify", "--quiet"] {
-        v.push(a.into());
+    v.push("check-expiry".into());
+    v.push("--all".into());
+    if notify {
+        v.push("--notify".into());
     }
+    v.push("--quiet".into());
     v
 }
 
-fn cron(cmd: &[String]) -> String {
+fn cron(cmd: &[String], notify: bool) -> String {
     let line: Vec<String> = cmd
         .iter()
         .map(|w| shell_quote(w).replace('%', "\\%"))
         .collect();
+    let what = if notify {
+        "# Daily at 08:17: e-mails a notice when a certificate crosses a threshold; prints\n"
+    } else {
+        "# Daily at 08:17: checks every certificate's expiry (no e-mail: no [notify] set up); prints\n"
+    };
     format!(
-        "# Daily at 08:17: e-mails a notice when a certificate crosses a threshold; prints\n\
+        "{what}\
          # (and so makes cron mail you) only when something needs attention.\n\
          # Install with `crontab -e` and paste the line below.\n\
          17 8 * * * {}\n",
@@ -289,7 +327,7 @@ fn cron(cmd: &[String]) -> String {
     )
 }
 
-fn systemd(cmd: &[String]) -> String {
+fn systemd(cmd: &[String], notify: bool) -> String {
     let exec: Vec<String> = cmd
         .iter()
         .map(|w| {
@@ -304,7 +342,7 @@ fn systemd(cmd: &[String]) -> String {
     format!(
         "# ~/.config/systemd/user/centiloc-cert-check.service\n\
          [Unit]\n\
-         Description=Check Centiloc client certificate expiry and e-mail notices\n\
+         Description=Check Centiloc client certificate expiry{}\n\
          \n\
          [Service]\n\
          Type=oneshot\n\
@@ -324,6 +362,7 @@ fn systemd(cmd: &[String]) -> String {
          WantedBy=timers.target\n\
          \n\
          # Then: systemctl --user daemon-reload && systemctl --user enable --now centiloc-cert-check.timer\n",
+        if notify { " and e-mail notices" } else { "" },
         exec.join(" ")
     )
 }
@@ -334,7 +373,7 @@ mod tests {
 
     #[test]
     fn cron_escapes_percent_and_quotes() {
-        let line = cron(&["/bin/c c".into(), "--home".into(), "/h%x".into()]);
+        let line = cron(&["/bin/c c".into(), "--home".into(), "/h%x".into()], true);
         assert!(
             line.contains("17 8 * * * '/bin/c c' --home '/h\\%x'"),
             "{line}"
@@ -343,7 +382,7 @@ mod tests {
 
     #[test]
     fn systemd_quotes_spaces_and_percent() {
-        let unit = systemd(&["/opt/my tools/c".into(), "/h%".into()]);
+        let unit = systemd(&["/opt/my tools/c".into(), "/h%".into()], false);
         assert!(
             unit.contains("ExecStart=\"/opt/my tools/c\" /h%%"),
             "{unit}"
