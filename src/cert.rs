@@ -33,6 +33,8 @@ pub struct Certificate {
     pub is_ca: bool,
     /// `Some(false)` when an extendedKeyUsage extension exists without clientAuth.
     pub client_auth: Option<bool>,
+    /// The X.509 version as people say it: 1, 2 or 3 (the DER field holds 0, 1 or 2).
+    pub version: u32,
 }
 
 impl Certificate {
@@ -72,6 +74,7 @@ impl Certificate {
             spki_der: x.public_key().raw.to_vec(),
             is_ca,
             client_auth,
+            version: x.version().0 + 1,
             der: der.to_vec(),
         })
     }
@@ -108,6 +111,18 @@ impl Certificate {
 
     pub fn is_not_yet_valid(&self, now: DateTime<Utc>) -> bool {
         now < self.not_before
+    }
+
+    /// Why this certificate cannot be presented by our TLS stack, when it is older than
+    /// X.509 version 3 (what `openssl x509 -req` without extensions makes): one sentence
+    /// shared by `install-cert`, `status` and the connection pre-flight.
+    pub fn version_problem(&self) -> Option<String> {
+        (self.version < 3).then(|| {
+            format!(
+                "it is an X.509 version {} certificate, which has no extensions: this tool's TLS library (rustls/webpki) cannot present it and many TLS stacks refuse it; ask Centiloc support for a version 3 certificate signed from the same CSR",
+                self.version
+            )
+        })
     }
 
     /// Does this certificate carry the public key whose SPKI is `spki_der`?
@@ -253,6 +268,8 @@ mod tests {
         let (key, c) = self_signed();
         assert_eq!(c.common_name.as_deref(), Some("demo"));
         assert_eq!(c.organization.as_deref(), Some("Demo"));
+        assert_eq!(c.version, 3);
+        assert!(c.version_problem().is_none());
         assert!(c.holds_key(key.public_key_der()));
         assert_eq!(c.key_fingerprint(), key.fingerprint());
         let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")

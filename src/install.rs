@@ -159,6 +159,19 @@ pub fn plan(
             ))
         })?;
     }
+    // rustls/webpki cannot present a version 1 certificate: `test-connect`, `watch` and
+    // `install-cert --test` would all fail with it, so it is refused like the other
+    // certificates that would fail at connect time (--force installs it for other clients).
+    if let Some(problem) = leaf.version_problem() {
+        if !force {
+            return Err(refuse(format!(
+                "{problem}; pass --force to install it anyway (for MQTT clients whose TLS library accepts it; test-connect and watch will refuse it)"
+            )));
+        }
+        warnings.push(format!(
+            "{problem}; installed anyway (--force): test-connect and watch cannot use it"
+        ));
+    }
     if leaf.is_not_yet_valid(now)
         && !force
         && let Some(working) = installed

@@ -66,6 +66,7 @@ impl Check {
             "csr" => "CSR",
             "certificate_key" => "matches key",
             "certificate_cn" => "CN",
+            "certificate_version" => "X.509 version",
             "certificate_validity" => "validity",
             "certificate_usage" => "key usage",
             "ca" => "CA certificate",
@@ -186,7 +187,7 @@ impl Checklist {
             _ => {}
         }
         let wrong = |id| self.state_of(id) == Some(State::Wrong);
-        if wrong("certificate_key") || wrong("certificate_cn") {
+        if wrong("certificate_key") || wrong("certificate_cn") || wrong("certificate_version") {
             return ListState::WrongCertificate;
         }
         match self.validity {
@@ -481,6 +482,12 @@ fn check_certificate(
                 "install the certificate made for this tenant: {install}"
             ));
         }
+    }
+    if let Some(problem) = cert.version_problem() {
+        list.push("certificate_version", State::Wrong, problem);
+        list.hint(format!(
+            "ask Centiloc support for a version 3 certificate, then: {install}"
+        ));
     }
     check_validity(list, paths, &cert, cmd, now);
     if cert.client_auth == Some(false) {

@@ -170,6 +170,15 @@ fn broker_ca_not_trusted_is_76_naming_the_ca_file() {
         err.contains("not trusted by the CA file") && err.contains("ca-cert.pem"),
         "{err}"
     );
+    // The fix carries this run's --home, and test-connect does have --ca.
+    assert!(
+        err.contains(&format!(
+            "`centiloc-cert --home {} install-ca FILE`, or pass --ca FILE",
+            h.path().display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("Other("), "{err}");
 }
 
 #[test]
@@ -308,6 +317,59 @@ fn missing_ca_is_66_with_the_fix() {
     );
 }
 
+/// SPEC: `--format json` is one JSON document, also when pre-flight fails or the flags
+/// are unusable; the sentence still goes to stderr.
+#[test]
+fn json_document_when_preflight_fails_and_timeout_0_is_a_usage_error() {
+    let (h, _m) = setup();
+    let doc = |args: &[&str], code: i32| {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        let (out, err) = test_connect(&h, &all, code);
+        assert!(err.starts_with("ERROR: "), "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).expect(&out);
+        assert_eq!(doc["ok"], false, "{doc}");
+        assert_eq!(doc["exit_code"], code, "{doc}");
+        doc
+    };
+    // --timeout 0 leaves no time for --count messages: 64 before any network traffic.
+    let (_, err) = test_connect(&h, &["--timeout", "0"], 64);
+    assert!(
+        err.contains("--timeout 0") && err.contains("--count"),
+        "{err}"
+    );
+    let d = doc(&["--timeout", "0"], 64);
+    assert!(d["error"].as_str().unwrap().contains("--timeout"), "{d}");
+    // --count 0 needs no time for messages.
+    test_connect(&h, &["--count", "0", "--timeout", "0"], 0);
+
+    std::fs::remove_file(h.profile_dir("default").join("ca-cert.pem")).unwrap();
+    let d = doc(&[], 66);
+    assert!(
+        d["error"].as_str().unwrap().contains("install-ca FILE"),
+        "{d}"
+    );
+    assert_eq!(d["failed_stage"], "preflight");
+    assert_eq!(d["stages"], serde_json::json!([]));
+}
+
+#[test]
+fn a_certificate_expiring_today_says_within_24_hours() {
+    let m = Mosquitto::start(TENANT, USER, PASSWORD);
+    let h = TestHome::new();
+    let now = chrono::Utc::now().timestamp();
+    ready_profile(&h, &m, TENANT, USER, PASSWORD, |csr| {
+        m.client_ca.sign_dates(
+            csr,
+            &support::asn1_time(now - 86_400),
+            &support::asn1_time(now + 6 * 3600),
+        )
+    });
+    let (_, err) = test_connect(&h, &["--count", "0"], 0);
+    assert!(err.contains("expires within 24 hours"), "{err}");
+    assert!(!err.contains("0 day"), "{err}");
+}
+
 #[test]
 fn share_group_without_tenant_prefix_is_refused() {
     let (h, _m) = setup();
@@ -397,11 +459,15 @@ fn python_snippet_receives_a_message() {
     let script = h.path().join("sub.py");
     std::fs::write(&script, &out.stdout).unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
+    // A long --timeout: the script must still exit as soon as --count messages came (its
+    // timer used to keep the process alive until the timeout).
+    let started = std::time::Instant::now();
     let run = Command::new("/usr/bin/python3")
         .arg(&script)
-        .args(["--count", "1", "--timeout", "10"])
+        .args(["--count", "1", "--timeout", "30"])
         .output()
         .unwrap();
+    let took = started.elapsed();
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -411,6 +477,32 @@ fn python_snippet_receives_a_message() {
     assert!(
         stdout.contains("centiloc/acme/json/item/v1/update") && stdout.contains("E004015012345678"),
         "{stdout}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} for a retained message"
+    );
+
+    // A wrong password: a clear sentence naming the reason, a non-zero status, at once.
+    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    let started = std::time::Instant::now();
+    let run = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(["--count", "1", "--timeout", "30"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(77), "{stderr}");
+    assert!(
+        stderr.contains("refused the login of user 'acme-user'")
+            && (stderr.contains("not authorised") || stderr.contains("bad username or password")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} to report a refused login"
     );
 }
 
@@ -444,11 +536,50 @@ fn mosquitto_sub_snippet_receives_a_message_without_password_on_argv() {
     );
 }
 
+/// Without `[notify]` in config.toml, `check-expiry --notify` exits 78 every day without
+/// checking anything: the job goes without --notify and a note says how to enable e-mail.
+#[test]
+fn cron_and_systemd_snippets_without_notify_config_leave_out_notify_and_say_so() {
+    let h = TestHome::new();
+    let config = h.path().join("config.toml");
+    for kind in ["cron", "systemd"] {
+        let out = h.cmd().args(["snippet", kind]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            text.contains("check-expiry --all --quiet") && !text.contains("--notify"),
+            "{text}"
+        );
+        assert!(
+            err.starts_with("Note: ")
+                && err.contains("[notify]")
+                && err.contains(&config.display().to_string()),
+            "{err}"
+        );
+    }
+    // The job it prints runs: exit 0 here (no profiles, nothing to warn about), not 78.
+    h.cmd()
+        .args(["check-expiry", "--all", "--quiet"])
+        .assert()
+        .code(predicate::ne(78));
+}
+
 #[test]
 fn cron_and_systemd_snippets_schedule_the_daily_check_for_this_home() {
     let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[notify]\nsmtp_url = \"smtp://mail.example.com:587?tls=required\"\nfrom = \"certs@example.com\"\n",
+    )
+    .unwrap();
     let home = h.path().display().to_string();
     let cron = h.cmd().args(["snippet", "cron"]).output().unwrap();
+    assert!(
+        cron.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&cron.stderr)
+    );
     let cron = String::from_utf8_lossy(&cron.stdout);
     assert!(
         cron.contains(&format!(

@@ -14,7 +14,7 @@ use crate::credentials;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::mqtt::topics::{self, TopicChoice};
-use crate::mqtt::{self, ConnectSettings, Observer, StageReport, Subscription, TlsFiles};
+use crate::mqtt::{self, ConnectSettings, Hints, Observer, StageReport, Subscription, TlsFiles};
 use crate::output::{Format, Output, safe};
 use crate::profile::{Broker, Profile};
 
@@ -45,6 +45,15 @@ pub fn prepare_with(
         Some(b) => Broker::parse(b)?,
         None => profile.broker.clone(),
     };
+    // install-cert --test has neither --ca nor --broker, and a failure there is about the
+    // new certificate, not the installed one `status` checks.
+    let testing_new = key_and_cert.is_some();
+    let hints = Hints {
+        install_ca: ctx.cmd("install-ca FILE"),
+        ca_flag: !testing_new,
+        broker_flag: !testing_new,
+        check_cert: (!testing_new).then(|| ctx.cmd("status")),
+    };
     let (key, cert) = key_and_cert.unwrap_or_else(|| (paths.key(), paths.cert()));
     let files = TlsFiles {
         key,
@@ -52,7 +61,7 @@ pub fn prepare_with(
         ca: a.ca.clone().unwrap_or_else(|| paths.ca()),
     };
     let now = Utc::now();
-    let id = mqtt::preflight(&files, now, &|rest| ctx.cmd(rest))?;
+    let id = mqtt::preflight(&files, now, &|rest| ctx.cmd(rest), hints.ca_flag)?;
     warn_expiry(ctx, &profile, &id.leaf, now);
     let username = profile
         .username
@@ -94,6 +103,7 @@ pub fn prepare_with(
             client_id,
             clean_session,
             stage_timeout: a.connect_timeout,
+            hints,
         },
         subs,
     })
@@ -108,8 +118,9 @@ fn warn_expiry(ctx: &Ctx, profile: &Profile, leaf: &crate::cert::Certificate, no
     let left = leaf.days_left(now);
     if left <= warn_days {
         ctx.out.warn(format!(
-            "the client certificate expires in {left} day(s), on {}: renew now with `{}`",
-            leaf.not_after.format("%Y-%m-%d"),
+            "the client certificate expires {}, on {}: renew now with `{}`",
+            expires_in_words(left),
+            leaf.not_after.format("%Y-%m-%d %H:%M UTC"),
             ctx.cmd("renew")
         ));
     }
@@ -118,6 +129,15 @@ fn warn_expiry(ctx: &Ctx, profile: &Profile, leaf: &crate::cert::Certificate, no
             "the client certificate is valid only from {}: the broker will refuse it until then",
             leaf.not_before.format("%Y-%m-%d %H:%M UTC")
         ));
+    }
+}
+
+/// "within 24 hours", "in 1 day", "in 12 days" (whole days left, truncated).
+fn expires_in_words(days_left: i64) -> String {
+    match days_left {
+        i64::MIN..=0 => "within 24 hours".into(),
+        1 => "in 1 day".into(),
+        n => format!("in {n} days"),
     }
 }
 
@@ -147,7 +167,20 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub fn run(ctx: &Ctx, a: TestConnectArgs) -> Result<ExitCode> {
     let format = a.conn.format;
-    let p = prepare(ctx, &a.conn, true)?;
+    if a.count > 0 && a.timeout.is_zero() {
+        return json_error(
+            ctx,
+            format,
+            Error::Usage(format!(
+                "--timeout 0 leaves no time for the {} message(s) of --count: give a timeout (e.g. --timeout 30s), or --count 0 to stop after SUBSCRIBE",
+                a.count
+            )),
+        );
+    }
+    let p = match prepare(ctx, &a.conn, true) {
+        Ok(p) => p,
+        Err(e) => return json_error(ctx, format, e),
+    };
     let mut report = Report::new(ctx.out, format, &p);
     let rt = runtime()?;
     let result = rt.block_on(mqtt::check(
@@ -165,13 +198,32 @@ pub fn run(ctx: &Ctx, a: TestConnectArgs) -> Result<ExitCode> {
     }
 }
 
+/// `--format json` is one document even when the command fails before connecting: it
+/// says so (ok false, the exit code and the error) on stdout; the error sentence still
+/// goes to stderr. Returns `Err(e)` for `main` to print and exit with.
+fn json_error(ctx: &Ctx, format: Format, e: Error) -> Result<ExitCode> {
+    if format == Format::Json {
+        ctx.out.json(&json!({
+            "ok": false,
+            "exit_code": e.exit_code().code(),
+            "error": e.to_string(),
+            "failed_stage": "preflight",
+            "stages": [],
+            "messages": [],
+        }));
+    }
+    Err(e)
+}
+
 /// Connects and subscribes with `key` and `cert` (count 0: no message needed), printing
-/// the stages unless `quiet`. Err is the connection failure with its SPEC exit code.
+/// the stages unless `quiet`; every stage that ran is pushed to `stages`. Err is the
+/// pre-flight error or the connection failure with its SPEC exit code.
 pub fn probe(
     ctx: &Ctx,
     key: std::path::PathBuf,
     cert: std::path::PathBuf,
     quiet: bool,
+    stages: &mut Vec<StageReport>,
 ) -> Result<()> {
     let a = ConnectArgs::defaults();
     let p = prepare_with(ctx, &a, true, Some((key, cert)))?;
@@ -189,6 +241,7 @@ pub fn probe(
         &mut report,
     ));
     report.finish(&p.settings, &result);
+    stages.append(&mut report.stages);
     match result.failure {
         None => Ok(()),
         Some(f) => Err(f.into()),
@@ -305,4 +358,16 @@ pub fn encoding_for(subs: &[Subscription], topic: &str) -> Option<mqtt::Encoding
             .find(|s| s.filter == topic || s.filter.ends_with(&format!("/{topic}")))
             .and_then(|s| s.encoding),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_in_words() {
+        assert_eq!(expires_in_words(0), "within 24 hours");
+        assert_eq!(expires_in_words(1), "in 1 day");
+        assert_eq!(expires_in_words(12), "in 12 days");
+    }
 }

@@ -12,11 +12,44 @@ use crate::cli::InstallCertArgs;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::install::{self, Installed, KeyFacts, Plan, Target, when};
+use crate::mqtt::StageReport;
 use crate::output::{Format, safe};
 use crate::paths::ProfilePaths;
 use crate::store;
 
 pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
+    let mut stages = Vec::new();
+    let result = install_cert(ctx, &args, &mut stages);
+    if let Err(e) = &result
+        && args.format == Format::Json
+    {
+        // SPEC: `--format json` is one JSON document, also when the install is refused
+        // or its connection test fails; the sentence also goes to stderr as usual.
+        ctx.out.json(&json!({
+            "profile": ctx.profile,
+            "ok": false,
+            "exit_code": e.exit_code().code(),
+            "error": e.to_string(),
+            "test": test_json(&args, &stages),
+        }));
+    }
+    result
+}
+
+/// The connection test's stages for the JSON document (`null` without `--test`).
+fn test_json(args: &InstallCertArgs, stages: &[StageReport]) -> serde_json::Value {
+    if args.test {
+        json!({ "ok": stages.last().is_some_and(|s| s.ok), "stages": stages })
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+fn install_cert(
+    ctx: &Ctx,
+    args: &InstallCertArgs,
+    stages: &mut Vec<StageReport>,
+) -> Result<ExitCode> {
     let (paths, profile) = ctx.load()?;
     // The lock is taken before reading the input, so that the plan is made from the state
     // the commit will change, and a second run is told "locked" instead of racing.
@@ -41,17 +74,23 @@ pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
     if args.test && !plan.unchanged {
         // Issue 5: a renewal must never replace a working certificate with a broken one,
         // so prove the new pair against the broker before anything is written.
-        test_before_install(ctx, &paths, &plan, args.format == Format::Json)?;
+        test_before_install(ctx, &paths, &plan, args.format == Format::Json, stages)?;
     }
     let done = install::commit(&paths, &plan)?;
-    report(ctx, &args, &plan, &done, now);
+    report(ctx, args, &plan, &done, now, stages);
     Ok(ExitCode::Ok)
 }
 
 /// Connects with the planned certificate and the key it belongs to (the pending renewal
 /// key when it is for that one). The certificate goes to a temporary file in the profile
 /// directory only for the duration of the test.
-fn test_before_install(ctx: &Ctx, paths: &ProfilePaths, plan: &Plan, quiet: bool) -> Result<()> {
+fn test_before_install(
+    ctx: &Ctx,
+    paths: &ProfilePaths,
+    plan: &Plan,
+    quiet: bool,
+    stages: &mut Vec<StageReport>,
+) -> Result<()> {
     let key = match plan.target {
         Target::Pending => paths.pending_dir().join(crate::paths::KEY_FILE),
         Target::Current => paths.key(),
@@ -62,7 +101,7 @@ fn test_before_install(ctx: &Ctx, paths: &ProfilePaths, plan: &Plan, quiet: bool
         .map_err(|e| Error::write(&paths.dir, e))?;
     std::io::Write::write_all(&mut tmp, plan.pem().as_bytes())
         .map_err(|e| Error::write(tmp.path(), e))?;
-    super::connect::probe(ctx, key, tmp.path().to_path_buf(), quiet).map_err(|e| match e {
+    super::connect::probe(ctx, key, tmp.path().to_path_buf(), quiet, stages).map_err(|e| match e {
         Error::Connection { message, code } => Error::Connection {
             message: format!(
                 "the certificate was not installed, nothing was changed: the connection test with it failed: {message}"
@@ -99,12 +138,16 @@ fn report(
     plan: &Plan,
     done: &Installed,
     now: chrono::DateTime<Utc>,
+    stages: &[StageReport],
 ) {
     let leaf = &plan.leaf;
     let promoted = plan.target == Target::Pending;
     if args.format == Format::Json {
         ctx.out.json(&json!({
             "profile": ctx.profile,
+            "ok": true,
+            "exit_code": 0,
+            "test": test_json(args, stages),
             "cert_file": done.cert_file,
             "changed": !plan.unchanged,
             "promoted_renewal": promoted,

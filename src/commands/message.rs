@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use crate::decode;
 use crate::mqtt::Encoding;
-use crate::output::safe;
 
 /// A decoded payload, or why it could not be decoded. The summary and the JSON tree
 /// are rendered on demand: `watch --format json` never needs the summary.
@@ -32,10 +31,8 @@ impl Decoded {
 /// protobuf as `protoc --decode_raw` shows it, JSON as Centiloc item/board events.
 pub fn decode_message(encoding: Option<Encoding>, payload: &[u8]) -> Result<Decoded, String> {
     let encoding = encoding.unwrap_or_else(|| Encoding::guess(payload));
-    let inner = decode::decode(payload, encoding, None).map_err(|e| match encoding {
-        Encoding::Json => format!("{e}: {}", preview(payload)),
-        Encoding::Proto => e.to_string(),
-    })?;
+    // The decoder's JSON error already shows the start of the payload, terminal-safe.
+    let inner = decode::decode(payload, encoding, None).map_err(|e| e.to_string())?;
     Ok(Decoded { encoding, inner })
 }
 
@@ -44,13 +41,6 @@ pub fn encoding_name(e: Encoding) -> &'static str {
         Encoding::Json => "json",
         Encoding::Proto => "proto",
     }
-}
-
-/// The start of an undecodable payload, safe for a terminal.
-pub fn preview(payload: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&payload[..payload.len().min(80)]);
-    let more = if payload.len() > 80 { "…" } else { "" };
-    format!("{:?}{more}", safe(&text))
 }
 
 fn truncate(mut s: String, max: usize) -> String {
@@ -152,6 +142,11 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("\\u{1b}"), "{e}");
+        // The payload is shown once (it used to follow the decoder's own preview).
+        let e = decode_message(Some(Encoding::Json), b"not json {")
+            .err()
+            .unwrap();
+        assert_eq!(e.matches("not json {").count(), 1, "{e}");
     }
 
     /// The envelope written straight out is the one built as a value, field for field

@@ -40,6 +40,34 @@ pub struct ConnectSettings {
     pub clean_session: bool,
     /// Limit for each of DNS, TCP, TLS, CONNECT and SUBSCRIBE.
     pub stage_timeout: Duration,
+    /// What failure sentences may suggest, for the command that prints them.
+    pub hints: Hints,
+}
+
+/// What a failure sentence may suggest: only what the command that prints it has, with
+/// this run's --home and --profile.
+#[derive(Debug, Clone)]
+pub struct Hints {
+    /// The full command line that installs another CA (`centiloc-cert … install-ca FILE`).
+    pub install_ca: String,
+    /// The command has `--ca FILE` (test-connect, watch; not install-cert --test).
+    pub ca_flag: bool,
+    /// The command has `--broker HOST[:PORT]`.
+    pub broker_flag: bool,
+    /// The command line that checks the client certificate in use (`status`), when that
+    /// certificate is the installed one (not after install-cert --test refused a new one).
+    pub check_cert: Option<String>,
+}
+
+impl Hints {
+    /// Where the broker address is changed, for "check the name (…)" hints.
+    pub fn broker_where(&self) -> &'static str {
+        if self.broker_flag {
+            "--broker HOST:PORT"
+        } else {
+            "the broker in profile.toml"
+        }
+    }
 }
 
 /// The stages of a connection, in order.
@@ -279,11 +307,13 @@ pub struct Identity {
 
 /// Checks, before any network traffic, that the files exist and fit together: key matches
 /// certificate, certificate not expired (issue 5, item 1). `fix` turns a subcommand into
-/// the command line to paste (it carries --home/--profile).
+/// the command line to paste (it carries --home/--profile); `ca_flag` says whether the
+/// command has `--ca FILE` to suggest.
 pub fn preflight(
     files: &TlsFiles,
     now: DateTime<Utc>,
     fix: &dyn Fn(&str) -> String,
+    ca_flag: bool,
 ) -> Result<Identity> {
     require(&files.key, "the private key", fix("init --force"))?;
     require(
@@ -298,8 +328,9 @@ pub fn preflight(
         &files.ca,
         "Centiloc's CA certificate",
         format!(
-            "download ca-cert.pem from Centiloc and run `{}`, or pass --ca FILE",
-            fix("install-ca FILE")
+            "download ca-cert.pem from Centiloc and run `{}`{}",
+            fix("install-ca FILE"),
+            if ca_flag { ", or pass --ca FILE" } else { "" }
         ),
     )?;
     let key = PrivateKey::from_file(&files.key)?;
@@ -322,6 +353,12 @@ pub fn preflight(
             path: files.cert.clone(),
             date: leaf.not_after.format("%Y-%m-%d %H:%M UTC").to_string(),
             fix: fix("renew"),
+        });
+    }
+    if let Some(reason) = leaf.version_problem() {
+        return Err(Error::BadData {
+            path: files.cert.clone(),
+            reason,
         });
     }
     let tls = tls::client_config(&ca, &chain, &key).map_err(|reason| Error::BadData {

@@ -142,7 +142,8 @@ async fn resolve(s: &ConnectSettings) -> Result<Vec<SocketAddr>, Failure> {
             Stage::Dns,
             ExitCode::Unavailable,
             format!(
-                "cannot resolve the broker name {host:?} ({why}): check the name (--broker) and this machine's DNS"
+                "cannot resolve the broker name {host:?} ({why}): check the name ({}) and this machine's DNS",
+                s.hints.broker_where()
             ),
         )
     };
@@ -206,7 +207,8 @@ async fn handshake(
             Stage::Tls,
             ExitCode::Usage,
             format!(
-                "{host:?} is not a valid host name for TLS: fix --broker or the profile's broker"
+                "{host:?} is not a valid host name for TLS: fix {}",
+                s.hints.broker_where()
             ),
         )
     })?;
@@ -459,8 +461,12 @@ fn refused(code: ConnectReturnCode, s: &ConnectSettings) -> Failure {
 /// An I/O error during a stage, with rustls's reason translated when there is one.
 fn io_failure(stage: Stage, e: &std::io::Error, s: &ConnectSettings) -> Failure {
     if let Some(tls_err) = tls::rustls_error(e) {
-        let (blame, message) =
-            tls::explain(tls_err, &s.broker.host, &s.ca_file.display().to_string());
+        let (blame, message) = tls::explain(
+            tls_err,
+            &s.broker.host,
+            &s.ca_file.display().to_string(),
+            &s.hints,
+        );
         let code = match blame {
             Blame::ClientCertificate => ExitCode::NoPerm,
             Blame::BrokerCertificate | Blame::Handshake => ExitCode::Protocol,

@@ -10,6 +10,8 @@ use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore};
 use crate::cert::Certificate;
 use crate::keys::PrivateKey;
 
+pub use super::Hints;
+
 /// TLS client settings: trust only `ca` (never the system store: the broker is Centiloc's
 /// own PKI), present `chain` signed for `key`.
 pub fn client_config(
@@ -34,7 +36,12 @@ pub fn client_config(
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
-        .map_err(|e| format!("the TLS library refused the certificate and key ({e})"))?;
+        .map_err(|e| {
+            format!(
+                "the TLS library refused the certificate and key: {}",
+                describe(&e)
+            )
+        })?;
     Ok(Arc::new(config))
 }
 
@@ -55,15 +62,21 @@ pub fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
 }
 
 /// What a rustls error means, and a sentence for the user. `host` is the broker name the
-/// certificate must match; `ca` the CA file it must chain to.
-pub fn explain(err: &rustls::Error, host: &str, ca: &str) -> (Blame, String) {
+/// certificate must match; `ca` the CA file it must chain to; `hints` what the command
+/// that prints the sentence can suggest.
+pub fn explain(err: &rustls::Error, host: &str, ca: &str, hints: &Hints) -> (Blame, String) {
     use rustls::Error as E;
     match err {
-        E::InvalidCertificate(c) => (Blame::BrokerCertificate, broker_cert(c, host, ca)),
+        E::InvalidCertificate(c) => (Blame::BrokerCertificate, broker_cert(c, host, ca, hints)),
         E::AlertReceived(a) if client_cert_alert(*a) => (
             Blame::ClientCertificate,
             format!(
-                "the broker {host} rejected the client certificate (TLS alert {a:?}): was it signed by Centiloc for this key, and is it still valid? Check with `centiloc-cert status`"
+                "the broker {host} rejected the client certificate (TLS alert {a:?}): was it signed by Centiloc for this key, and is it still valid?{}",
+                hints
+                    .check_cert
+                    .as_ref()
+                    .map(|c| format!(" Check with `{c}`"))
+                    .unwrap_or_default()
             ),
         ),
         E::AlertReceived(a) => (
@@ -74,20 +87,104 @@ pub fn explain(err: &rustls::Error, host: &str, ca: &str) -> (Blame, String) {
         ),
         E::InvalidMessage(_) | E::InappropriateMessage { .. } => (
             Blame::Handshake,
-            format!("{host} does not speak TLS on this port: check the port (--broker HOST:8883)"),
+            format!(
+                "{host} does not speak TLS on this port: check the port ({}; Centiloc's is 8883)",
+                hints.broker_where()
+            ),
         ),
         other => (
             Blame::Handshake,
-            format!("the TLS handshake with {host} failed: {other}"),
+            format!("the TLS handshake with {host} failed: {}", describe(other)),
         ),
     }
 }
 
-fn broker_cert(c: &CertificateError, host: &str, ca: &str) -> String {
+/// A rustls error as a plain phrase. rustls's own Display prints some variants with
+/// Debug (`invalid peer certificate: Other(OtherError(UnsupportedCertVersion))`), which
+/// must never reach a user.
+pub fn describe(err: &rustls::Error) -> String {
+    use rustls::Error as E;
+    match err {
+        E::InvalidCertificate(c) => format!("the certificate cannot be used: {}", cert_words(c)),
+        E::AlertReceived(a) => format!("the peer sent TLS alert {a:?}"),
+        E::PeerIncompatible(_) => {
+            "the broker and this tool have no TLS version, cipher suite or signature scheme in common".into()
+        }
+        E::PeerMisbehaved(_) => "the broker broke the TLS protocol".into(),
+        E::InvalidCertRevocationList(_) => "a certificate revocation list is invalid".into(),
+        E::InconsistentKeys(_) => {
+            "the private key does not belong to the certificate (or the TLS library cannot use it)"
+                .into()
+        }
+        E::General(s) => s.clone(),
+        E::Other(o) => o.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A certificate problem as a phrase ("it has expired"). Unknown ones keep rustls's or
+/// webpki's name inside a plain sentence.
+pub fn cert_words(c: &CertificateError) -> String {
+    match c {
+        CertificateError::BadEncoding => "it is not a valid DER certificate".into(),
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "it has expired".into()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "it is not valid yet".into()
+        }
+        CertificateError::Revoked => "it has been revoked".into(),
+        CertificateError::UnknownIssuer => "it was not signed by a trusted CA".into(),
+        CertificateError::BadSignature => "its signature does not verify".into(),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            "it is not valid for this host name".into()
+        }
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "its extended key usage does not allow this use".into()
+        }
+        CertificateError::UnhandledCriticalExtension => {
+            "it has a critical extension the TLS library does not support".into()
+        }
+        CertificateError::Other(o) => webpki_words(&o.to_string()),
+        other => format!("the TLS library refused it ({})", plain(&other.to_string())),
+    }
+}
+
+/// webpki's errors print as their variant names.
+fn webpki_words(name: &str) -> String {
+    match name {
+        "UnsupportedCertVersion" => "it is not an X.509 version 3 certificate (a version 1 certificate has no extensions, and rustls/webpki cannot use it): ask Centiloc support for a version 3 certificate".into(),
+        "UnsupportedCriticalExtension" => {
+            "it has a critical extension the TLS library does not support".into()
+        }
+        n if n.starts_with("UnsupportedSignatureAlgorithm") => {
+            "it is signed with an algorithm the TLS library does not support".into()
+        }
+        n if n.starts_with("MissingOrMalformedExtensions") => {
+            "its extensions are missing or malformed".into()
+        }
+        n if n.starts_with("BadDer") => "it is not a valid DER certificate".into(),
+        other => format!("the TLS library refused it ({})", plain(other)),
+    }
+}
+
+/// Debug-looking text made plain: `Other(OtherError(X))` becomes `X`.
+fn plain(text: &str) -> String {
+    let mut t = text;
+    for wrapper in ["Other(", "OtherError("] {
+        if let Some(rest) = t.strip_prefix(wrapper) {
+            t = rest.strip_suffix(')').unwrap_or(rest);
+        }
+    }
+    t.to_owned()
+}
+
+fn broker_cert(c: &CertificateError, host: &str, ca: &str, hints: &Hints) -> String {
     match c {
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             format!(
-                "the broker's certificate is not valid for the name {host:?} (hostname mismatch): connect with the name the certificate was issued for (--broker)"
+                "the broker's certificate is not valid for the name {host:?} (hostname mismatch): connect with the name the certificate was issued for ({})",
+                hints.broker_where()
             )
         }
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
@@ -97,9 +194,18 @@ fn broker_cert(c: &CertificateError, host: &str, ca: &str) -> String {
             "the broker {host} presented a certificate that is not valid yet: check this machine's clock"
         ),
         CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
-            "the broker's certificate is not trusted by the CA file {ca}: install Centiloc's current CA with `centiloc-cert install-ca FILE`, or pass --ca FILE"
+            "the broker's certificate is not trusted by the CA file {ca}: install Centiloc's current CA with `{}`{}",
+            hints.install_ca,
+            if hints.ca_flag {
+                ", or pass --ca FILE"
+            } else {
+                ""
+            }
         ),
-        other => format!("the broker {host} presented a certificate we cannot accept ({other:?})"),
+        other => format!(
+            "the broker {host} presented a certificate we cannot accept: {}",
+            cert_words(other)
+        ),
     }
 }
 
@@ -128,6 +234,7 @@ mod tests {
             &rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
             "h",
             "/p/ca-cert.pem",
+            &hints(),
         );
         assert_eq!(b, Blame::BrokerCertificate);
         assert!(m.contains("/p/ca-cert.pem"), "{m}");
@@ -139,7 +246,67 @@ mod tests {
             &rustls::Error::AlertReceived(AlertDescription::UnknownCA),
             "h",
             "ca",
+            &hints(),
         );
         assert_eq!(b, Blame::ClientCertificate);
+    }
+
+    fn hints() -> Hints {
+        Hints {
+            install_ca: "centiloc-cert --profile p install-ca FILE".into(),
+            ca_flag: false,
+            broker_flag: false,
+            check_cert: None,
+        }
+    }
+
+    #[test]
+    fn hints_fit_the_command() {
+        let (_, m) = explain(
+            &rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+            "h",
+            "ca",
+            &hints(),
+        );
+        assert!(
+            m.contains("`centiloc-cert --profile p install-ca FILE`"),
+            "{m}"
+        );
+        assert!(!m.contains("--ca"), "{m}");
+        let (_, m) = explain(
+            &rustls::Error::AlertReceived(AlertDescription::UnknownCA),
+            "h",
+            "ca",
+            &hints(),
+        );
+        assert!(!m.contains("status"), "{m}");
+    }
+
+    #[derive(Debug)]
+    struct Named(&'static str);
+    impl std::fmt::Display for Named {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Named {}
+
+    #[test]
+    fn no_debug_text_reaches_the_user() {
+        let other = |n| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                std::sync::Arc::new(Named(n)),
+            )))
+        };
+        let d = describe(&other("UnsupportedCertVersion"));
+        assert!(d.contains("version 3") && !d.contains("Other"), "{d}");
+        let d = describe(&other("SomethingNew"));
+        assert_eq!(
+            d,
+            "the certificate cannot be used: the TLS library refused it (SomethingNew)"
+        );
+        let (_, m) = explain(&other("SomethingNew"), "h", "ca", &hints());
+        assert!(!m.contains("Other("), "{m}");
+        assert!(!describe(&rustls::Error::General("x".into())).contains("unexpected"));
     }
 }
