@@ -238,8 +238,9 @@ pub struct InstallCertArgs {
     /// Also check that this CA certificate signed it.
     #[arg(long, value_name = "FILE")]
     pub issuer: Option<PathBuf>,
-    /// Install a certificate that is not valid yet even over a working one (which would
-    /// stop the connection until the new one starts).
+    /// Install anyway a certificate that is not valid yet over a working one (the
+    /// connection stops until the new one starts), or an X.509 version 1 certificate
+    /// (which many TLS stacks, this tool's included, cannot present).
     #[arg(long)]
     pub force: bool,
     /// Before installing, connect to the profile's broker with the new certificate (and

@@ -702,7 +702,7 @@ fn force_also_archives_a_pending_renewal() {
     let h = TestHome::new();
     let csr = h.init_with_csr("demo");
     let ca = support::Ca::new("Centiloc test CA");
-    let cert = ca.sign(&csr, 365);
+    let cert = ca.sign_days_from_now(&csr, 365);
     h.cmd().arg("install-cert").arg(&cert).assert().success();
     h.cmd().arg("renew").assert().success();
     let dir = h.profile_dir("default");

@@ -227,7 +227,8 @@ impl Ca {
         }
     }
 
-    /// Signs `csr` the simple way support might: `openssl x509 -req -days N`.
+    /// Signs `csr` the simplest way: `openssl x509 -req -days N` without extensions, which
+    /// makes an X.509 version 1 certificate (install-cert refuses those; see install.rs).
     pub fn sign(&self, csr: &Path, days: u32) -> PathBuf {
         let out = self.dir.path().join(format!("signed-{}.pem", unique()));
         openssl(
