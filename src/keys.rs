@@ -7,8 +7,7 @@ use std::fmt;
 use std::path::Path;
 
 use pkcs8::der::Decode;
-use pkcs8::der::pem::LineEnding;
-use pkcs8::{EncodePrivateKey, EncodePublicKey, ObjectIdentifier};
+use pkcs8::{EncodePrivateKey, ObjectIdentifier};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -34,6 +33,28 @@ impl Curve {
         match self {
             Curve::P256 => "prime256v1",
             Curve::P384 => "secp384r1",
+        }
+    }
+
+    fn oid(self) -> ObjectIdentifier {
+        match self {
+            Curve::P256 => ObjectIdentifier::new_unwrap(OID_P256),
+            Curve::P384 => ObjectIdentifier::new_unwrap(OID_P384),
+        }
+    }
+
+    /// The curve's OID, DER-encoded (tag, length, value).
+    fn oid_der(self) -> &'static [u8] {
+        match self {
+            Curve::P256 => &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07],
+            Curve::P384 => &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22],
+        }
+    }
+
+    fn signature_algorithm(self) -> &'static rcgen::SignatureAlgorithm {
+        match self {
+            Curve::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            Curve::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
         }
     }
 
@@ -101,33 +122,24 @@ impl fmt::Debug for PrivateKey {
 }
 
 impl PrivateKey {
-    /// A fresh key from the operating system's random number generator.
+    /// A fresh key from the operating system's random number generator (ring's
+    /// `SystemRandom`, i.e. getrandom). ring does the point multiplication in constant-time
+    /// assembly; the p256 crate's table set-up alone cost more than the whole `init`.
     pub fn generate(curve: Curve) -> Result<PrivateKey> {
-        let mut buf = zeroize::Zeroizing::new(vec![0u8; curve_len(curve)]);
-        loop {
-            getrandom::fill(&mut buf).map_err(|e| Error::Random(e.to_string()))?;
-            // Rejection sampling: the scalar must be in [1, n). Almost always first try.
-            let made = match curve {
-                Curve::P256 => p256::SecretKey::from_slice(&buf).ok().map(|k| {
-                    from_secret(
-                        curve,
-                        k.to_pkcs8_der(),
-                        k.public_key().to_public_key_der(),
-                        k.to_sec1_pem(LineEnding::LF),
-                    )
-                }),
-                Curve::P384 => p384::SecretKey::from_slice(&buf).ok().map(|k| {
-                    from_secret(
-                        curve,
-                        k.to_pkcs8_der(),
-                        k.public_key().to_public_key_der(),
-                        k.to_sec1_pem(LineEnding::LF),
-                    )
-                }),
-            };
-            if let Some(k) = made {
-                return k;
-            }
+        let pair = rcgen::KeyPair::generate_for(curve.signature_algorithm())
+            .map_err(|e| Error::Random(e.to_string()))?;
+        let pkcs8 = pair.serialized_der().to_vec();
+        let pem = sec1_pem(curve, &pkcs8).map_err(Error::Csr)?;
+        Ok(Self::assemble(curve, &pair, pkcs8, pem))
+    }
+
+    fn assemble(curve: Curve, pair: &rcgen::KeyPair, pkcs8: Vec<u8>, pem: String) -> PrivateKey {
+        use rcgen::PublicKeyData;
+        PrivateKey {
+            curve,
+            spki_der: pair.subject_public_key_info(),
+            pkcs8_der: zeroize::Zeroizing::new(pkcs8),
+            pem: zeroize::Zeroizing::new(pem),
         }
     }
 
@@ -181,37 +193,13 @@ impl PrivateKey {
                 )));
             }
         };
-        let mut key = Self::from_pkcs8(curve, &pkcs8).map_err(refuse)?;
-        key.pem = zeroize::Zeroizing::new(pem_input::encode(block));
-        Ok(key)
-    }
-
-    fn from_pkcs8(curve: Curve, der: &[u8]) -> std::result::Result<PrivateKey, String> {
-        let bad = |e: pkcs8::Error| format!("the key data is damaged ({e}); {FIX}");
-        match curve {
-            Curve::P256 => {
-                use pkcs8::DecodePrivateKey;
-                let k = p256::SecretKey::from_pkcs8_der(der).map_err(bad)?;
-                from_secret(
-                    curve,
-                    k.to_pkcs8_der(),
-                    k.public_key().to_public_key_der(),
-                    k.to_sec1_pem(LineEnding::LF),
-                )
-                .map_err(|e| e.to_string())
-            }
-            Curve::P384 => {
-                use pkcs8::DecodePrivateKey;
-                let k = p384::SecretKey::from_pkcs8_der(der).map_err(bad)?;
-                from_secret(
-                    curve,
-                    k.to_pkcs8_der(),
-                    k.public_key().to_public_key_der(),
-                    k.to_sec1_pem(LineEnding::LF),
-                )
-                .map_err(|e| e.to_string())
-            }
-        }
+        let (pair, pkcs8) = signing_pair(curve, pkcs8).map_err(refuse)?;
+        Ok(Self::assemble(
+            curve,
+            &pair,
+            pkcs8,
+            pem_input::encode(block),
+        ))
     }
 
     pub fn curve(&self) -> Curve {
@@ -256,36 +244,6 @@ pub fn colon_hex(bytes: &[u8]) -> String {
     parts.join(":")
 }
 
-fn curve_len(curve: Curve) -> usize {
-    match curve {
-        Curve::P256 => 32,
-        Curve::P384 => 48,
-    }
-}
-
-type Encoded<T> = std::result::Result<T, pkcs8::Error>;
-type SpkiEncoded = std::result::Result<pkcs8::Document, pkcs8::spki::Error>;
-
-fn from_secret(
-    curve: Curve,
-    pkcs8: Encoded<pkcs8::SecretDocument>,
-    spki: SpkiEncoded,
-    sec1_pem: std::result::Result<zeroize::Zeroizing<String>, p256::elliptic_curve::Error>,
-) -> Result<PrivateKey> {
-    let internal = |what: &str| Error::Csr(format!("cannot encode the new key as {what}"));
-    Ok(PrivateKey {
-        curve,
-        pkcs8_der: zeroize::Zeroizing::new(
-            pkcs8.map_err(|_| internal("PKCS#8"))?.as_bytes().to_vec(),
-        ),
-        spki_der: spki
-            .map_err(|_| internal("SubjectPublicKeyInfo"))?
-            .as_bytes()
-            .to_vec(),
-        pem: sec1_pem.map_err(|_| internal("SEC1 PEM"))?,
-    })
-}
-
 /// SEC1 (`EC PRIVATE KEY`, RFC 5915): the curve is in its optional parameters, or in an
 /// `EC PARAMETERS` block before it (what `openssl ecparam -genkey` without `-noout` writes).
 fn sec1_to_pkcs8(
@@ -311,17 +269,76 @@ fn sec1_to_pkcs8(
             }
         },
     };
-    let wrap = |e: p256::elliptic_curve::Error| format!("the key data is damaged ({e}); {FIX}");
-    let pkcs8 = match curve {
-        Curve::P256 => p256::SecretKey::from_slice(ec.private_key)
-            .map_err(wrap)?
+    Ok((curve, wrap_pkcs8(curve, der)))
+}
+
+/// ring (behind rcgen) signs and derives the public key; it needs the public key inside
+/// the private key, which the openssl recipe always writes. For a key without it, the
+/// p256/p384 crates compute it once.
+fn signing_pair(
+    curve: Curve,
+    pkcs8: Vec<u8>,
+) -> std::result::Result<(rcgen::KeyPair, Vec<u8>), String> {
+    if let Ok(pair) = rcgen::KeyPair::try_from(pkcs8.as_slice()) {
+        return Ok((pair, pkcs8));
+    }
+    use pkcs8::DecodePrivateKey;
+    let bad = |e: String| format!("the key data is damaged ({e}); {FIX}");
+    let full = match curve {
+        Curve::P256 => p256::SecretKey::from_pkcs8_der(&pkcs8)
+            .map_err(|e| bad(e.to_string()))?
             .to_pkcs8_der(),
-        Curve::P384 => p384::SecretKey::from_slice(ec.private_key)
-            .map_err(wrap)?
+        Curve::P384 => p384::SecretKey::from_pkcs8_der(&pkcs8)
+            .map_err(|e| bad(e.to_string()))?
             .to_pkcs8_der(),
     }
-    .map_err(|e| format!("cannot re-encode the key ({e})"))?;
-    Ok((curve, pkcs8.as_bytes().to_vec()))
+    .map_err(|e| bad(e.to_string()))?
+    .as_bytes()
+    .to_vec();
+    let pair = rcgen::KeyPair::try_from(full.as_slice()).map_err(|e| bad(e.to_string()))?;
+    Ok((pair, full))
+}
+
+/// RFC 5208 PrivateKeyInfo around an RFC 5915 ECPrivateKey: version 0, the algorithm
+/// (id-ecPublicKey with the named curve), the SEC1 structure as the private key octets.
+fn wrap_pkcs8(curve: Curve, sec1_der: &[u8]) -> Vec<u8> {
+    const VERSION_0: &[u8] = &[0x02, 0x01, 0x00];
+    // DER of OID 1.2.840.10045.2.1 (id-ecPublicKey).
+    const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+    let algorithm = tlv(0x30, &[EC_PUBLIC_KEY, curve.oid_der()].concat());
+    tlv(
+        0x30,
+        &[VERSION_0, &algorithm, &tlv(0x04, sec1_der)].concat(),
+    )
+}
+
+/// One DER tag-length-value (definite length; keys are far below 64 KiB).
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let n = content.len();
+    let mut out = vec![tag];
+    match n {
+        0..=0x7F => out.push(n as u8),
+        0x80..=0xFF => out.extend([0x81, n as u8]),
+        _ => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// The SEC1 `EC PRIVATE KEY` PEM openssl's recipe writes (curve named in [0], public
+/// key in [1]), from a PKCS#8 key.
+fn sec1_pem(curve: Curve, pkcs8: &[u8]) -> std::result::Result<String, String> {
+    use pkcs8::der::Encode;
+    let bad = |e: pkcs8::der::Error| format!("cannot encode the new key as SEC1 ({e})");
+    let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8).map_err(bad)?;
+    let inner = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).map_err(bad)?;
+    let named = sec1::EcPrivateKey {
+        private_key: inner.private_key,
+        parameters: Some(sec1::EcParameters::NamedCurve(curve.oid())),
+        public_key: inner.public_key,
+    };
+    let der = named.to_der().map_err(bad)?;
+    Ok(pem_input::encode(&::pem::Pem::new("EC PRIVATE KEY", der)))
 }
 
 /// PKCS#8 (`PRIVATE KEY`, RFC 5958): algorithm and curve are in its AlgorithmIdentifier.

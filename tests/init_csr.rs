@@ -720,3 +720,57 @@ fn force_also_archives_a_pending_renewal() {
         .expect("pending key archived");
     assert_eq!(archived.1, pending_key);
 }
+
+#[test]
+fn keys_without_their_public_half_and_p384_keys_are_adopted() {
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path();
+    openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "full.pem",
+        ],
+    );
+    // Some tools write SEC1 without the optional public key ([1]); it must still work.
+    openssl(
+        d,
+        &["ec", "-in", "full.pem", "-no_public", "-out", "nopub.pem"],
+    );
+    openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "secp384r1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "p384.pem",
+        ],
+    );
+    for file in ["nopub.pem", "p384.pem"] {
+        let h = TestHome::new();
+        adopt(&h, &d.join(file)).success();
+        h.cmd().arg("csr").assert().success();
+        let dir = h.profile_dir("default");
+        let from_key = openssl(d, &["pkey", "-in", file, "-pubout"]);
+        let from_csr = openssl(
+            &dir,
+            &[
+                "req",
+                "-in",
+                "certificate-request.csr",
+                "-verify",
+                "-noout",
+                "-pubkey",
+            ],
+        );
+        assert_eq!(from_key, from_csr, "{file}");
+    }
+}
