@@ -193,13 +193,26 @@ impl PrivateKey {
                 )));
             }
         };
+        let pem = pem_input::encode(block);
+        // The public half the file carries (the openssl recipe always writes it) gives the
+        // fingerprint without any curve arithmetic; `list` reads thousands of keys. Whether
+        // it really belongs to the private half is [`PrivateKey::verify`]'s job.
+        if let Some(spki) = embedded_spki(curve, &pkcs8) {
+            return Ok(PrivateKey {
+                curve,
+                spki_der: spki,
+                pkcs8_der: zeroize::Zeroizing::new(pkcs8),
+                pem: zeroize::Zeroizing::new(pem),
+            });
+        }
         let (pair, pkcs8) = signing_pair(curve, pkcs8).map_err(refuse)?;
-        Ok(Self::assemble(
-            curve,
-            &pair,
-            pkcs8,
-            pem_input::encode(block),
-        ))
+        Ok(Self::assemble(curve, &pair, pkcs8, pem))
+    }
+
+    /// Checks that the private and public halves belong together and that the signing
+    /// library accepts the key (what `status` and every signing use rely on).
+    pub fn verify(&self) -> Result<()> {
+        self.signing_key().map(drop)
     }
 
     pub fn curve(&self) -> Curve {
@@ -299,18 +312,31 @@ fn signing_pair(
     Ok((pair, full))
 }
 
+/// The SubjectPublicKeyInfo (RFC 5480) of the public key stored inside a PKCS#8 EC key,
+/// if it carries one.
+fn embedded_spki(curve: Curve, pkcs8: &[u8]) -> Option<Vec<u8>> {
+    let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8).ok()?;
+    let inner = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).ok()?;
+    let point = inner.public_key?;
+    let algorithm = tlv(0x30, &[EC_PUBLIC_KEY, curve.oid_der()].concat());
+    // BIT STRING with no unused bits.
+    let bits = tlv(0x03, &[&[0x00][..], point].concat());
+    Some(tlv(0x30, &[algorithm, bits].concat()))
+}
+
 /// RFC 5208 PrivateKeyInfo around an RFC 5915 ECPrivateKey: version 0, the algorithm
 /// (id-ecPublicKey with the named curve), the SEC1 structure as the private key octets.
 fn wrap_pkcs8(curve: Curve, sec1_der: &[u8]) -> Vec<u8> {
     const VERSION_0: &[u8] = &[0x02, 0x01, 0x00];
-    // DER of OID 1.2.840.10045.2.1 (id-ecPublicKey).
-    const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
     let algorithm = tlv(0x30, &[EC_PUBLIC_KEY, curve.oid_der()].concat());
     tlv(
         0x30,
         &[VERSION_0, &algorithm, &tlv(0x04, sec1_der)].concat(),
     )
 }
+
+/// DER of OID 1.2.840.10045.2.1 (id-ecPublicKey).
+const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
 
 /// One DER tag-length-value (definite length; keys are far below 64 KiB).
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
@@ -370,6 +396,31 @@ mod tests {
             assert_eq!(back.fingerprint(), k.fingerprint());
             k.signing_key().unwrap();
         }
+    }
+
+    #[test]
+    fn a_key_file_whose_public_half_is_not_its_own_fails_verify() {
+        use pkcs8::der::Encode;
+        let a = PrivateKey::generate(Curve::P256).unwrap();
+        let b = PrivateKey::generate(Curve::P256).unwrap();
+        let der_of = |k: &PrivateKey| {
+            pem_input::blocks(Path::new("k"), k.pem().as_bytes()).unwrap()[0]
+                .contents()
+                .to_vec()
+        };
+        let (da, db) = (der_of(&a), der_of(&b));
+        let ka = sec1::EcPrivateKey::from_der(&da).unwrap();
+        let kb = sec1::EcPrivateKey::from_der(&db).unwrap();
+        let forged = sec1::EcPrivateKey {
+            public_key: kb.public_key,
+            ..ka
+        };
+        let pem = pem_input::encode(&::pem::Pem::new("EC PRIVATE KEY", forged.to_der().unwrap()));
+        let k = PrivateKey::parse(Path::new("k"), pem.as_bytes()).unwrap();
+        // The cheap fingerprint reports what the file claims; verify catches the lie.
+        assert_eq!(k.fingerprint(), b.fingerprint());
+        assert!(k.verify().is_err());
+        a.verify().unwrap();
     }
 
     #[test]

@@ -226,7 +226,8 @@ pub fn assess_scope(
     let mut list = Checklist::default();
     // Without a certificate the state is "waiting for certificate" whatever the key is.
     let key = if scope == Scope::Full || paths.cert().exists() {
-        check_key(&mut list, paths, profile, cmd)
+        // `list` trusts the public half stored in the key file; `status` proves it.
+        check_key(&mut list, paths, profile, cmd, scope == Scope::Full)
     } else {
         None
     };
@@ -266,6 +267,7 @@ fn check_key(
     paths: &ProfilePaths,
     profile: &Profile,
     cmd: &dyn Fn(&str) -> String,
+    verify: bool,
 ) -> Option<PrivateKey> {
     let file = paths.key();
     if !file.exists() {
@@ -277,7 +279,13 @@ fn check_key(
         list.hint(new_key_hint(profile, cmd));
         return None;
     }
-    let key = match PrivateKey::from_file(&file) {
+    let checked = PrivateKey::from_file(&file).and_then(|k| {
+        if verify {
+            k.verify()?;
+        }
+        Ok(k)
+    });
+    let key = match checked {
         Ok(k) => k,
         Err(e) => {
             list.push(
