@@ -228,18 +228,7 @@ fn keys_from_the_openssl_recipe_are_adopted_unchanged() {
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
     // The documented recipe (SEC1), and a PKCS#8 conversion of it.
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "sec1.pem",
-        ],
-    );
+    support::ec_key(d, "prime256v1", "sec1.pem");
     openssl(
         d,
         &[
@@ -315,42 +304,9 @@ fn unusable_keys_are_refused_with_65_and_leave_no_profile() {
             "rsa.pem",
         ],
     );
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "secp224r1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "p224.pem",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime192v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "p192.pem",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "good.pem",
-        ],
-    );
+    support::ec_key(d, "secp224r1", "p224.pem");
+    support::ec_key(d, "prime192v1", "p192.pem");
+    support::ec_key(d, "prime256v1", "good.pem");
     openssl(
         d,
         &[
@@ -725,35 +681,13 @@ fn force_also_archives_a_pending_renewal() {
 fn keys_without_their_public_half_and_p384_keys_are_adopted() {
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "full.pem",
-        ],
-    );
+    support::ec_key(d, "prime256v1", "full.pem");
     // Some tools write SEC1 without the optional public key ([1]); it must still work.
     openssl(
         d,
         &["ec", "-in", "full.pem", "-no_public", "-out", "nopub.pem"],
     );
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "secp384r1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "p384.pem",
-        ],
-    );
+    support::ec_key(d, "secp384r1", "p384.pem");
     for file in ["nopub.pem", "p384.pem"] {
         let h = TestHome::new();
         adopt(&h, &d.join(file)).success();

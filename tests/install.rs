@@ -127,18 +127,7 @@ fn csr_for_our_key(h: &TestHome, subject: &str) -> PathBuf {
 /// A CSR for a key that is not the profile's.
 fn csr_for_another_key(h: &TestHome) -> PathBuf {
     let d = h.path();
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "other.key",
-        ],
-    );
+    support::ec_key(d, "prime256v1", "other.key");
     openssl(
         d,
         &[
@@ -1445,18 +1434,7 @@ fn dated_ca(dir: &Path, name: &str, start: &str, end: &str) -> PathBuf {
     .unwrap();
     std::fs::write(d.join("index.txt"), "").unwrap();
     std::fs::write(d.join("serial"), "1000\n").unwrap();
-    openssl(
-        &d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "ca.key",
-        ],
-    );
+    support::ec_key(&d, "prime256v1", "ca.key");
     let subj = format!("/O=Test CA/CN={name}");
     openssl(
         &d,
@@ -1540,18 +1518,7 @@ fn list_states_come_from_the_same_checks_as_status() {
     // A certificate for another key and another CN.
     let csr_other = {
         let d = h.path();
-        openssl(
-            d,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                "x.key",
-            ],
-        );
+        support::ec_key(d, "prime256v1", "x.key");
         openssl(
             d,
             &[

@@ -110,6 +110,14 @@ pub fn openssl(cwd: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `openssl ecparam -name CURVE -genkey -noout -out FILE` in `dir`: the documented recipe.
+pub fn ec_key(dir: &Path, curve: &str, file: &str) {
+    openssl(
+        dir,
+        &["ecparam", "-name", curve, "-genkey", "-noout", "-out", file],
+    );
+}
+
 /// Every file under `dir` with its bytes, to prove a refusal changed nothing.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
