@@ -1158,24 +1158,7 @@ fn list_shows_every_profile_with_expiry_and_state() {
         .success()
         .stderr(predicate::str::contains("no profiles"));
     let ca = Ca::new("Centiloc Test CA");
-    let init = |name: &str, tenant: &str| {
-        h.cmd()
-            .args([
-                "--profile",
-                name,
-                "init",
-                "--tenant",
-                tenant,
-                "--org",
-                "Demo Corp",
-                "--email",
-                "ops@example.com",
-            ])
-            .assert()
-            .success();
-        h.cmd().args(["--profile", name, "csr"]).assert().success();
-        h.profile_dir(name).join("certificate-request.csr")
-    };
+    let init = |name: &str, tenant: &str| h.init_named_with_csr(name, tenant);
     let install_in = |name: &str, cert: &Path| {
         h.cmd()
             .args(["--profile", name, "install-cert", s(cert)])

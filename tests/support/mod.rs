@@ -71,26 +71,32 @@ impl TestHome {
 
     /// `init` the default profile for `tenant` with a fresh key, asserting success.
     pub fn init(&self, tenant: &str) -> &Self {
-        self.cmd()
-            .args([
-                "init",
-                "--tenant",
-                tenant,
-                "--org",
-                "Demo Corp",
-                "--email",
-                "ops@example.com",
-            ])
-            .assert()
-            .success();
+        self.init_named("default", tenant);
         self
     }
 
     /// `init` then `csr`; returns the CSR path.
     pub fn init_with_csr(&self, tenant: &str) -> PathBuf {
-        self.init(tenant);
-        self.cmd().arg("csr").assert().success();
-        self.profile_dir("default").join("certificate-request.csr")
+        self.init_named_with_csr("default", tenant)
+    }
+
+    /// `init` profile `name` for `tenant`, asserting success.
+    pub fn init_named(&self, name: &str, tenant: &str) {
+        self.cmd()
+            .args(["--profile", name, "init", "--tenant", tenant])
+            .args(["--org", "Demo Corp", "--email", "ops@example.com"])
+            .assert()
+            .success();
+    }
+
+    /// `init` then `csr` for profile `name`; returns the CSR path.
+    pub fn init_named_with_csr(&self, name: &str, tenant: &str) -> PathBuf {
+        self.init_named(name, tenant);
+        self.cmd()
+            .args(["--profile", name, "csr"])
+            .assert()
+            .success();
+        self.profile_dir(name).join("certificate-request.csr")
     }
 }
 
