@@ -191,6 +191,7 @@ impl<'a> Reader<'a> {
         Ok(tag)
     }
 
+    #[inline]
     fn length(&mut self) -> Result<&'a [u8], WireError> {
         let start = self.pos;
         let len = match self.rules {
@@ -473,10 +474,22 @@ impl Out {
         self.pos += N;
     }
 
+    /// Short values (most strings) are copied as two overlapping fixed-size pieces
+    /// rather than by a call to `memcpy`.
     #[inline(always)]
     fn put_slice(&mut self, s: &[u8]) {
-        self.buf[self.pos..self.pos + s.len()].copy_from_slice(s);
-        self.pos += s.len();
+        let n = s.len();
+        let d = &mut self.buf[self.pos..self.pos + n];
+        if (8..=16).contains(&n) {
+            d[..8].copy_from_slice(&s[..8]);
+            d[n - 8..].copy_from_slice(&s[n - 8..]);
+        } else if (4..8).contains(&n) {
+            d[..4].copy_from_slice(&s[..4]);
+            d[n - 4..].copy_from_slice(&s[n - 4..]);
+        } else {
+            d.copy_from_slice(s);
+        }
+        self.pos += n;
     }
 
     #[inline(always)]
@@ -810,29 +823,41 @@ pub fn c_escape_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 /// a byte below 0x20, above 0x7e, or one of `"`, `'`, `\\`.
 #[inline]
 fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    let n = bytes.len();
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let half = |b: &[u8]| u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default()));
+    let clean = if n >= 8 {
+        // Whole words, then the last 8 bytes for the rest (overlapping the last word).
+        bytes.chunks_exact(8).all(|w| !needs_escape(word(w)))
+            && (n.is_multiple_of(8) || !needs_escape(word(&bytes[n - 8..])))
+    } else if n >= 4 {
+        // The first and the last 4 bytes (overlapping) as one word.
+        !needs_escape(half(&bytes[..4]) | half(&bytes[n - 4..]) << 32)
+    } else {
+        false
+    };
+    if clean {
+        return None;
+    }
+    bytes.iter().position(|&b| ESCAPES[b as usize] != 0)
+}
+
+/// Does a byte of `x` need an escape: below 0x20, above 0x7e, or one of `"`, `'`, `\`?
+/// Exact as a yes/no (the usual bit tricks; they may misplace, never miss, a byte).
+#[inline(always)]
+fn needs_escape(x: u64) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Non-zero iff some byte of `x` is 0 (exact as a yes/no).
+    // Non-zero iff some byte of `x` is 0.
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut chunks = bytes.chunks_exact(8);
-    for (k, chunk) in chunks.by_ref().enumerate() {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        // Below 0x20 (exact when no byte is 0x80 or more, and those are caught next).
-        let low = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        // 0x7f or more: adding 1 sets bit 7 of 0x7f, bit 7 is set already above.
-        let high = (x.wrapping_add(ONES) | x) & HIGH;
-        let quotes = has_zero(x ^ (ONES * u64::from(b'"')))
-            | has_zero(x ^ (ONES * u64::from(b'\'')))
-            | has_zero(x ^ (ONES * u64::from(b'\\')));
-        if low | high | quotes != 0
-            && let Some(i) = chunk.iter().position(|&b| ESCAPES[b as usize] != 0)
-        {
-            return Some(8 * k + i);
-        }
-    }
-    let tail = chunks.remainder();
-    let at = tail.iter().position(|&b| ESCAPES[b as usize] != 0)?;
-    Some(bytes.len() - tail.len() + at)
+    // Below 0x20 (exact when no byte is 0x80 or more, and those are caught next).
+    let low = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    // 0x7f or more: adding 1 sets bit 7 of 0x7f, bit 7 is set already above.
+    let high = (x.wrapping_add(ONES) | x) & HIGH;
+    let quotes = has_zero(x ^ (ONES * u64::from(b'"')))
+        | has_zero(x ^ (ONES * u64::from(b'\'')))
+        | has_zero(x ^ (ONES * u64::from(b'\\')));
+    low | high | quotes != 0
 }
 
 /// [`c_escape_bytes`] into `out`, which has room for 4 bytes per input byte. Most
@@ -1026,6 +1051,17 @@ mod tests {
                 b[at] = bad;
                 assert_eq!(first_to_escape(&b), Some(at));
             }
+        }
+        for len in 1..20 {
+            for at in 0..len {
+                for bad in [0x1f, b'\\', 0x80] {
+                    let mut b = vec![b'z'; len];
+                    b[at] = bad;
+                    assert_eq!(first_to_escape(&b), Some(at), "{len} {at}");
+                }
+            }
+            assert_eq!(first_to_escape(&vec![b' '; len]), None);
+            assert_eq!(first_to_escape(&vec![b'~'; len]), None);
         }
         let clean: Vec<u8> = (0x20..0x7f).filter(|b| !b"\"'\\".contains(b)).collect();
         assert_eq!(first_to_escape(&clean), None);
