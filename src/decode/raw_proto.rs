@@ -193,6 +193,14 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn length(&mut self) -> Result<&'a [u8], WireError> {
+        // A one-byte length (below 128: the same under both rules) that fits.
+        if let Some(&n) = self.buf.get(self.pos)
+            && n < 0x80
+            && let Some(s) = self.buf.get(self.pos + 1..self.pos + 1 + usize::from(n))
+        {
+            self.pos += 1 + usize::from(n);
+            return Ok(s);
+        }
         let start = self.pos;
         let len = match self.rules {
             Rules::Top => {
