@@ -663,10 +663,71 @@ fn first_field_parses(b: &[u8], depth_left: u32) -> bool {
 
 #[inline(never)]
 fn first_field_parses_slow(b: &[u8], depth_left: u32) -> bool {
-    matches!(
-        Reader::new(b, 0, Rules::Embedded).step(depth_left),
-        Ok(Step::Field(..))
-    )
+    let mut pos = 0;
+    !b.is_empty() && matches!(lenient_step(b, &mut pos, depth_left), Some(None))
+}
+
+/// [`Reader::step`] under `Rules::Embedded` as a yes/no, without building errors: reads
+/// the field at `*pos` (a group whole). `Some(None)`: a field; `Some(Some(n))`: the
+/// end-group tag of group `n`; `None`: refused. `*pos` is not at the end of `b`.
+fn lenient_step(b: &[u8], pos: &mut usize, depth_left: u32) -> Option<Option<u32>> {
+    let tag = lenient_varint(b, pos)? as u32;
+    if tag == 0 {
+        return None;
+    }
+    let number = tag >> 3;
+    let wt = (tag & 7) as u8;
+    if wt == WT_END_GROUP {
+        return Some(Some(number));
+    }
+    if number == 0 {
+        return None;
+    }
+    match wt {
+        WT_VARINT => {
+            lenient_varint(b, pos)?;
+        }
+        WT_FIXED64 => *pos = pos.checked_add(8).filter(|&e| e <= b.len())?,
+        WT_FIXED32 => *pos = pos.checked_add(4).filter(|&e| e <= b.len())?,
+        WT_LEN => {
+            let len = lenient_varint(b, pos)? as u32;
+            if len >= 1 << 31 {
+                return None;
+            }
+            *pos = pos.checked_add(len as usize).filter(|&e| e <= b.len())?;
+        }
+        WT_START_GROUP => {
+            if depth_left == 0 {
+                return None;
+            }
+            loop {
+                if *pos >= b.len() {
+                    return None;
+                }
+                match lenient_step(b, pos, depth_left - 1)? {
+                    None => {}
+                    Some(end) if end == number => break,
+                    Some(_) => return None,
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(None)
+}
+
+/// [`Reader::varint`] of at most 10 bytes, as an `Option`.
+fn lenient_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value: u64 = 0;
+    for i in 0..10 {
+        let x = *b.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(x & 0x7f) << (7 * i);
+        if x < 0x80 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// 16 spaces: the indent of up to 8 levels in one fixed-size copy.
@@ -1073,6 +1134,30 @@ mod tests {
         }
         let clean: Vec<u8> = (0x20..0x7f).filter(|b| !b"\"'\\".contains(b)).collect();
         assert_eq!(first_to_escape(&clean), None);
+    }
+
+    #[test]
+    fn quick_first_field_check_agrees_with_the_reader() {
+        // Every 1- to 3-byte input and a few longer ones, at several depths.
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for a in 0..=255u8 {
+            inputs.push(vec![a]);
+            for c in [0u8, 1, 2, 0x0c, 0x0b, 0x13, 0x14, 0x7f, 0x80, 0xff] {
+                inputs.push(vec![a, c]);
+                inputs.push(vec![a, c, 0x14, 1, 2, 3, 4, 5, 6, 7, 8]);
+                inputs.push(vec![a, 0x0b, c, 0x0c, 0x0c]);
+            }
+        }
+        for b in &inputs {
+            for depth in [0, 1, 2, 10] {
+                let reader = matches!(
+                    Reader::new(b, 0, Rules::Embedded).step(depth),
+                    Ok(Step::Field(..))
+                );
+                assert_eq!(first_field_parses(b, depth), reader, "{b:?} {depth}");
+                assert_eq!(first_field_parses_slow(b, depth), reader, "{b:?} {depth}");
+            }
+        }
     }
 
     #[test]
