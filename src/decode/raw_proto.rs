@@ -717,7 +717,18 @@ fn lenient_step(b: &[u8], pos: &mut usize, depth_left: u32) -> Option<Option<u32
 }
 
 /// [`Reader::varint`] of at most 10 bytes, as an `Option`.
+#[inline(always)]
 fn lenient_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let first = *b.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
+    lenient_varint_long(b, pos)
+}
+
+#[inline(never)]
+fn lenient_varint_long(b: &[u8], pos: &mut usize) -> Option<u64> {
     let mut value: u64 = 0;
     for i in 0..10 {
         let x = *b.get(*pos)?;
