@@ -191,7 +191,7 @@ impl<'a> Reader<'a> {
         Ok(tag)
     }
 
-    #[inline]
+    #[inline(always)]
     fn length(&mut self) -> Result<&'a [u8], WireError> {
         // A one-byte length (below 128: the same under both rules) that fits.
         if let Some(&n) = self.buf.get(self.pos)
@@ -201,6 +201,12 @@ impl<'a> Reader<'a> {
             self.pos += 1 + usize::from(n);
             return Ok(s);
         }
+        self.length_long()
+    }
+
+    /// [`Reader::length`] past its fast path: a longer length, or an error.
+    #[inline(never)]
+    fn length_long(&mut self) -> Result<&'a [u8], WireError> {
         let start = self.pos;
         let len = match self.rules {
             Rules::Top => {
