@@ -191,7 +191,22 @@ impl<'a> Reader<'a> {
         Ok(tag)
     }
 
+    #[inline(always)]
     fn length(&mut self) -> Result<&'a [u8], WireError> {
+        // A one-byte length (below 128: the same under both rules) that fits.
+        if let Some(&n) = self.buf.get(self.pos)
+            && n < 0x80
+            && let Some(s) = self.buf.get(self.pos + 1..self.pos + 1 + usize::from(n))
+        {
+            self.pos += 1 + usize::from(n);
+            return Ok(s);
+        }
+        self.length_long()
+    }
+
+    /// [`Reader::length`] past its fast path: a longer length, or an error.
+    #[inline(never)]
+    fn length_long(&mut self) -> Result<&'a [u8], WireError> {
         let start = self.pos;
         let len = match self.rules {
             Rules::Top => {
@@ -367,11 +382,12 @@ pub(crate) fn render_text(bytes: &[u8]) -> Result<String, WireError> {
 
 /// [`render_text`] appended to `out`; on error `out` is left as it was.
 pub(crate) fn render_text_into(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
-    // The text is about 2.5 times the wire size for typical events; more is grown.
-    out.reserve(bytes.len().saturating_mul(3).saturating_add(16));
     let mark = out.len();
+    // The text is about 2.5 times the wire size for typical events; more is grown.
+    let mut o = Out::new(std::mem::take(out), bytes.len().saturating_mul(3));
     let mut r = Reader::new(bytes, 0, Rules::Top);
-    let result = print_fields(&mut r, PRINT_BUDGET, TOP_GROUP_DEPTH, 0, None, out, None);
+    let result = print_fields(&mut r, PRINT_BUDGET, TOP_GROUP_DEPTH, 0, None, &mut o, None);
+    *out = o.finish();
     if result.is_err() {
         out.truncate(mark);
     }
@@ -390,7 +406,8 @@ const CHUNK: usize = 64 * 1024;
 /// they are checked before the first chunk.
 pub fn stream_text(bytes: &[u8], sink: Sink<'_>) -> Result<(), WireError> {
     validate(bytes)?;
-    let mut out = Vec::with_capacity(CHUNK + 4096);
+    // A small payload gets a small buffer: the buffer is zero-filled.
+    let mut out = Out::new(Vec::new(), bytes.len().saturating_mul(3).min(CHUNK + 4096));
     let mut r = Reader::new(bytes, 0, Rules::Top);
     print_fields(
         &mut r,
@@ -401,8 +418,8 @@ pub fn stream_text(bytes: &[u8], sink: Sink<'_>) -> Result<(), WireError> {
         &mut out,
         Some(sink),
     )?;
-    if !out.is_empty() {
-        sink(&out);
+    if out.pos > 0 {
+        sink(out.text());
     }
     Ok(())
 }
@@ -410,6 +427,90 @@ pub fn stream_text(bytes: &[u8], sink: Sink<'_>) -> Result<(), WireError> {
 /// The printer only ever writes printable ASCII and newlines.
 fn ascii_string(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).expect("the printer writes ASCII only")
+}
+
+/// Bytes of room every field line asks for before it is written: the indent's fast path
+/// (16 bytes), a field number (10 digits), `: ` and a value (20 digits, or `: 0x` and 16
+/// hex digits) and the newline, with slack for the fixed-size stores below.
+const LINE: usize = 64;
+
+/// The printer's output: a zero-filled buffer written through a cursor. Each line first
+/// makes room for itself once ([`Out::room`]); the stores after that are plain copies of
+/// fixed size into the buffer (no capacity check or length update per piece, and no
+/// `memcpy` call for 2 bytes). Bytes past `pos` are scratch.
+struct Out {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Out {
+    /// Writes after the existing bytes of `buf`, with `hint` bytes of room to start.
+    fn new(mut buf: Vec<u8>, hint: usize) -> Out {
+        let pos = buf.len();
+        let len = pos.saturating_add(hint).saturating_add(LINE);
+        if buf.capacity() == 0 {
+            // Zeroed memory from the allocator: fresh pages need no clearing.
+            buf = vec![0; len];
+        } else {
+            buf.resize(len, 0);
+        }
+        Out { buf, pos }
+    }
+
+    /// The text written so far, as a `Vec` of exactly that length.
+    fn finish(mut self) -> Vec<u8> {
+        self.buf.truncate(self.pos);
+        self.buf
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.buf[..self.pos]
+    }
+
+    #[inline(always)]
+    fn room(&mut self, n: usize) {
+        if self.buf.len() - self.pos < n {
+            self.grow(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, n: usize) {
+        let want = self.pos.saturating_add(n).saturating_add(LINE);
+        self.buf
+            .resize(want.max(self.buf.len().saturating_mul(2)), 0);
+    }
+
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, s: &[u8; N]) {
+        self.buf[self.pos..self.pos + N].copy_from_slice(s);
+        self.pos += N;
+    }
+
+    /// Short values (most strings) are copied as two overlapping fixed-size pieces
+    /// rather than by a call to `memcpy`.
+    #[inline(always)]
+    fn put_slice(&mut self, s: &[u8]) {
+        let n = s.len();
+        let d = &mut self.buf[self.pos..self.pos + n];
+        if (8..=16).contains(&n) {
+            d[..8].copy_from_slice(&s[..8]);
+            d[n - 8..].copy_from_slice(&s[n - 8..]);
+        } else if (4..8).contains(&n) {
+            d[..4].copy_from_slice(&s[..4]);
+            d[n - 4..].copy_from_slice(&s[n - 4..]);
+        } else {
+            d.copy_from_slice(s);
+        }
+        self.pos += n;
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
+    }
 }
 
 /// Prints the fields of `r` up to its end, or up to the end-group tag of `group`
@@ -425,16 +526,16 @@ fn print_fields(
     depth_left: u32,
     indent: usize,
     group: Option<(u32, usize)>,
-    out: &mut Vec<u8>,
+    out: &mut Out,
     mut sink: Option<Sink<'_>>,
 ) -> Result<(), WireError> {
     loop {
         // Only the top level streams: text of a nested message may still be taken back.
         if let Some(sink) = sink.as_mut()
-            && out.len() >= CHUNK
+            && out.pos >= CHUNK
         {
-            sink(out);
-            out.clear();
+            sink(out.text());
+            out.pos = 0;
         }
         if r.pos >= r.buf.len() {
             return match group {
@@ -459,22 +560,23 @@ fn print_fields(
         if number == 0 {
             return Err(r.err(start, WireErrorKind::FieldNumberZero));
         }
+        out.room(2 * indent + LINE);
         push_indent(out, indent);
         push_u64(out, u64::from(number));
         match wt {
             WT_VARINT => {
                 let v = r.varint(10, WireErrorKind::VarintTooLong)?;
-                out.extend_from_slice(b": ");
+                out.put(b": ");
                 push_u64(out, v);
-                out.push(b'\n');
+                out.byte(b'\n');
             }
             WT_FIXED64 => {
                 let v = u64::from_le_bytes(r.fixed::<8>()?);
-                push_hex::<16>(out, v);
+                push_hex(out, &v.to_be_bytes());
             }
             WT_FIXED32 => {
                 let v = u32::from_le_bytes(r.fixed::<4>()?);
-                push_hex::<8>(out, u64::from(v));
+                push_hex(out, &v.to_be_bytes());
             }
             WT_LEN => {
                 let b = r.length()?;
@@ -484,7 +586,7 @@ fn print_fields(
                 if depth_left == 0 {
                     return Err(r.err(start, WireErrorKind::GroupsTooDeep));
                 }
-                out.extend_from_slice(b" {\n");
+                out.put(b" {\n");
                 print_fields(
                     r,
                     budget.saturating_sub(1),
@@ -494,8 +596,9 @@ fn print_fields(
                     out,
                     None,
                 )?;
+                out.room(2 * indent + LINE);
                 push_indent(out, indent);
-                out.extend_from_slice(b"}\n");
+                out.put(b"}\n");
             }
             other => return Err(r.err(start, WireErrorKind::BadWireType(other))),
         }
@@ -507,22 +610,25 @@ fn print_fields(
 /// (with the lenient rules), else as a C-escaped string. The nested message is printed
 /// while it is parsed; if the parse fails the partial text is dropped (no allocation,
 /// and valid messages, the usual case, are walked once).
-fn print_len(b: &[u8], budget: u32, indent: usize, out: &mut Vec<u8>) {
+fn print_len(b: &[u8], budget: u32, indent: usize, out: &mut Out) {
     if !b.is_empty() && budget > 0 && first_field_parses(b, budget) {
-        let mark = out.len();
-        out.extend_from_slice(b" {\n");
+        let mark = out.pos;
+        out.put(b" {\n");
         let mut r = Reader::new(b, 0, Rules::Embedded);
         // The trial parse allows `budget` nested groups (see `prints_as_message`).
         if print_fields(&mut r, budget - 1, budget, indent + 1, None, out, None).is_ok() {
+            out.room(2 * indent + LINE);
             push_indent(out, indent);
-            out.extend_from_slice(b"}\n");
+            out.put(b"}\n");
             return;
         }
-        out.truncate(mark);
+        out.pos = mark;
     }
-    out.extend_from_slice(b": \"");
-    c_escape_bytes(b, out);
-    out.extend_from_slice(b"\"\n");
+    // Every byte is at most 4 once escaped.
+    out.room(b.len().saturating_mul(4).saturating_add(LINE));
+    out.put(b": \"");
+    escape_into(b, out);
+    out.put(b"\"\n");
 }
 
 /// A cheap first look before the trial print: does the first field of `b` parse (as
@@ -530,19 +636,131 @@ fn print_len(b: &[u8], budget: u32, indent: usize, out: &mut Vec<u8>) {
 /// first byte (`"acme"`: a fixed64 with 3 bytes left; `"fragile"`: wire type 6), and
 /// printing them speculatively cost more than this check (issue 6 profile). A yes
 /// proves nothing: the trial print still decides.
+///
+/// Strings are printable bytes, so their first byte is a one-byte tag: that field is
+/// checked here without a [`Reader`], by the same rules (`Rules::Embedded`); groups and
+/// longer tags or lengths take the general path.
 fn first_field_parses(b: &[u8], depth_left: u32) -> bool {
-    matches!(
-        Reader::new(b, 0, Rules::Embedded).step(depth_left),
-        Ok(Step::Field(..))
-    )
+    let (Some(&tag), rest) = (b.first(), b.get(1..).unwrap_or_default()) else {
+        return false;
+    };
+    if tag >= 0x80 {
+        return first_field_parses_slow(b, depth_left);
+    }
+    if tag >> 3 == 0 {
+        // Tag 0, or field number 0: refused (also as an end-group, which ends nothing).
+        return false;
+    }
+    match tag & 7 {
+        // A varint of at most 10 bytes, ended before the data ends.
+        WT_VARINT => rest.iter().take(10).any(|&x| x < 0x80),
+        WT_FIXED64 => rest.len() >= 8,
+        WT_FIXED32 => rest.len() >= 4,
+        WT_LEN => match rest.first() {
+            Some(&len) if len < 0x80 => usize::from(len) < rest.len(),
+            Some(_) => first_field_parses_slow(b, depth_left),
+            None => false,
+        },
+        WT_START_GROUP => first_field_parses_slow(b, depth_left),
+        // An end-group first, or wire type 6 or 7.
+        _ => false,
+    }
 }
 
-#[inline]
-fn push_indent(out: &mut Vec<u8>, indent: usize) {
-    // Pairs of spaces: the usual depth is 0 to 3, and a copy from a buffer of spaces
-    // compiles to a call to `memset`, dearer than these stores.
-    for _ in 0..indent {
-        out.extend_from_slice(b"  ");
+#[inline(never)]
+fn first_field_parses_slow(b: &[u8], depth_left: u32) -> bool {
+    let mut pos = 0;
+    !b.is_empty() && matches!(lenient_step(b, &mut pos, depth_left), Some(None))
+}
+
+/// [`Reader::step`] under `Rules::Embedded` as a yes/no, without building errors: reads
+/// the field at `*pos` (a group whole). `Some(None)`: a field; `Some(Some(n))`: the
+/// end-group tag of group `n`; `None`: refused. `*pos` is not at the end of `b`.
+fn lenient_step(b: &[u8], pos: &mut usize, depth_left: u32) -> Option<Option<u32>> {
+    let tag = lenient_varint(b, pos)? as u32;
+    if tag == 0 {
+        return None;
+    }
+    let number = tag >> 3;
+    let wt = (tag & 7) as u8;
+    if wt == WT_END_GROUP {
+        return Some(Some(number));
+    }
+    if number == 0 {
+        return None;
+    }
+    match wt {
+        WT_VARINT => {
+            lenient_varint(b, pos)?;
+        }
+        WT_FIXED64 => *pos = pos.checked_add(8).filter(|&e| e <= b.len())?,
+        WT_FIXED32 => *pos = pos.checked_add(4).filter(|&e| e <= b.len())?,
+        WT_LEN => {
+            let len = lenient_varint(b, pos)? as u32;
+            if len >= 1 << 31 {
+                return None;
+            }
+            *pos = pos.checked_add(len as usize).filter(|&e| e <= b.len())?;
+        }
+        WT_START_GROUP => {
+            if depth_left == 0 {
+                return None;
+            }
+            loop {
+                if *pos >= b.len() {
+                    return None;
+                }
+                match lenient_step(b, pos, depth_left - 1)? {
+                    None => {}
+                    Some(end) if end == number => break,
+                    Some(_) => return None,
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(None)
+}
+
+/// [`Reader::varint`] of at most 10 bytes, as an `Option`.
+#[inline(always)]
+fn lenient_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let first = *b.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
+    lenient_varint_long(b, pos)
+}
+
+#[inline(never)]
+fn lenient_varint_long(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value: u64 = 0;
+    for i in 0..10 {
+        let x = *b.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(x & 0x7f) << (7 * i);
+        if x < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// 16 spaces: the indent of up to 8 levels in one fixed-size copy.
+const SPACES: &[u8; 16] = b"                ";
+
+/// Needs `2 * indent + 16` bytes of room.
+#[inline(always)]
+fn push_indent(out: &mut Out, indent: usize) {
+    if indent <= 8 {
+        // Writes 16 bytes, keeps the first `2 * indent`: the rest is scratch.
+        out.put(SPACES);
+        out.pos = out.pos - 16 + 2 * indent;
+    } else {
+        for _ in 0..indent {
+            out.put(b"  ");
+        }
     }
 }
 
@@ -554,51 +772,103 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
+/// The decimal digits of `v`; needs 20 bytes of room.
 // Always inlined: a call per number cost more than the code it adds (issue 6 profile).
 #[inline(always)]
-fn push_u64(out: &mut Vec<u8>, v: u64) {
+fn push_u64(out: &mut Out, v: u64) {
     // Field numbers and most small values: inline.
     if v < 10 {
-        out.push(b'0' + v as u8);
+        out.byte(b'0' + v as u8);
     } else if v < 100 {
         let d = v as usize * 2;
-        out.extend_from_slice(&DIGIT_PAIRS[d..d + 2]);
+        out.put(&[DIGIT_PAIRS[d], DIGIT_PAIRS[d + 1]]);
     } else {
         push_u64_long(out, v);
     }
 }
 
-fn push_u64_long(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    while v >= 100 {
+/// `v` >= 100: in 8-digit pieces of `u32` arithmetic, each written in fixed-size stores.
+fn push_u64_long(out: &mut Out, v: u64) {
+    const E8: u64 = 100_000_000;
+    if v < E8 {
+        push_u32_short(out, v as u32);
+    } else if v < E8 * E8 {
+        push_u32_short(out, (v / E8) as u32);
+        push_8_digits(out, (v % E8) as u32);
+    } else {
+        let high = v / E8;
+        push_u32_short(out, (high / E8) as u32);
+        push_8_digits(out, (high % E8) as u32);
+        push_8_digits(out, (v % E8) as u32);
+    }
+}
+
+/// `v` < 10^8 without leading zeros, from the last digit pair.
+#[inline(always)]
+fn push_u32_short(out: &mut Out, mut v: u32) {
+    let n = if v < 10_000 {
+        if v < 100 {
+            if v < 10 { 1 } else { 2 }
+        } else if v < 1000 {
+            3
+        } else {
+            4
+        }
+    } else if v < 1_000_000 {
+        if v < 100_000 { 5 } else { 6 }
+    } else if v < 10_000_000 {
+        7
+    } else {
+        8
+    };
+    let digits = &mut out.buf[out.pos..out.pos + 8];
+    let mut i = n;
+    while i >= 2 {
         let d = (v % 100) as usize * 2;
         v /= 100;
         i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+        digits[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
     }
-    if v >= 10 {
-        let d = v as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
+    if i == 1 {
+        digits[0] = b'0' + v as u8;
     }
-    out.extend_from_slice(&buf[i..]);
+    out.pos += n;
 }
 
-/// `: 0x` and `N` lower-case hex digits, zero-padded, and the newline (protoc's
-/// `0x%08x` / `0x%016x`).
-fn push_hex<const N: usize>(out: &mut Vec<u8>, v: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 21];
-    buf[..4].copy_from_slice(b": 0x");
-    for i in 0..N {
-        buf[4 + i] = HEX[((v >> (4 * (N - 1 - i))) & 0xf) as usize];
+/// `v` < 10^8 as exactly 8 digits, leading zeros included.
+#[inline(always)]
+fn push_8_digits(out: &mut Out, v: u32) {
+    let (high, low) = ((v / 10_000) as usize, (v % 10_000) as usize);
+    let pairs = [high / 100, high % 100, low / 100, low % 100];
+    let mut digits = [0u8; 8];
+    for (k, p) in pairs.into_iter().enumerate() {
+        digits[2 * k] = DIGIT_PAIRS[2 * p];
+        digits[2 * k + 1] = DIGIT_PAIRS[2 * p + 1];
     }
-    buf[4 + N] = b'\n';
-    out.extend_from_slice(&buf[..N + 5]);
+    out.put(&digits);
+}
+
+/// Each byte's two lower-case hex digits.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+/// `: 0x`, the big-endian bytes `be` as lower-case hex (so zero-padded, protoc's
+/// `0x%08x` / `0x%016x`) and the newline; needs 21 bytes of room.
+#[inline(always)]
+fn push_hex<const N: usize>(out: &mut Out, be: &[u8; N]) {
+    out.put(b": 0x");
+    for &b in be {
+        out.put(&HEX_PAIRS[b as usize]);
+    }
+    out.byte(b'\n');
 }
 
 /// How [`c_escape`] writes each byte: 0 as is, `o` as 3-digit octal, anything else is
@@ -630,26 +900,81 @@ pub fn c_escape(bytes: &[u8], out: &mut String) {
 
 /// [`c_escape`] into bytes: runs of printable bytes are copied whole.
 pub fn c_escape_bytes(bytes: &[u8], out: &mut Vec<u8>) {
-    let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut o = Out::new(std::mem::take(out), bytes.len().saturating_mul(4));
+    escape_into(bytes, &mut o);
+    *out = o.finish();
+}
+
+/// Where the first byte that [`c_escape`] changes is, looking at 8 bytes at a time:
+/// a byte below 0x20, above 0x7e, or one of `"`, `'`, `\\`.
+#[inline]
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    let n = bytes.len();
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let half = |b: &[u8]| u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default()));
+    let clean = if n >= 8 {
+        // Whole words, then the last 8 bytes for the rest (overlapping the last word).
+        bytes.chunks_exact(8).all(|w| !needs_escape(word(w)))
+            && (n.is_multiple_of(8) || !needs_escape(word(&bytes[n - 8..])))
+    } else if n >= 4 {
+        // The first and the last 4 bytes (overlapping) as one word.
+        !needs_escape(half(&bytes[..4]) | half(&bytes[n - 4..]) << 32)
+    } else {
+        false
+    };
+    if clean {
+        return None;
+    }
+    bytes.iter().position(|&b| ESCAPES[b as usize] != 0)
+}
+
+/// Does a byte of `x` need an escape: below 0x20, above 0x7e, or one of `"`, `'`, `\`?
+/// Exact as a yes/no (the usual bit tricks; they may misplace, never miss, a byte).
+#[inline(always)]
+fn needs_escape(x: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Non-zero iff some byte of `x` is 0.
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    // Below 0x20 (exact when no byte is 0x80 or more, and those are caught next).
+    let low = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    // 0x7f or more: adding 1 sets bit 7 of 0x7f, bit 7 is set already above.
+    let high = (x.wrapping_add(ONES) | x) & HIGH;
+    let quotes = has_zero(x ^ (ONES * u64::from(b'"')))
+        | has_zero(x ^ (ONES * u64::from(b'\'')))
+        | has_zero(x ^ (ONES * u64::from(b'\\')));
+    low | high | quotes != 0
+}
+
+/// [`c_escape_bytes`] into `out`, which has room for 4 bytes per input byte. Most
+/// values need no escape at all: they are found so with one scan and copied whole.
+#[inline]
+fn escape_into(bytes: &[u8], out: &mut Out) {
+    let Some(first) = first_to_escape(bytes) else {
+        out.put_slice(bytes);
+        return;
+    };
+    out.put_slice(&bytes[..first]);
+    let mut run = first;
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let e = ESCAPES[b as usize];
         if e == 0 {
             continue;
         }
-        out.extend_from_slice(&bytes[run..i]);
+        out.put_slice(&bytes[run..i]);
         if e == b'o' {
-            out.extend_from_slice(&[
+            out.put(&[
                 b'\\',
                 b'0' + (b >> 6),
                 b'0' + ((b >> 3) & 7),
                 b'0' + (b & 7),
             ]);
         } else {
-            out.extend_from_slice(&[b'\\', e]);
+            out.put(&[b'\\', e]);
         }
         run = i + 1;
     }
-    out.extend_from_slice(&bytes[run..]);
+    out.put_slice(&bytes[run..]);
 }
 
 /// The JSON tree of `bytes` (see `docs/decode.md`): an object keyed by field number;
@@ -773,14 +1098,31 @@ mod tests {
 
     #[test]
     fn decimal_digits() {
-        for v in [0, 9, 10, 99, 100, 101, 999, 1000, 1_795_600_800, u64::MAX] {
-            let mut out = Vec::new();
+        for v in [
+            0,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12_345,
+            99_999_999,
+            100_000_000,
+            1_795_600_800,
+            9_999_999_999_999_999,
+            10_000_000_000_000_000,
+            10_203_040_506_070_809_000,
+            u64::MAX,
+        ] {
+            let mut out = Out::new(Vec::new(), 0);
             push_u64(&mut out, v);
-            assert_eq!(out, v.to_string().into_bytes());
+            assert_eq!(out.finish(), v.to_string().into_bytes());
         }
-        let mut out = Vec::new();
-        push_hex::<8>(&mut out, 0x3f40_0000);
-        assert_eq!(out, b": 0x3f400000\n");
+        let mut out = Out::new(Vec::new(), 0);
+        push_hex(&mut out, &0x3f40_0000u32.to_be_bytes());
+        assert_eq!(out.finish(), b": 0x3f400000\n");
     }
 
     #[test]
@@ -788,6 +1130,51 @@ mod tests {
         let mut s = String::new();
         c_escape("h\u{e9}\n\"'\\\x01\x7f".as_bytes(), &mut s);
         assert_eq!(s, "h\\303\\251\\n\\\"\\'\\\\\\001\\177");
+        // The 8-byte scan: each escaped byte at each place of a word, and past it.
+        for bad in [0u8, 0x1f, b'"', b'\'', b'\\', 0x7f, 0x80, 0xff] {
+            for at in 0..19 {
+                let mut b = vec![b'a'; 19];
+                b[at] = bad;
+                assert_eq!(first_to_escape(&b), Some(at));
+            }
+        }
+        for len in 1..20 {
+            for at in 0..len {
+                for bad in [0x1f, b'\\', 0x80] {
+                    let mut b = vec![b'z'; len];
+                    b[at] = bad;
+                    assert_eq!(first_to_escape(&b), Some(at), "{len} {at}");
+                }
+            }
+            assert_eq!(first_to_escape(&vec![b' '; len]), None);
+            assert_eq!(first_to_escape(&vec![b'~'; len]), None);
+        }
+        let clean: Vec<u8> = (0x20..0x7f).filter(|b| !b"\"'\\".contains(b)).collect();
+        assert_eq!(first_to_escape(&clean), None);
+    }
+
+    #[test]
+    fn quick_first_field_check_agrees_with_the_reader() {
+        // Every 1- to 3-byte input and a few longer ones, at several depths.
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for a in 0..=255u8 {
+            inputs.push(vec![a]);
+            for c in [0u8, 1, 2, 0x0c, 0x0b, 0x13, 0x14, 0x7f, 0x80, 0xff] {
+                inputs.push(vec![a, c]);
+                inputs.push(vec![a, c, 0x14, 1, 2, 3, 4, 5, 6, 7, 8]);
+                inputs.push(vec![a, 0x0b, c, 0x0c, 0x0c]);
+            }
+        }
+        for b in &inputs {
+            for depth in [0, 1, 2, 10] {
+                let reader = matches!(
+                    Reader::new(b, 0, Rules::Embedded).step(depth),
+                    Ok(Step::Field(..))
+                );
+                assert_eq!(first_field_parses(b, depth), reader, "{b:?} {depth}");
+                assert_eq!(first_field_parses_slow(b, depth), reader, "{b:?} {depth}");
+            }
+        }
     }
 
     #[test]
