@@ -44,8 +44,8 @@ impl Certificate {
         Self::parse_der(der, true)
     }
 
-    /// Like [`Certificate::from_der`] without decoding the extensions: `is_ca` is false and
-    /// `client_auth` is None. For `check-expiry`, which reads thousands of certificates and
+    /// Like [`Certificate::from_der`] without decoding the extensions or formatting the
+    /// issuer: `is_ca` is false, `client_auth` None and `issuer` empty. For `check-expiry`, which reads thousands of certificates and
     /// needs only names, serial and dates (the extensions were a large share of the cost).
     pub fn from_der_dates_only(der: &[u8]) -> std::result::Result<Certificate, String> {
         Self::parse_der(der, false)
@@ -82,7 +82,13 @@ impl Certificate {
         };
         Ok(Certificate {
             subject: subject.to_string(),
-            issuer: x.issuer().to_string(),
+            // Formatting the issuer name is a sizeable share of a dates-only read, and
+            // check-expiry never shows it.
+            issuer: if extensions {
+                x.issuer().to_string()
+            } else {
+                String::new()
+            },
             common_name: first(subject.iter_common_name()),
             organization: first(subject.iter_organization()),
             email: first(subject.iter_email()),
@@ -194,6 +200,16 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
+/// The base64 text of a PEM body without its line breaks and blanks, line by line (a
+/// byte-by-byte filter was the largest single cost of `check-expiry --all`).
+fn base64_lines(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    for line in body.split(|&b| b == b'\n') {
+        out.extend_from_slice(line.trim_ascii());
+    }
+    out
+}
+
 /// The first certificate of a file, without decoding the rest of a chain: what
 /// `check-expiry` needs, at thousands of files per run. Anything unusual (DER, no
 /// CERTIFICATE block, broken PEM) goes through [`parse_chain`] for its precise errors.
@@ -201,17 +217,11 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
 pub fn parse_leaf(path: &Path, bytes: &[u8]) -> Result<Certificate> {
     const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
     const END: &[u8] = b"-----END CERTIFICATE-----";
-    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
     // The base64 between the markers, decoded directly: the general PEM parser was a
     // third of the cost of reading a certificate (benches/expiry.rs).
-    if let Some(start) = find(bytes, BEGIN)
-        && let Some(len) = find(&bytes[start..], END)
-        && let body = &bytes[start + BEGIN.len()..start + len]
-        && let b64 = body
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect::<Vec<u8>>()
+    if let Some(start) = memchr::memmem::find(bytes, BEGIN)
+        && let Some(len) = memchr::memmem::find(&bytes[start..], END)
+        && let b64 = base64_lines(&bytes[start + BEGIN.len()..start + len])
         && let Ok(der) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &b64)
         && let Ok(cert) = Certificate::from_der_dates_only(&der)
     {
