@@ -12,46 +12,6 @@ use std::process::{Command, Stdio};
 use predicates::prelude::*;
 use support::{Ca, TestHome, asn1_time, openssl, snapshot};
 
-/// Signs like `Ca::sign` (`openssl x509 -req -days N`) but as a version 3 certificate:
-/// install-cert refuses the version 1 ones plain `x509 -req` makes (rustls cannot use them).
-trait SignV3 {
-    fn sign3(&self, csr: &Path, days: u32) -> PathBuf;
-}
-
-impl SignV3 for Ca {
-    fn sign3(&self, csr: &Path, days: u32) -> PathBuf {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let serial = format!("{}{n:04}", now());
-        let d = self.dir.path();
-        std::fs::write(d.join("v3.ext"), "basicConstraints = CA:FALSE\n").unwrap();
-        let out = d.join(format!("v3-{serial}-{}.pem", std::process::id()));
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                s(csr),
-                "-days",
-                &days.to_string(),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                &serial,
-                "-extfile",
-                "v3.ext",
-                "-out",
-                s(&out),
-            ],
-        );
-        out
-    }
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -171,7 +131,7 @@ fn support_reply_to_status_all_green() {
     let (h, ca, csr) = setup("demo");
     // The simple way support might sign: openssl x509 -req -days 365 (made version 3 with
     // an extension file; plain, it makes a version 1 certificate, refused below).
-    let cert = ca.sign3(&csr, 365);
+    let cert = ca.sign_v3(&csr, 365);
     install(&h, &cert).success().stdout(
         predicate::str::contains("Installed")
             .and(predicate::str::contains("CN=demo"))
@@ -269,7 +229,7 @@ fn openssl_ca_certificate_with_extensions_is_installed_with_its_facts() {
 #[test]
 fn der_stdin_chain_and_messy_pem_are_accepted() {
     let (h, ca, csr) = setup("demo");
-    let cert = ca.sign3(&csr, 365);
+    let cert = ca.sign_v3(&csr, 365);
     let d = h.path();
     let dir = profile(&h);
     // DER.
@@ -294,7 +254,7 @@ fn der_stdin_chain_and_messy_pem_are_accepted() {
     assert_eq!(der(&dir.join("tls-cert.pem")), der(&cert));
 
     // stdin, PEM with a BOM, CRLF and text around it, as pasted from an e-mail.
-    let second = ca.sign3(&csr, 365);
+    let second = ca.sign_v3(&csr, 365);
     let pem = std::fs::read_to_string(&second).unwrap();
     let messy = format!(
         "\u{feff}Hello, here is your certificate:\r\n{}\r\nRegards, support\r\n",
@@ -308,7 +268,7 @@ fn der_stdin_chain_and_messy_pem_are_accepted() {
     assert_eq!(der(&dir.join("tls-cert.pem")), der(&second));
 
     // A chain, leaf first: both are stored, leaf first.
-    let third = ca.sign3(&csr, 365);
+    let third = ca.sign_v3(&csr, 365);
     let chain = d.join("chain.pem");
     let text =
         std::fs::read_to_string(&third).unwrap() + &std::fs::read_to_string(&ca.cert).unwrap();
@@ -321,7 +281,7 @@ fn der_stdin_chain_and_messy_pem_are_accepted() {
     assert_eq!(der(&dir.join("tls-cert.pem")), der(&third));
 
     // The chain in the wrong order: stored leaf first, with a warning.
-    let fourth = ca.sign3(&csr, 365);
+    let fourth = ca.sign_v3(&csr, 365);
     let reversed = d.join("reversed.pem");
     std::fs::write(
         &reversed,
@@ -437,7 +397,7 @@ fn a_version_1_certificate_is_refused_unless_forced_and_status_marks_it_wrong() 
 fn every_refusal_names_both_values_and_changes_nothing() {
     let (h, ca, csr) = setup("demo");
     // With a certificate already installed, so that "nothing changed" covers it too.
-    let good = ca.sign3(&csr, 365);
+    let good = ca.sign_v3(&csr, 365);
     install(&h, &good).success();
     let d = h.path().to_path_buf();
     let dir = profile(&h);
@@ -465,7 +425,7 @@ fn every_refusal_names_both_values_and_changes_nothing() {
     );
 
     // Signed for another key: both key fingerprints.
-    let foreign = ca.sign3(&csr_for_another_key(&h), 365);
+    let foreign = ca.sign_v3(&csr_for_another_key(&h), 365);
     let key_fp = {
         let v = h
             .cmd()
@@ -512,7 +472,7 @@ fn every_refusal_names_both_values_and_changes_nothing() {
     refused(&h, &[s(&expired)], 65, &["expired on", "now ", "renew"]);
 
     // CN is not the tenant: both names.
-    let wrong_cn = ca.sign3(
+    let wrong_cn = ca.sign_v3(
         &csr_for_our_key(
             &h,
             "/O=Demo Corp/CN=someone-else/emailAddress=ops@example.com",
@@ -528,7 +488,7 @@ fn every_refusal_names_both_values_and_changes_nothing() {
 
     // --issuer: signed by another CA.
     let other_ca = Ca::new("Other CA");
-    let fresh = ca.sign3(&csr, 365);
+    let fresh = ca.sign_v3(&csr, 365);
     refused(
         &h,
         &[s(&fresh), "--issuer", s(&other_ca.cert)],
@@ -576,7 +536,7 @@ fn odd_but_usable_certificates_install_with_warnings() {
 
     // O and emailAddress differ from the profile.
     let other_subject = csr_for_our_key(&h, "/O=Someone Else/CN=demo/emailAddress=x@other.example");
-    install(&h, &ca.sign3(&other_subject, 365))
+    install(&h, &ca.sign_v3(&other_subject, 365))
         .success()
         .stderr(
             predicate::str::contains(
@@ -599,7 +559,7 @@ fn odd_but_usable_certificates_install_with_warnings() {
         .stderr(predicate::str::contains("does not include clientAuth"));
 
     // Far from the documented year.
-    install(&h, &ca.sign3(&csr, 30))
+    install(&h, &ca.sign_v3(&csr, 30))
         .success()
         .stderr(predicate::str::contains("valid for 30 days"));
 }
@@ -610,7 +570,7 @@ fn odd_but_usable_certificates_install_with_warnings() {
 fn replacing_a_certificate_archives_the_old_one_and_reinstall_is_a_no_op() {
     let (h, ca, csr) = setup("demo");
     let dir = profile(&h);
-    let first = ca.sign3(&csr, 365);
+    let first = ca.sign_v3(&csr, 365);
     install(&h, &first).success();
     let first_stored = std::fs::read(dir.join("tls-cert.pem")).unwrap();
     let before = snapshot(&dir);
@@ -619,7 +579,7 @@ fn replacing_a_certificate_archives_the_old_one_and_reinstall_is_a_no_op() {
         .stdout(predicate::str::contains("nothing changed"));
     assert_eq!(snapshot(&dir), before);
 
-    let second = ca.sign3(&csr, 365);
+    let second = ca.sign_v3(&csr, 365);
     install(&h, &second)
         .success()
         .stderr(predicate::str::contains("previous certificate is kept in"));
@@ -694,7 +654,7 @@ fn renew_then_install_promotes_key_csr_and_certificate_together() {
     assert_eq!(snapshot(&dir), pending_snapshot);
 
     // A certificate for neither key names both of ours, and changes nothing.
-    let foreign = ca.sign3(&csr_for_another_key(&h), 365);
+    let foreign = ca.sign_v3(&csr_for_another_key(&h), 365);
     refused(
         &h,
         &[s(&foreign)],
@@ -747,7 +707,7 @@ fn renew_force_archives_the_abandoned_pending_key_and_curve_is_kept_or_chosen() 
     let (h, ca, csr) = setup("demo");
     let dir = profile(&h);
     // Renewal needs an installed certificate.
-    install(&h, &ca.sign3(&csr, 365)).success();
+    install(&h, &ca.sign_v3(&csr, 365)).success();
     h.cmd()
         .args(["renew", "--curve", "p384"])
         .assert()
@@ -789,7 +749,7 @@ fn an_interrupted_promotion_is_finished_by_the_next_command() {
     ready(&h, &ca, &csr, 20);
     h.cmd().arg("renew").assert().success();
     let pending_key = std::fs::read(dir.join("pending/private-key.pem")).unwrap();
-    let new_cert = ca.sign3(&dir.join("pending/certificate-request.csr"), 365);
+    let new_cert = ca.sign_v3(&dir.join("pending/certificate-request.csr"), 365);
     // A crash right after the commit point: the certificate reached pending/, nothing moved.
     std::fs::copy(&new_cert, dir.join("pending/tls-cert.pem")).unwrap();
     h.cmd()
@@ -813,8 +773,8 @@ fn an_interrupted_promotion_is_finished_by_the_next_command() {
 fn two_install_cert_runs_on_one_profile_one_wins_the_other_is_told_locked() {
     let (h, ca, csr) = setup("demo");
     let dir = profile(&h);
-    let a = ca.sign3(&csr, 365);
-    let b = ca.sign3(&csr, 365);
+    let a = ca.sign_v3(&csr, 365);
+    let b = ca.sign_v3(&csr, 365);
     // Run A reads its certificate from stdin, which the test holds open: A has taken the
     // profile lock and waits in the middle of its install when B starts.
     let mut run_a = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"))
@@ -880,7 +840,7 @@ fn wait_for_lock(pid: u32) {
 fn install_ca_accepts_a_ca_and_refuses_the_rest_unchanged() {
     let (h, ca, csr) = setup("demo");
     let dir = profile(&h);
-    let client = ca.sign3(&csr, 365);
+    let client = ca.sign_v3(&csr, 365);
     let d = h.path();
     let refuse = |file: &Path, says: &str| {
         let before = snapshot(d);
@@ -1519,7 +1479,7 @@ fn list_states_come_from_the_same_checks_as_status() {
     };
     init("foreign");
     complete(&h, "foreign", &ca);
-    put("foreign", "tls-cert.pem", &ca.sign3(&csr_other, 365));
+    put("foreign", "tls-cert.pem", &ca.sign_v3(&csr_other, 365));
     // A good certificate, but the CA is not valid yet / has expired.
     let future_ca = dated_ca(h.path(), "Future CA", "20991231000000Z", "21001231000000Z");
     let old_ca = dated_ca(
@@ -1531,7 +1491,7 @@ fn list_states_come_from_the_same_checks_as_status() {
     for (name, ca_file) in [("futureca", &future_ca), ("oldca", &old_ca)] {
         let csr = init(name);
         h.cmd()
-            .args(["--profile", name, "install-cert", s(&ca.sign3(&csr, 365))])
+            .args(["--profile", name, "install-cert", s(&ca.sign_v3(&csr, 365))])
             .assert()
             .success();
         complete(&h, name, &ca);
@@ -1540,13 +1500,23 @@ fn list_states_come_from_the_same_checks_as_status() {
     // A good certificate and nothing else.
     let csr = init("bare");
     h.cmd()
-        .args(["--profile", "bare", "install-cert", s(&ca.sign3(&csr, 365))])
+        .args([
+            "--profile",
+            "bare",
+            "install-cert",
+            s(&ca.sign_v3(&csr, 365)),
+        ])
         .assert()
         .success();
     // Ready, for contrast.
     let csr = init("fine");
     h.cmd()
-        .args(["--profile", "fine", "install-cert", s(&ca.sign3(&csr, 365))])
+        .args([
+            "--profile",
+            "fine",
+            "install-cert",
+            s(&ca.sign_v3(&csr, 365)),
+        ])
         .assert()
         .success();
     complete(&h, "fine", &ca);
@@ -1595,7 +1565,7 @@ fn list_states_come_from_the_same_checks_as_status() {
 fn json_carries_raw_text_and_the_terminal_gets_it_escaped() {
     let (h, ca, _csr) = setup("demo");
     // O with an escape sequence (a warning at install), then a CN with one (wrong in status).
-    let odd_o = ca.sign3(
+    let odd_o = ca.sign_v3(
         &csr_for_our_key(
             &h,
             "/O=Evil\x1b[31mCorp/CN=demo/emailAddress=ops@example.com",
@@ -1622,7 +1592,7 @@ fn json_carries_raw_text_and_the_terminal_gets_it_escaped() {
         "{err}"
     );
 
-    let odd_cn = ca.sign3(
+    let odd_cn = ca.sign_v3(
         &csr_for_our_key(
             &h,
             "/O=Demo Corp/CN=de\x1b[2Jmo/emailAddress=ops@example.com",
@@ -1714,7 +1684,7 @@ fn a_broken_key_gets_the_exact_init_force_and_renew_tells_the_truth() {
     );
     assert!(stdout.contains("is archived then"), "{stdout}");
     // Support signs the pending CSR; installing it promotes the new key over the broken one.
-    let signed = ca.sign3(&dir.join("pending/certificate-request.csr"), 365);
+    let signed = ca.sign_v3(&dir.join("pending/certificate-request.csr"), 365);
     install(&h, &signed)
         .success()
         .stdout(predicate::str::contains("promoted the renewal key"));
@@ -1760,7 +1730,7 @@ fn install_cert_nits_duplicates_hours_and_a_working_certificate_kept() {
     let (h, ca, csr) = setup("demo");
     let dir = profile(&h);
     // The leaf twice, then the CA: the copy is dropped with a note, no order warning.
-    let leaf = ca.sign3(&csr, 365);
+    let leaf = ca.sign_v3(&csr, 365);
     let doubled = h.path().join("doubled.pem");
     let mut text = std::fs::read_to_string(&leaf).unwrap();
     text.push_str(&std::fs::read_to_string(&leaf).unwrap());

@@ -231,6 +231,7 @@ impl Ca {
             ],
         );
         std::fs::write(d.join("ca.cnf"), CA_CONF).unwrap();
+        std::fs::write(d.join("v3.ext"), "basicConstraints = CA:FALSE\n").unwrap();
         std::fs::write(d.join("index.txt"), "").unwrap();
         std::fs::write(d.join("serial"), "1000\n").unwrap();
         std::fs::create_dir(d.join("newcerts")).unwrap();
@@ -244,26 +245,35 @@ impl Ca {
     /// Signs `csr` the simplest way: `openssl x509 -req -days N` without extensions, which
     /// makes an X.509 version 1 certificate (install-cert refuses those; see install.rs).
     pub fn sign(&self, csr: &Path, days: u32) -> PathBuf {
+        self.sign_x509(csr, days, &[])
+    }
+
+    /// Like [`Ca::sign`] with `basicConstraints = CA:FALSE`, which makes it version 3.
+    pub fn sign_v3(&self, csr: &Path, days: u32) -> PathBuf {
+        self.sign_x509(csr, days, &["-extfile", "v3.ext"])
+    }
+
+    fn sign_x509(&self, csr: &Path, days: u32, extra: &[&str]) -> PathBuf {
         let out = self.dir.path().join(format!("signed-{}.pem", unique()));
-        openssl(
-            self.dir.path(),
-            &[
-                "x509",
-                "-req",
-                "-in",
-                csr.to_str().unwrap(),
-                "-days",
-                &days.to_string(),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                &unique().to_string(),
-                "-out",
-                out.to_str().unwrap(),
-            ],
-        );
+        let (days, serial) = (days.to_string(), unique().to_string());
+        let mut args = vec![
+            "x509",
+            "-req",
+            "-in",
+            csr.to_str().unwrap(),
+            "-days",
+            &days,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            &serial,
+            "-out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        openssl(self.dir.path(), &args);
         out
     }
 
