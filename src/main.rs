@@ -6,7 +6,6 @@
 use centiloc_cert::exit_codes::ExitCode;
 use centiloc_cert::output::{stdout_failure, write_stderr};
 use centiloc_cert::{cli, commands};
-use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     // A bug must still end in one line, not a backtrace (SPEC: no panic is ever shown).
@@ -19,7 +18,7 @@ fn main() -> std::process::ExitCode {
             at.unwrap_or_default()
         ));
     }));
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::from_env() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version: their text on stdout, success.

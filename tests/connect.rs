@@ -109,6 +109,37 @@ fn success_decodes_json_and_protobuf_messages() {
     assert!(text.contains("E004015012345678"), "{text}");
 }
 
+/// By name, as a profile names Centiloc's broker: the name goes through the system
+/// resolver (the release binary is static; glibc's built-in "files" and "dns" lookups
+/// serve it) and the broker's certificate is checked for that name (SAN DNS:localhost).
+#[test]
+fn broker_by_host_name_resolves_and_matches_the_certificate() {
+    let (h, m) = setup();
+    m.publish(
+        "centiloc/acme/json/board/v1/update",
+        br#"{"BoardSN":"CB-1"}"#,
+        true,
+    );
+    let broker = format!("localhost:{}", m.port);
+    let (out, _) = test_connect(
+        &h,
+        &[
+            "--broker",
+            &broker,
+            "--topics",
+            "board",
+            "--encoding",
+            "json",
+            "--timeout",
+            "5",
+        ],
+        0,
+    );
+    assert!(out.contains("✓ DNS"), "{out}");
+    assert!(out.contains("127.0.0.1"), "{out}");
+    assert!(out.contains("CB-1"), "{out}");
+}
+
 #[test]
 fn wrong_password_is_refused_77_naming_username_and_password() {
     let (h, _m) = setup();
