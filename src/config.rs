@@ -155,23 +155,27 @@ pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
     }))
 }
 
-/// `[notify]` or the error that says how to add it. A missing file or section has no
-/// line to correct, so this is not `Error::Config` ("correct that line") but a
-/// configuration error (78) that says to add the section, with an example.
-pub fn require_notify(file: &Path, what: &str) -> Result<Notify> {
+/// `[notify]` or the error that says how to add it, with an example that has every key
+/// `what` needs (`csr --mail` also needs `support_to`). A missing file or section has
+/// no line to correct, so this is not `Error::Config` ("correct that line").
+pub fn require_notify(file: &Path, what: &'static str) -> Result<Notify> {
     load_notify(file)?.ok_or_else(|| {
-        let lacking = if file.exists() {
-            "it has no [notify] section"
-        } else {
-            "the file does not exist"
-        };
-        Error::InvalidField {
-            field: "config.toml",
-            value: file.display().to_string(),
-            reason: format!(
-                "{lacking}, and the [notify] section is needed {what}; add a [notify] section to {}, for example:\n    {EXAMPLE}",
-                file.display()
-            ),
+        let mut example = EXAMPLE.to_owned();
+        if what == "csr --mail" {
+            example.push_str(&format!(
+                "\n    support_to = {}",
+                example_value("support_to")
+            ));
+        }
+        Error::NotifyNotSetUp {
+            path: file.to_owned(),
+            lacking: if file.exists() {
+                "has no [notify] section"
+            } else {
+                "does not exist"
+            },
+            what,
+            example,
         }
     })
 }
@@ -338,16 +342,28 @@ mod tests {
             if let Some(c) = content {
                 std::fs::write(&f, c).unwrap();
             }
-            let e = require_notify(&f, "by check-expiry --notify").unwrap_err();
+            let e = require_notify(&f, "check-expiry --notify").unwrap_err();
             let msg = e.to_string();
+            let lacking = if content.is_some() {
+                "has no [notify] section"
+            } else {
+                "does not exist"
+            };
             assert!(
-                msg.contains(&format!("add a [notify] section to {}", f.display()))
-                    && msg.contains("smtp_url = \"smtp://")
+                msg.starts_with(&format!(
+                    "e-mail is not set up: {} {lacking}; check-expiry --notify needs a [notify] section there",
+                    f.display()
+                )) && msg.contains("smtp_url = \"smtp://")
                     && msg.contains("from = ")
+                    && !msg.contains("support_to")
+                    && !msg.contains("invalid")
                     && !msg.contains("correct that line"),
                 "{msg}"
             );
             assert_eq!(e.exit_code(), crate::exit_codes::ExitCode::Config);
+            // csr --mail also needs support's address: the example has it.
+            let e = require_notify(&f, "csr --mail").unwrap_err().to_string();
+            assert!(e.contains("support_to = "), "{e}");
         }
     }
 }

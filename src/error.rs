@@ -73,6 +73,16 @@ pub enum Error {
     #[error("{} is not valid: {reason}; correct that line (README describes every field)", path.display())]
     Config { path: PathBuf, reason: String },
 
+    /// E-mail is asked for but `config.toml` (or its `[notify]` section) is not there:
+    /// nothing to correct, something to add.
+    #[error("e-mail is not set up: {} {lacking}; {what} needs a [notify] section there, for example:\n    {example}", path.display())]
+    NotifyNotSetUp {
+        path: PathBuf,
+        lacking: &'static str,
+        what: &'static str,
+        example: String,
+    },
+
     /// A payload given to `decode` that is not what its encoding says.
     #[error("{source_name}: {reason}; check --encoding (or the schema and --message)")]
     BadPayload { source_name: String, reason: String },
@@ -195,7 +205,9 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::MissingFields(_) => ExitCode::Usage,
-            Error::InvalidField { .. } | Error::Config { .. } => ExitCode::Config,
+            Error::InvalidField { .. } | Error::Config { .. } | Error::NotifyNotSetUp { .. } => {
+                ExitCode::Config
+            }
             Error::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ExitCode::NoInput
             }

@@ -253,7 +253,10 @@ fn notify_configuration_errors_are_78_and_name_the_file() {
         .assert()
         .code(78)
         .stderr(
-            predicate::str::contains(format!("add a [notify] section to {}", config.display()))
+            predicate::str::contains(format!(
+                "ERROR: e-mail is not set up: {} does not exist; check-expiry --notify needs a [notify] section there",
+                config.display()
+            ))
                 .and(predicate::str::contains("smtp_url = \"smtp://"))
                 .and(predicate::str::contains("correct that line").not()),
         );
@@ -390,12 +393,24 @@ fn csr_mail_delivers_the_csr_intact_to_support() {
 #[test]
 fn csr_mail_without_support_address_changes_nothing() {
     let h = TestHome::new();
+    h.init("acme");
+    // No config.toml at all: the example to add has support's address too.
+    h.cmd()
+        .args(["csr", "--mail"])
+        .assert()
+        .code(78)
+        .stderr(
+            predicate::str::contains(format!(
+                "ERROR: e-mail is not set up: {} does not exist; csr --mail needs a [notify] section there",
+                h.path().join("config.toml").display()
+            ))
+            .and(predicate::str::contains("support_to = ")),
+        );
     std::fs::write(
         h.path().join("config.toml"),
         "[notify]\nsmtp_url = \"smtp://127.0.0.1:1\"\nfrom = \"a@b.co\"\n",
     )
     .unwrap();
-    h.init("acme");
     h.cmd()
         .args(["csr", "--mail"])
         .assert()

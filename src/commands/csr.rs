@@ -100,7 +100,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
         );
     } else {
         o.line(format!(
-            "Next: send {} to Centiloc support (or run `{}`); they answer within one working day with your certificate (tls-cert.pem).",
+            "Next: send {} to Centiloc support (or, with e-mail set up in config.toml, run `{}`); they answer within one working day with your certificate (tls-cert.pem).",
             dest.display(),
             ctx.cmd("csr --mail")
         ));
@@ -131,7 +131,7 @@ struct CsrFacts<'a> {
 impl CsrMail {
     fn prepare(ctx: &Ctx) -> Result<CsrMail> {
         let file = ctx.home.config_file();
-        let cfg = config::require_notify(&file, "by csr --mail")?;
+        let cfg = config::require_notify(&file, "csr --mail")?;
         let support = cfg.support_to.clone().ok_or_else(|| Error::Config {
             path: file.clone(),
             reason: "[notify] has no support_to, needed by csr --mail; add support_to = \"<Centiloc support's address>\"".into(),
