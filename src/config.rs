@@ -155,17 +155,14 @@ pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
     }))
 }
 
-/// `[notify]` or the error that says how to add it, with an example that has every key
-/// `what` needs (`csr --mail` also needs `support_to`). A missing file or section has
-/// no line to correct, so this is not `Error::Config` ("correct that line").
-pub fn require_notify(file: &Path, what: &'static str) -> Result<Notify> {
+/// `[notify]` or the error that says how to add it, with an example that also has the
+/// `extra` keys `what` needs (`csr --mail`: `support_to`). A missing file or section
+/// has no line to correct, so this is not `Error::Config` ("correct that line").
+pub fn require_notify(file: &Path, what: &'static str, extra: &[&str]) -> Result<Notify> {
     load_notify(file)?.ok_or_else(|| {
         let mut example = EXAMPLE.to_owned();
-        if what == "csr --mail" {
-            example.push_str(&format!(
-                "\n    support_to = {}",
-                example_value("support_to")
-            ));
+        for key in extra {
+            example.push_str(&format!("\n    {key} = {}", example_value(key)));
         }
         Error::NotifyNotSetUp {
             path: file.to_owned(),
@@ -342,7 +339,7 @@ mod tests {
             if let Some(c) = content {
                 std::fs::write(&f, c).unwrap();
             }
-            let e = require_notify(&f, "check-expiry --notify").unwrap_err();
+            let e = require_notify(&f, "check-expiry --notify", &[]).unwrap_err();
             let msg = e.to_string();
             let lacking = if content.is_some() {
                 "has no [notify] section"
@@ -362,7 +359,9 @@ mod tests {
             );
             assert_eq!(e.exit_code(), crate::exit_codes::ExitCode::Config);
             // csr --mail also needs support's address: the example has it.
-            let e = require_notify(&f, "csr --mail").unwrap_err().to_string();
+            let e = require_notify(&f, "csr --mail", &["support_to"])
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("support_to = "), "{e}");
         }
     }

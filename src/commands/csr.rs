@@ -131,7 +131,7 @@ struct CsrFacts<'a> {
 impl CsrMail {
     fn prepare(ctx: &Ctx) -> Result<CsrMail> {
         let file = ctx.home.config_file();
-        let cfg = config::require_notify(&file, "csr --mail")?;
+        let cfg = config::require_notify(&file, "csr --mail", &["support_to"])?;
         let support = cfg.support_to.clone().ok_or_else(|| Error::Config {
             path: file.clone(),
             reason: "[notify] has no support_to, needed by csr --mail; add support_to = \"<Centiloc support's address>\"".into(),

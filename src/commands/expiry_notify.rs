@@ -117,7 +117,7 @@ impl<'a> NoticeFacts<'a> {
 
 impl Notifier {
     pub fn prepare(ctx: &Ctx, dry_run: bool) -> Result<Notifier> {
-        let cfg = config::require_notify(&ctx.home.config_file(), "check-expiry --notify")?;
+        let cfg = config::require_notify(&ctx.home.config_file(), "check-expiry --notify", &[])?;
         let templates = Templates::load(&ctx.home.config_dir)?;
         // A typo in an override is found on the first run, not on the day it matters.
         templates.render(notify::Kind::ExpiryNotice, &NoticeFacts::sample())?;
