@@ -7,8 +7,8 @@ use std::io::BufRead;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::Ctx;
 use crate::cli::CredentialsArgs;
+use crate::context::Ctx;
 use crate::credentials::{PASSWORD_ENV, store_password};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use super::{Ctx, shell_quote};
 use crate::cli::{SnippetArgs, SnippetKind};
+use crate::context::{Ctx, shell_quote};
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
 use crate::mqtt::Encoding;

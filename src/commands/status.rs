@@ -4,8 +4,8 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::Ctx;
 use crate::cli::StatusArgs;
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
 use crate::install::when;

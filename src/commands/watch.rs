@@ -8,12 +8,13 @@ use std::time::Duration;
 use chrono::Utc;
 use rumqttc::Publish;
 
-use super::Ctx;
-use super::connect::{encoding_for, prepare, runtime, shutdown_signal};
-use super::message::{decode_message, stamp, write_message_json};
 use crate::cli::WatchArgs;
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
+use crate::mqtt::message::{decode_message, stamp, write_message_json};
+use crate::mqtt::setup::{prepare, runtime, shutdown_signal};
+use crate::mqtt::topics::encoding_for;
 use crate::mqtt::{self, Failure, Session, Subscription};
 use crate::output::{Format, safe};
 
@@ -22,7 +23,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub fn run(ctx: &Ctx, a: WatchArgs) -> Result<ExitCode> {
     let format = a.conn.format;
-    let p = prepare(ctx, &a.conn, !a.keep_session)?;
+    let p = prepare(ctx, &super::session_request(&a.conn), !a.keep_session)?;
     let rt = runtime()?;
     rt.block_on(watch(ctx, &p.settings, &p.subs, format, a.count))?;
     Ok(ExitCode::Ok)

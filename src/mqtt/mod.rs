@@ -5,7 +5,10 @@
 //! [`check`] is the reusable probe: `test-connect` is a report around it, and
 //! `install-cert --test` can run it with the pending key and certificate.
 
+pub mod message;
+pub mod report;
 pub mod session;
+pub mod setup;
 pub mod tls;
 pub mod topics;
 

@@ -9,9 +9,9 @@ use std::io::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use super::Ctx;
-use super::check_expiry::{Checked, Kind, Problem};
+use super::{Checked, Facts, Kind, Problem};
 use crate::cli::ExpiryFormat;
+use crate::context::Ctx;
 use crate::expiry::{self, State};
 use crate::output::safe;
 
@@ -224,7 +224,7 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
     }
 }
 
-fn facts(c: &Checked) -> Option<&super::check_expiry::Facts> {
+fn facts(c: &Checked) -> Option<&Facts> {
     c.outcome.as_ref().ok()
 }
 
