@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, a: SnippetArgs) -> Result<ExitCode> {
         }
     };
     // Printed even with --quiet: the snippet is the result asked for.
-    print!("{text}");
+    ctx.out.text(text);
     Ok(ExitCode::Ok)
 }
 

@@ -296,11 +296,14 @@ fn print_dry_run(
     kind: Kind,
     due: Notice,
 ) {
-    println!(
-        "--- dry run: {} notice for profile {} ({} certificate), not sent ---",
-        notice_name(due),
-        owner.name,
-        kind.as_str()
+    crate::output::write_stdout(
+        format!(
+            "--- dry run: {} notice for profile {} ({} certificate), not sent ---\n{}",
+            notice_name(due),
+            owner.name,
+            kind.as_str(),
+            notify::preview(from, to, r)
+        )
+        .as_bytes(),
     );
-    print!("{}", notify::preview(from, to, r));
 }

@@ -4,7 +4,6 @@
 //! (text), serde's escaping (JSON) or label escaping (Prometheus).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
@@ -29,9 +28,8 @@ pub fn print(
         ExpiryFormat::Json => json(ctx, checked, nothing, now),
         ExpiryFormat::Prometheus => prometheus(checked, now),
     };
-    // One write for the whole report: 10,000 lines must not cost 10,000 syscalls. A
-    // closed pipe (`| head`) is not an error worth reporting.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    // One write for the whole report: 10,000 lines must not cost 10,000 syscalls.
+    crate::output::write_stdout(text.as_bytes());
 }
 
 /// One line per certificate, worst first (Icinga/Nagios severity: CRITICAL, UNKNOWN,

@@ -283,6 +283,7 @@ async fn receive(
     while *received < count {
         while let Some(p) = session.try_next().map_err(Some)? {
             obs.message(&p, Utc::now());
+            session.ack(&p);
             *received += 1;
             if *received >= count {
                 return Ok(());

@@ -83,7 +83,7 @@ impl Observer for Report<'_> {
                 safe(&r.detail)
             ));
             if r.ok && r.stage == Stage::Subscribe && self.spinner {
-                eprintln!("  waiting for messages (Ctrl-C to stop)…");
+                self.out.say("  waiting for messages (Ctrl-C to stop)…");
             }
         }
         self.stages.push(r.clone());
