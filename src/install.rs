@@ -159,19 +159,19 @@ pub fn plan(
             ))
         })?;
     }
-    // rustls/webpki cannot present a version 1 certificate: `test-connect`, `watch` and
-    // `install-cert --test` would all fail with it, so it is refused like the other
-    // certificates that would fail at connect time (--force installs it for other clients).
-    if let Some(problem) = leaf.version_problem() {
+    // Issue 11: a broker checks extendedKeyUsage and refuses a certificate not meant for
+    // client authentication; installing it would leave `status` saying ready while every
+    // connection fails. --force installs it for a client that does not care.
+    if let Some(problem) = leaf.client_auth_problem() {
         if !force {
             return Err(refuse(format!(
-                "{problem}; pass --force to install it anyway (for MQTT clients whose TLS library accepts it; test-connect and watch will refuse it)"
+                "{problem}; pass --force to install it anyway"
             )));
         }
-        warnings.push(format!(
-            "{problem}; installed anyway (--force): test-connect and watch cannot use it"
-        ));
+        warnings.push(format!("{problem}; installed anyway (--force)"));
     }
+    // Version 1 (the plain `openssl x509 -req` recipe) connects fine: say what it is.
+    notes.extend(leaf.version_note());
     if leaf.is_not_yet_valid(now)
         && !force
         && let Some(working) = installed
@@ -294,11 +294,6 @@ fn advisories(
         &profile.organization,
     ));
     w.extend(differs("emailAddress", &leaf.email, &profile.email));
-    if leaf.client_auth == Some(false) {
-        w.push(
-            "its extended key usage does not include clientAuth: a TLS broker may refuse it as a client certificate".into(),
-        );
-    }
     let lifetime = leaf.not_after - leaf.not_before;
     if (lifetime.num_days() - EXPECTED_VALIDITY_DAYS).abs() > VALIDITY_TOLERANCE_DAYS {
         w.push(format!(
