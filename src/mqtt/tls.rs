@@ -178,7 +178,7 @@ pub fn cert_words(c: &CertificateError) -> String {
 /// webpki's errors print as their variant names.
 fn webpki_words(name: &str) -> String {
     match name {
-        "UnsupportedCertVersion" => "it is not an X.509 version 3 certificate (a version 1 certificate has no extensions, and rustls/webpki cannot use it): ask Centiloc support for a version 3 certificate".into(),
+        "UnsupportedCertVersion" => "it is not an X.509 version 3 certificate, which the TLS library (rustls/webpki) requires of the certificate it verifies".into(),
         "UnsupportedCriticalExtension" => {
             "it has a critical extension the TLS library does not support".into()
         }
