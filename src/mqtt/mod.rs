@@ -359,7 +359,7 @@ pub fn preflight(
             fix: fix("renew"),
         });
     }
-    if let Some(reason) = leaf.version_problem() {
+    if let Some(reason) = leaf.client_auth_problem() {
         return Err(Error::BadData {
             path: files.cert.clone(),
             reason,
