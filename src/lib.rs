@@ -13,6 +13,7 @@ pub mod decode;
 pub mod error;
 pub mod exit_codes;
 pub mod expiry;
+pub mod fix;
 pub mod fleet;
 pub mod install;
 pub mod keys;

@@ -11,6 +11,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::expiry::{LimitFlags, State};
+use crate::fix::Fix;
 use crate::fleet::scan::{self, Reader};
 use crate::fleet::{Checked, ScanOptions, notice, report};
 
@@ -58,7 +59,7 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         format!(
             "no profiles in {}: create one with `{}`",
             ctx.home.profiles_dir().display(),
-            ctx.cmd("init --tenant ID --org NAME --email ADDRESS")
+            ctx.fix(Fix::Init)
         )
     });
     let worst = checked

@@ -8,6 +8,7 @@ use crate::context::Ctx;
 use crate::csr::{self, Subject};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::notify::{self, FileAttachment, Mailer, Templates};
 use crate::output::Format;
@@ -102,7 +103,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
         o.line(format!(
             "Next: send {} to Centiloc support (or, with e-mail set up in config.toml, run `{}`); they answer within one working day with your certificate (tls-cert.pem).",
             dest.display(),
-            ctx.cmd("csr --mail")
+            ctx.fix(Fix::CsrMail)
         ));
     }
     Ok(ExitCode::Ok)

@@ -12,6 +12,7 @@ use super::{Checked, Facts, Kind, Problem};
 use crate::cli::ExpiryFormat;
 use crate::context::Ctx;
 use crate::expiry::State;
+use crate::fix::Fix;
 use crate::output::safe;
 use crate::time::{self, rfc3339};
 
@@ -122,12 +123,12 @@ fn missing_fix(ctx: &Ctx, c: &Checked) -> String {
     match (&c.owner, c.kind) {
         (Some(o), Kind::Ca) => format!(
             "download Centiloc's CA certificate and run `{}`",
-            ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCa)
         ),
         (Some(o), _) => format!(
             "install the certificate Centiloc support sent with `{}` (no CSR sent yet? `{}`)",
-            ctx.cmd_for(&o.name, "install-cert tls-cert.pem"),
-            ctx.cmd_for(&o.name, "csr")
+            ctx.fix_for(&o.name, Fix::InstallCert),
+            ctx.fix_for(&o.name, Fix::Csr)
         ),
         (None, _) => "check the path".into(),
     }
@@ -139,11 +140,11 @@ fn unreadable_fix(ctx: &Ctx, c: &Checked) -> String {
     match (&c.owner, c.kind) {
         (Some(o), Kind::Ca) => format!(
             "download Centiloc's CA certificate again and run `{}`",
-            ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCa)
         ),
         (Some(o), _) => format!(
             "install the certificate Centiloc support sent again with `{}`",
-            ctx.cmd_for(&o.name, "install-cert tls-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCert)
         ),
         (None, _) => "check that the file is a PEM or DER certificate".into(),
     }
@@ -175,20 +176,20 @@ pub fn renew_fix(ctx: &Ctx, c: &Checked) -> String {
     match (&c.owner, c.kind) {
         (Some(o), Kind::Ca) => format!(
             "get Centiloc's current CA certificate and run `{}`",
-            ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCa)
         ),
         (Some(o), _) if c.pending_since().is_some() => format!(
             "when support returns the certificate, run `{}`",
-            ctx.cmd_for(&o.name, "install-cert tls-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCert)
         ),
         (Some(o), _) => format!(
             "renew with `{}`, send the new CSR to Centiloc support, then `{}`",
-            ctx.cmd_for(&o.name, "renew"),
-            ctx.cmd_for(&o.name, "install-cert tls-cert.pem")
+            ctx.fix_for(&o.name, Fix::Renew),
+            ctx.fix_for(&o.name, Fix::InstallCert)
         ),
         (None, _) => format!(
             "renew it with its issuer (for a profile's certificate: `{}`)",
-            ctx.cmd("renew")
+            ctx.fix(Fix::Renew)
         ),
     }
 }
@@ -202,18 +203,18 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
     match c.kind {
         Kind::Ca => vec![
             "Download Centiloc's current CA certificate (ca-cert.pem) from Centiloc's User-MQTT documentation or support.".into(),
-            ctx.cmd_for(&o.name, "install-ca ca-cert.pem"),
+            ctx.fix_for(&o.name, Fix::InstallCa),
         ],
         _ => {
             let mut steps = Vec::new();
             if o.pending_since.is_none() {
-                steps.push(ctx.cmd_for(&o.name, "renew"));
+                steps.push(ctx.fix_for(&o.name, Fix::Renew));
             }
             steps.push(format!(
                 "Send {} to Centiloc support (if not done yet); they answer within one working day.",
                 pending.display()
             ));
-            steps.push(ctx.cmd_for(&o.name, "install-cert tls-cert.pem"));
+            steps.push(ctx.fix_for(&o.name, Fix::InstallCert));
             steps
         }
     }

@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 use crate::cert::{self, Certificate};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::profile::Broker;
 
@@ -325,7 +326,7 @@ pub fn preflight(
         "the client certificate",
         format!(
             "install the certificate Centiloc support sent with `{}`",
-            fix("install-cert FILE")
+            fix(Fix::InstallCert.args())
         ),
     )?;
     require(
@@ -333,7 +334,7 @@ pub fn preflight(
         "Centiloc's CA certificate",
         format!(
             "download ca-cert.pem from Centiloc and run `{}`{}",
-            fix("install-ca FILE"),
+            fix(Fix::InstallCa.args()),
             if ca_flag { ", or pass --ca FILE" } else { "" }
         ),
     )?;
@@ -356,7 +357,7 @@ pub fn preflight(
         return Err(Error::CertExpired {
             path: files.cert.clone(),
             date: crate::time::when(leaf.not_after),
-            fix: fix("renew"),
+            fix: fix(Fix::Renew.args()),
         });
     }
     if let Some(reason) = leaf.client_auth_problem() {
