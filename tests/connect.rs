@@ -344,7 +344,8 @@ fn missing_ca_is_66_with_the_fix() {
     let (h, _m) = setup();
     std::fs::remove_file(h.profile_dir("default").join("ca-cert.pem")).unwrap();
     h.cmd().arg("test-connect").assert().code(66).stderr(
-        predicate::str::contains("install-ca ca-cert.pem").and(predicate::str::contains("--ca FILE")),
+        predicate::str::contains("install-ca ca-cert.pem")
+            .and(predicate::str::contains("--ca FILE")),
     );
 }
 
@@ -377,7 +378,10 @@ fn json_document_when_preflight_fails_and_timeout_0_is_a_usage_error() {
     std::fs::remove_file(h.profile_dir("default").join("ca-cert.pem")).unwrap();
     let d = doc(&[], 66);
     assert!(
-        d["error"].as_str().unwrap().contains("install-ca ca-cert.pem"),
+        d["error"]
+            .as_str()
+            .unwrap()
+            .contains("install-ca ca-cert.pem"),
         "{d}"
     );
     assert_eq!(d["failed_stage"], "preflight");

@@ -393,18 +393,16 @@ pub fn random_client_id(tenant: &str) -> String {
     format!("{tenant}-{:02x}{:02x}{:02x}{:02x}", b[0], b[1], b[2], b[3])
 }
 
-/// The client ID to use: `explicit` (flag or profile) if it carries the tenant prefix.
+/// The client ID to use: `explicit` (flag or profile) when it passes the one client-ID
+/// rule ([`crate::profile::validate_client_id`]: the tenant prefix Centiloc requires, no
+/// spaces, at most 128 characters), else a random one with the prefix.
 pub fn client_id(tenant: &str, explicit: Option<&str>) -> Result<String> {
     match explicit {
         None => Ok(random_client_id(tenant)),
-        Some(id) if id.starts_with(tenant) && id.len() <= 65535 => Ok(id.to_owned()),
-        Some(id) => Err(Error::invalid(
-            "client ID",
-            id,
-            format!(
-                "Centiloc requires client IDs to start with the tenant ID {tenant:?}, e.g. {tenant}-consumer1"
-            ),
-        )),
+        Some(id) => {
+            crate::profile::validate_client_id(id, tenant)?;
+            Ok(id.to_owned())
+        }
     }
 }
 
@@ -419,5 +417,7 @@ mod tests {
         assert_ne!(a, client_id("acme", None).unwrap());
         assert_eq!(client_id("acme", Some("acme-x")).unwrap(), "acme-x");
         assert!(client_id("acme", Some("other")).is_err());
+        assert!(client_id("acme", Some("acme x")).is_err());
+        assert!(client_id("acme", Some(&format!("acme{}", "x".repeat(125)))).is_err());
     }
 }
