@@ -401,7 +401,7 @@ pub fn commit(paths: &ProfilePaths, plan: &Plan) -> Result<Installed> {
 
 /// A time as the tool prints it everywhere.
 pub fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    crate::time::when(t)
 }
 
 /// What is wrong with a CA certificate file, as raw text (callers make it terminal-safe):
@@ -585,7 +585,7 @@ mod tests {
         let e = refusal(cert(&ours, "other", 2026, 2027));
         assert!(e.contains("\"other\"") && e.contains("\"demo\""), "{e}");
         let e = refusal(cert(&ours, "demo", 2024, 2025));
-        assert!(e.contains("expired on 2025-01-01 00:00:00 UTC"), "{e}");
+        assert!(e.contains("expired on 2025-01-01 00:00 UTC"), "{e}");
     }
 
     #[test]

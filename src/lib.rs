@@ -29,3 +29,4 @@ pub mod readiness;
 pub mod renewal;
 pub mod store;
 pub mod support_reply;
+pub mod time;
