@@ -18,6 +18,7 @@ mod csr;
 mod decode;
 mod expiry_notify;
 mod expiry_report;
+mod export;
 mod init;
 mod install_ca;
 mod install_cert;
@@ -135,6 +136,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::InstallCert(a) => install_cert::run(&ctx, a),
         Command::InstallCa(a) => install_ca::run(&ctx, a),
         Command::Credentials(a) => credentials::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::List(a) => list::run(&ctx, a),
         Command::Renew(a) => renew::run(&ctx, a),
