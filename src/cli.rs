@@ -456,7 +456,8 @@ pub struct CsrArgs {
     /// Write the CSR to FILE instead of the profile's certificate-request.csr (`-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Replace FILE given with --out if it exists.
+    /// Replace FILE given with --out if it exists; make a CSR even though a certificate
+    /// for this key is installed (a new certificate usually means `renew`).
     #[arg(long)]
     pub force: bool,
     /// Also e-mail the CSR to Centiloc support ([notify] support_to in config.toml), attached.

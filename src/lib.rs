@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod credentials;
 pub mod csr;
+pub mod csr_target;
 pub mod decode;
 pub mod error;
 pub mod exit_codes;
