@@ -315,7 +315,7 @@ fn check_key(
 /// The exact `init --force` that makes a new key for this profile with its current
 /// settings (plain `init` refuses an existing profile).
 pub fn init_force_cmd(profile: &Profile) -> String {
-    use crate::commands::shell_quote as q;
+    use crate::context::shell_quote as q;
     let mut s = format!(
         "init --force --tenant {} --org {} --email {}",
         q(&profile.tenant),

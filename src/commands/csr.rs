@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use super::Ctx;
 use crate::cli::CsrArgs;
 use crate::config::{self, Notify};
+use crate::context::Ctx;
 use crate::csr::Subject;
 use crate::csr_target;
 use crate::error::{Error, Result};

@@ -8,9 +8,9 @@ use std::path::Path;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::Ctx;
 use crate::cert::{self, Certificate};
 use crate::cli::ExportArgs;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::keys::PrivateKey;

@@ -6,9 +6,9 @@ use std::path::Path;
 use chrono::Utc;
 use serde_json::json;
 
-use super::Ctx;
 use crate::cert::{self, Certificate};
 use crate::cli::InstallCertArgs;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::install::{self, Installed, KeyFacts, Plan, Target, when};
@@ -105,7 +105,8 @@ fn test_before_install(
         .map_err(|e| Error::write(&paths.dir, e))?;
     std::io::Write::write_all(&mut tmp, plan.pem().as_bytes())
         .map_err(|e| Error::write(tmp.path(), e))?;
-    super::connect::probe(ctx, key, tmp.path().to_path_buf(), quiet, stages).map_err(|e| match e {
+    let defaults = super::session_request(&crate::cli::ConnectArgs::defaults());
+    crate::mqtt::setup::probe(ctx, &defaults, key, tmp.path().to_path_buf(), quiet, stages).map_err(|e| match e {
         Error::Connection { message, code } => Error::Connection {
             message: format!(
                 "the certificate was not installed, nothing was changed: the connection test with it failed: {message}"
