@@ -231,3 +231,43 @@ fn no_password_or_no_certificate_writes_nothing() {
         .stderr(predicate::str::contains("install-cert FILE"));
     assert!(!out.exists());
 }
+
+#[test]
+fn on_a_terminal_the_password_is_asked_twice_without_echo() {
+    let (h, _ca, _leaf) = ready();
+    let out = h.path().join("tty.p12");
+    let args = format!("export --out {}", s(&out));
+    const PW: &str = "Password for the PKCS#12 file (hidden): ";
+    const AGAIN: &str = "Same password again: ";
+    let secret = "Tty-P12-secret";
+    let (code, seen) = support::on_terminal(&h, &args, &[(PW, secret), (AGAIN, secret)]);
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(!seen.contains(secret), "the password was echoed: {seen}");
+    assert!(seen.contains("Wrote "), "{seen}");
+    let pem = openssl(
+        h.path(),
+        &[
+            "pkcs12",
+            "-in",
+            s(&out),
+            "-nodes",
+            "-passin",
+            &format!("pass:{secret}"),
+        ],
+    );
+    assert!(pem.contains("PRIVATE KEY"));
+
+    // Empty, or two different entries: nothing written.
+    let other = h.path().join("other.p12");
+    let args = format!("export --out {}", s(&other));
+    let (code, seen) = support::on_terminal(&h, &args, &[(PW, "")]);
+    assert_eq!(code, Some(66), "{seen}");
+    assert!(seen.contains("the password was empty"), "{seen}");
+    let (code, seen) = support::on_terminal(&h, &args, &[(PW, "aaa"), (AGAIN, "bbb")]);
+    assert_eq!(code, Some(66), "{seen}");
+    assert!(
+        seen.contains("the two entries differed, so nothing was written"),
+        "{seen}"
+    );
+    assert!(!other.exists());
+}
