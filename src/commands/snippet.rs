@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use super::{Ctx, shell_quote};
 use crate::cli::{SnippetArgs, SnippetKind};
+use crate::context::{Ctx, shell_quote};
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
 use crate::mqtt::Encoding;
@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, a: SnippetArgs) -> Result<ExitCode> {
         }
     };
     // Printed even with --quiet: the snippet is the result asked for.
-    print!("{text}");
+    ctx.out.text(text);
     Ok(ExitCode::Ok)
 }
 
