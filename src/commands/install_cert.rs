@@ -65,7 +65,7 @@ fn install_cert(
     let installed = installed_chain(&paths.cert());
     let now = Utc::now();
     let keys = KeyFacts::read(&paths)?;
-    let (chain, notes) = install::arrange(received, &keys);
+    let (chain, notes) = install::arrange(received, &keys, &source_name(&args.file))?;
     let mut plan = install::plan(
         &source_name(&args.file),
         chain,
