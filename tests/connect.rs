@@ -233,6 +233,14 @@ fn nothing_listening_is_69() {
         "{out}"
     );
     assert!(err.contains("refused the connection"), "{err}");
+    // Said once (it used to be on the ✗ line and again as the error).
+    assert_eq!(
+        format!("{out}{err}")
+            .matches("refused the connection")
+            .count(),
+        1,
+        "{out}{err}"
+    );
 }
 
 #[test]
