@@ -163,7 +163,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the network runtime: {e}")))
+        .map_err(|e| Error::Runtime(e.to_string()))
 }
 
 /// Connects and subscribes with `key` and `cert` (count 0: no message needed), printing
