@@ -118,6 +118,25 @@ pub enum ListState {
 }
 
 impl ListState {
+    /// The JSON token (SPEC: JSON contract): lowercase, snake_case.
+    pub fn token(self) -> &'static str {
+        match self {
+            ListState::Ready => "ready",
+            ListState::ExpiringSoon => "expiring_soon",
+            ListState::WaitingForCertificate => "waiting_for_certificate",
+            ListState::RenewalPending => "renewal_pending",
+            ListState::Expired => "expired",
+            ListState::NotYetValid => "not_yet_valid",
+            ListState::WrongCertificate => "wrong_certificate",
+            ListState::NotForClientAuth => "not_for_client_auth",
+            ListState::UnreadableCertificate => "unreadable_certificate",
+            ListState::Incomplete => "incomplete",
+            ListState::NotReady => "not_ready",
+            ListState::InvalidProfile => "invalid_profile",
+        }
+    }
+
+    /// The words `list` prints.
     pub fn as_str(self) -> &'static str {
         match self {
             ListState::Ready => "ready",

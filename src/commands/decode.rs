@@ -76,7 +76,7 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
     }
     let decoded = decode::decode(&bytes, encoding, s.schema.as_ref()).map_err(bad_payload)?;
     match s.format {
-        Format::Json => ctx.out.json(&decoded.to_json()),
+        Format::Json => ctx.out.json_as_is(&decoded.to_json()),
         Format::Text => {
             let mut text = Vec::new();
             decoded.write_text(&mut text);

@@ -44,12 +44,13 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
                     "tenant": r.tenant,
                     "not_after": r.cert.as_ref().map(|c| crate::time::rfc3339(c.not_after)),
                     "days_left": r.cert.as_ref().map(|c| c.days_left(now)),
-                    "state": r.state.as_str(),
+                    "state": r.state.token(),
+                    "summary": r.state.as_str(),
                     "renewal_pending": r.renewal_pending,
                 })
             })
             .collect();
-        ctx.out.json(&json!(items));
+        ctx.out.json(&json!({ "profiles": items }));
         return Ok(ExitCode::Ok);
     }
     if rows.is_empty() {

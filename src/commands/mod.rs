@@ -37,7 +37,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             verbose: g.verbose,
         },
     };
-    match cli.command {
+    let json = json_requested(&cli.command);
+    let result = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Csr(a) => csr::run(&ctx, a),
         Command::TestConnect(a) => connect::run(&ctx, a),
@@ -61,7 +62,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::output::write_stdout(&script);
             Ok(ExitCode::Ok)
         }
+    };
+    if let Err(e) = &result
+        && json
+    {
+        ctx.out.json_error(e);
     }
+    result
+}
+
+/// Whether the command reports in JSON, so that a failure is a JSON document too.
+fn json_requested(c: &Command) -> bool {
+    let f = match c {
+        Command::Init(a) => a.format,
+        Command::Csr(a) => a.format,
+        Command::TestConnect(a) => a.conn.format,
+        Command::Watch(a) => a.conn.format,
+        Command::InstallCert(a) => a.format,
+        Command::InstallCa(a) => a.format,
+        Command::Credentials(a) => a.format,
+        Command::Export(a) => return a.json(),
+        Command::Status(a) => a.format,
+        Command::List(a) => a.format,
+        Command::Renew(a) => a.format,
+        Command::CheckExpiry(a) => return a.format == crate::cli::ExpiryFormat::Json,
+        // `decode` prints payloads, not reports; the rest print no JSON.
+        Command::Decode(_) | Command::Snippet(_) | Command::Completions(_) => return false,
+    };
+    f == crate::output::Format::Json
 }
 
 /// The session options of `test-connect`, `watch` (and `install-cert --test`, with the

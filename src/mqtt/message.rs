@@ -68,6 +68,10 @@ struct Envelope<'a> {
     encoding: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    /// On a `watch` line, which is a document of its own (SPEC: JSON contract); not on
+    /// the messages inside `test-connect`'s document, which has its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format_version: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     payload: Option<Value>,
     received: String,
@@ -91,6 +95,7 @@ impl<'a> Envelope<'a> {
         Envelope {
             encoding,
             error,
+            format_version: None,
             payload: payload_value,
             received: stamp(received),
             retained,
@@ -122,7 +127,8 @@ pub fn write_message_json(
     received: DateTime<Utc>,
     decoded: &Result<Decoded, String>,
 ) -> std::io::Result<()> {
-    let e = Envelope::new(topic, payload, retained, received, decoded);
+    let mut e = Envelope::new(topic, payload, retained, received, decoded);
+    e.format_version = Some(crate::output::FORMAT_VERSION);
     serde_json::to_writer(out, &e).map_err(std::io::Error::other)
 }
 
@@ -180,10 +186,11 @@ mod tests {
                 }
                 Err(e) => old["error"] = serde_json::json!(e),
             }
+            assert_eq!(message_json("t/\"x\"", payload, retained, now, &d), old);
             let mut line = Vec::new();
             write_message_json(&mut line, "t/\"x\"", payload, retained, now, &d).unwrap();
+            old["format_version"] = serde_json::json!(1);
             assert_eq!(String::from_utf8(line).unwrap(), old.to_string());
-            assert_eq!(message_json("t/\"x\"", payload, retained, now, &d), old);
         }
     }
 }
