@@ -98,7 +98,7 @@ pub enum Command {
     /// Decode one Centiloc payload (protobuf or JSON) from FILE or stdin.
     #[command(after_help = DECODE_EXAMPLES)]
     Decode(DecodeArgs),
-    /// Store the certificate Centiloc support returned (PEM or DER; `-` reads stdin).
+    /// Store the certificate Centiloc support returned (PEM, DER, PKCS#7, or the reply e-mail; `-` reads stdin).
     InstallCert(InstallCertArgs),
     /// Store Centiloc's public CA certificate (ca-cert.pem), which verifies the broker.
     InstallCa(InstallCaArgs),
@@ -264,15 +264,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Args)]
 pub struct InstallCertArgs {
-    /// The certificate file support sent: PEM (leaf first, chain allowed) or DER; `-` for stdin.
+    /// What support sent: PEM (leaf first, chain allowed), DER, a PKCS#7 bundle (.p7b/.p7c),
+    /// or the reply e-mail itself (.eml, or piped by a mail filter); `-` for stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Also check that this CA certificate signed it.
     #[arg(long, value_name = "FILE")]
     pub issuer: Option<PathBuf>,
     /// Install anyway a certificate that is not valid yet over a working one (the
-    /// connection stops until the new one starts), or an X.509 version 1 certificate
-    /// (which many TLS stacks, this tool's included, cannot present).
+    /// connection stops until the new one starts), or one whose extended key usage
+    /// excludes clientAuth (the broker refuses it).
     #[arg(long)]
     pub force: bool,
     /// Before installing, connect to the profile's broker with the new certificate (and
