@@ -1,6 +1,6 @@
-//! How `check-expiry` reports: text lines for people and monitoring plugins, one JSON
-//! document for scripts, the Prometheus text exposition format for node_exporter's
-//! textfile collector. Certificate text is untrusted: it goes through `output::safe`
+//! How `check-expiry` reports: text lines for people, one JSON document for scripts,
+//! the Prometheus text exposition format for node_exporter's textfile collector (the
+//! monitoring-plugins form is [`super::nagios`]). Certificate text is untrusted: it goes through `output::safe`
 //! (text), serde's escaping (JSON) or label escaping (Prometheus).
 
 use std::fmt::Write as _;
@@ -14,22 +14,22 @@ use crate::context::Ctx;
 use crate::expiry::{self, State};
 use crate::output::safe;
 
-/// `nothing` is why nothing was checked (`--all` in a home with no profile): the text
-/// report prints it as its one UNKNOWN line, the JSON report as `problem`.
-pub fn print(
+/// The whole report, for stdout or `--output`. `nothing` is why nothing was checked
+/// (`--all` in a home with no profile): the text and Nagios reports print it as their
+/// UNKNOWN line, the JSON report as `problem`.
+pub fn render(
     ctx: &Ctx,
     checked: &[Checked],
     nothing: Option<&str>,
     format: ExpiryFormat,
     now: DateTime<Utc>,
-) {
-    let text = match format {
+) -> String {
+    match format {
         ExpiryFormat::Text => text(ctx, checked, nothing, now),
         ExpiryFormat::Json => json(ctx, checked, nothing, now),
         ExpiryFormat::Prometheus => prometheus(checked, now),
-    };
-    // One write for the whole report: 10,000 lines must not cost 10,000 syscalls.
-    crate::output::write_stdout(text.as_bytes());
+        ExpiryFormat::Nagios => super::nagios::render(ctx, checked, nothing, now),
+    }
 }
 
 /// One line per certificate, worst first (Icinga/Nagios severity: CRITICAL, UNKNOWN,
@@ -72,7 +72,7 @@ fn what(c: &Checked) -> String {
     }
 }
 
-fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
+pub(super) fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
     let state = c.state().as_str();
     let what = what(c);
     let f = match &c.outcome {
@@ -222,10 +222,6 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
     }
 }
 
-fn facts(c: &Checked) -> Option<&Facts> {
-    c.outcome.as_ref().ok()
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -291,77 +287,146 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The text exposition format, every metric family with `# HELP` and `# TYPE`, samples
-/// labelled by profile, tenant and kind.
+/// The identity labels of one certificate: profile, tenant, kind (and file for `--cert`).
+fn id_labels(c: &Checked) -> String {
+    let owner = c.owner.as_ref();
+    let profile = owner.map(|o| o.name.as_str()).unwrap_or_default();
+    let tenant = match owner {
+        Some(o) => o.profile.as_ref().map(|p| p.tenant.as_str()),
+        None => c
+            .outcome
+            .as_ref()
+            .ok()
+            .and_then(|f| f.common_name.as_deref()),
+    };
+    let mut l = format!(
+        "profile=\"{}\",tenant=\"{}\",kind=\"{}\"",
+        label(profile),
+        label(tenant.unwrap_or_default()),
+        c.kind.as_str()
+    );
+    if owner.is_none() {
+        let _ = write!(l, ",file=\"{}\"", label(&c.file.display().to_string()));
+    }
+    l
+}
+
+/// One gauge family: `# HELP`, `# TYPE`, then a sample per certificate that has a value.
+fn family(out: &mut String, name: &str, help: &str, samples: Vec<(&str, Option<String>)>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in samples {
+        if let Some(v) = value {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    }
+}
+
+/// The text exposition format, for node_exporter's textfile collector. Only facts
+/// that stay true go in (timestamps, thresholds, the check time): alert rules compute
+/// time left from `time()`, so a cron job that died cannot freeze an alert (issue 13;
+/// contrib/prometheus/centiloc-cert.rules.yml). Base units only, so `promtool check
+/// metrics` finds nothing to lint. A certificate's series carry its `serial` and
+/// `issuer`: a renewed certificate is a new series, not a jump in an old one.
 fn prometheus(checked: &[Checked], now: DateTime<Utc>) -> String {
-    let labels: Vec<String> = checked
+    let ids: Vec<String> = checked.iter().map(id_labels).collect();
+    let certs: Vec<(String, Option<&Facts>)> = checked
         .iter()
-        .map(|c| {
-            let owner = c.owner.as_ref();
-            let profile = owner.map(|o| o.name.clone()).unwrap_or_default();
-            let tenant = match owner {
-                Some(o) => o
-                    .profile
-                    .as_ref()
-                    .map(|p| p.tenant.clone())
-                    .unwrap_or_default(),
-                None => c
-                    .outcome
-                    .as_ref()
-                    .ok()
-                    .and_then(|f| f.common_name.clone())
-                    .unwrap_or_default(),
-            };
-            let mut l = format!(
-                "profile=\"{}\",tenant=\"{}\",kind=\"{}\"",
-                label(&profile),
-                label(&tenant),
-                c.kind.as_str()
-            );
-            if owner.is_none() {
-                let _ = write!(l, ",file=\"{}\"", label(&c.file.display().to_string()));
-            }
-            l
+        .zip(&ids)
+        .map(|(c, id)| match &c.outcome {
+            Ok(f) => (
+                format!(
+                    "{id},serial=\"{}\",issuer=\"{}\"",
+                    label(&f.serial),
+                    label(&f.issuer)
+                ),
+                Some(f),
+            ),
+            Err(_) => (String::new(), None),
         })
         .collect();
-    let mut out = String::with_capacity(checked.len() * 400);
-    let mut family = |name: &str, help: &str, value: &dyn Fn(&Checked) -> Option<String>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (c, l) in checked.iter().zip(&labels) {
-            if let Some(v) = value(c) {
-                let _ = writeln!(out, "{name}{{{l}}} {v}");
-            }
-        }
+    // Samples of a family with the certificate's labels (readable ones only) or with
+    // the identity labels (every certificate).
+    let per_cert = |value: &dyn Fn(&Checked, &Facts) -> String| -> Vec<(&str, Option<String>)> {
+        checked
+            .iter()
+            .zip(&certs)
+            .map(|(c, (l, f))| (l.as_str(), f.map(|f| value(c, f))))
+            .collect()
     };
+    let per_id = |value: &dyn Fn(&Checked) -> Option<String>| -> Vec<(&str, Option<String>)> {
+        checked
+            .iter()
+            .zip(&ids)
+            .map(|(c, l)| (l.as_str(), value(c)))
+            .collect()
+    };
+    // The state's own limits in seconds: `days_left <= warn_days` with whole days
+    // truncated is "less than warn_days + 1 days left", so rules that compare
+    // `notAfter - time() < threshold` agree with check-expiry to the second.
+    let limit = |days: u32| ((i64::from(days) + 1) * 86_400).to_string();
+    let mut out = String::with_capacity(checked.len() * 900);
     family(
+        &mut out,
         "centiloc_cert_not_after_timestamp_seconds",
-        "Certificate notAfter as a Unix timestamp.",
-        &|c| facts(c).map(|f| f.not_after.timestamp().to_string()),
+        "Certificate notAfter (expiry) as a Unix timestamp.",
+        per_cert(&|_, f| f.not_after.timestamp().to_string()),
     );
     family(
+        &mut out,
         "centiloc_cert_not_before_timestamp_seconds",
         "Certificate notBefore as a Unix timestamp.",
-        &|c| facts(c).map(|f| f.not_before.timestamp().to_string()),
+        per_cert(&|_, f| f.not_before.timestamp().to_string()),
     );
     family(
-        "centiloc_cert_days_left",
-        "Whole days until notAfter, negative once expired.",
-        &|c| facts(c).map(|f| f.verdict.days_left.to_string()),
+        &mut out,
+        "centiloc_cert_expired",
+        "1 when the certificate had expired at the check, else 0.",
+        per_cert(&|_, f| u8::from(f.verdict.expired).to_string()),
     );
     family(
+        &mut out,
+        "centiloc_cert_warning_threshold_seconds",
+        "check-expiry says WARNING once notAfter is less than this far away: warn_days + 1 days, as days left are whole days truncated.",
+        per_cert(&|c, _| limit(c.limits.warn_days)),
+    );
+    family(
+        &mut out,
+        "centiloc_cert_critical_threshold_seconds",
+        "check-expiry says CRITICAL once notAfter is less than this far away: critical_days + 1 days, as days left are whole days truncated.",
+        per_cert(&|c, _| limit(c.limits.critical_days)),
+    );
+    family(
+        &mut out,
+        "centiloc_cert_check_success",
+        "1 when the certificate could be read, 0 when it is UNKNOWN (missing, unreadable, or its profile.toml is invalid).",
+        per_id(&|c| Some(u8::from(c.outcome.is_ok()).to_string())),
+    );
+    family(
+        &mut out,
         "centiloc_cert_state",
-        "Expiry state: 0 OK, 1 WARNING, 2 CRITICAL or expired, 3 UNKNOWN (missing or unreadable).",
-        &|c| Some(c.state().value().to_string()),
+        "check-expiry's verdict as its exit code: 0 OK, 1 WARNING, 2 CRITICAL or expired, 3 UNKNOWN.",
+        per_id(&|c| Some(c.state().value().to_string())),
     );
     family(
+        &mut out,
         "centiloc_cert_renewal_pending",
         "1 when a renewal CSR is waiting for its signed certificate (client certificates only: a renewal never replaces the CA).",
-        &|c| {
+        per_id(&|c| {
             c.owner
                 .as_ref()
                 .map(|_| u8::from(c.pending_since().is_some()).to_string())
-        },
+        }),
+    );
+    family(
+        &mut out,
+        "centiloc_cert_renewal_requested_timestamp_seconds",
+        "When the pending renewal CSR was sent to Centiloc support, as a Unix timestamp.",
+        per_id(&|c| {
+            let requested = c.owner.as_ref().and_then(|o| o.renewal_requested);
+            requested
+                .filter(|_| c.kind == Kind::Client)
+                .map(|t| t.timestamp().to_string())
+        }),
     );
     let _ = writeln!(
         out,
