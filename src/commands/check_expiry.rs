@@ -12,9 +12,9 @@ use crate::cli::{CheckExpiryArgs, ExpiryFormat};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
-use crate::expiry::State;
+use crate::expiry::{LimitFlags, State};
 use crate::fleet::scan::{self, Reader};
-use crate::fleet::{Checked, LimitFlags, ScanOptions, notice, report};
+use crate::fleet::{Checked, ScanOptions, notice, report};
 use crate::store::{self, Mode};
 
 pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
