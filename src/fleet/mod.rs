@@ -14,6 +14,7 @@ use crate::profile::Profile;
 
 pub mod nagios;
 pub mod notice;
+pub mod prometheus;
 pub mod report;
 pub mod scan;
 

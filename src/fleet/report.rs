@@ -1,6 +1,6 @@
-//! How `check-expiry` reports: text lines for people, one JSON document for scripts,
-//! the Prometheus text exposition format for node_exporter's textfile collector (the
-//! monitoring-plugins form is [`super::nagios`]). Certificate text is untrusted: it goes through `output::safe`
+//! How `check-expiry` reports: text lines for people, one JSON document for scripts;
+//! the Prometheus and monitoring-plugins forms are [`super::prometheus`] and
+//! [`super::nagios`]. Certificate text is untrusted: it goes through `output::safe`
 //! (text), serde's escaping (JSON) or label escaping (Prometheus).
 
 use std::fmt::Write as _;
@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Checked, Facts, Kind, Problem};
+use super::{Checked, Kind, Problem};
 use crate::cli::ExpiryFormat;
 use crate::context::Ctx;
 use crate::expiry::State;
@@ -28,7 +28,7 @@ pub fn render(
     match format {
         ExpiryFormat::Text => text(ctx, checked, nothing, now),
         ExpiryFormat::Json => json(ctx, checked, nothing, now),
-        ExpiryFormat::Prometheus => prometheus(checked, now),
+        ExpiryFormat::Prometheus => super::prometheus::render(checked, now),
         ExpiryFormat::Nagios => super::nagios::render(ctx, checked, nothing, now),
     }
 }
@@ -271,170 +271,4 @@ fn json(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "null".into());
     s.push('\n');
     s
-}
-
-/// Prometheus label value escaping: backslash, double quote and line feed.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// The identity labels of one certificate: profile, tenant, kind (and file for `--cert`).
-fn id_labels(c: &Checked) -> String {
-    let owner = c.owner.as_ref();
-    let profile = owner.map(|o| o.name.as_str()).unwrap_or_default();
-    let tenant = match owner {
-        Some(o) => o.profile.as_ref().map(|p| p.tenant.as_str()),
-        None => c
-            .outcome
-            .as_ref()
-            .ok()
-            .and_then(|f| f.common_name.as_deref()),
-    };
-    let mut l = format!(
-        "profile=\"{}\",tenant=\"{}\",kind=\"{}\"",
-        label(profile),
-        label(tenant.unwrap_or_default()),
-        c.kind.as_str()
-    );
-    if owner.is_none() {
-        let _ = write!(l, ",file=\"{}\"", label(&c.file.display().to_string()));
-    }
-    l
-}
-
-/// One gauge family: `# HELP`, `# TYPE`, then a sample per certificate that has a value.
-fn family(out: &mut String, name: &str, help: &str, samples: Vec<(&str, Option<String>)>) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-    for (labels, value) in samples {
-        if let Some(v) = value {
-            let _ = writeln!(out, "{name}{{{labels}}} {v}");
-        }
-    }
-}
-
-/// The text exposition format, for node_exporter's textfile collector. Only facts
-/// that stay true go in (timestamps, thresholds, the check time): alert rules compute
-/// time left from `time()`, so a cron job that died cannot freeze an alert (issue 13;
-/// contrib/prometheus/centiloc-cert.rules.yml). Base units only, so `promtool check
-/// metrics` finds nothing to lint. A certificate's series carry its `serial` and
-/// `issuer`: a renewed certificate is a new series, not a jump in an old one.
-fn prometheus(checked: &[Checked], now: DateTime<Utc>) -> String {
-    let ids: Vec<String> = checked.iter().map(id_labels).collect();
-    let certs: Vec<(String, Option<&Facts>)> = checked
-        .iter()
-        .zip(&ids)
-        .map(|(c, id)| match &c.outcome {
-            Ok(f) => (
-                format!(
-                    "{id},serial=\"{}\",issuer=\"{}\"",
-                    label(&f.serial),
-                    label(&f.issuer)
-                ),
-                Some(f),
-            ),
-            Err(_) => (String::new(), None),
-        })
-        .collect();
-    // Samples of a family with the certificate's labels (readable ones only) or with
-    // the identity labels (every certificate).
-    let per_cert = |value: &dyn Fn(&Checked, &Facts) -> String| -> Vec<(&str, Option<String>)> {
-        checked
-            .iter()
-            .zip(&certs)
-            .map(|(c, (l, f))| (l.as_str(), f.map(|f| value(c, f))))
-            .collect()
-    };
-    let per_id = |value: &dyn Fn(&Checked) -> Option<String>| -> Vec<(&str, Option<String>)> {
-        checked
-            .iter()
-            .zip(&ids)
-            .map(|(c, l)| (l.as_str(), value(c)))
-            .collect()
-    };
-    // The state's own limits in seconds: `days_left <= warn_days` with whole days
-    // truncated is "less than warn_days + 1 days left", so rules that compare
-    // `notAfter - time() < threshold` agree with check-expiry to the second.
-    let limit = |days: u32| ((i64::from(days) + 1) * 86_400).to_string();
-    let mut out = String::with_capacity(checked.len() * 900);
-    family(
-        &mut out,
-        "centiloc_cert_not_after_timestamp_seconds",
-        "Certificate notAfter (expiry) as a Unix timestamp.",
-        per_cert(&|_, f| f.not_after.timestamp().to_string()),
-    );
-    family(
-        &mut out,
-        "centiloc_cert_not_before_timestamp_seconds",
-        "Certificate notBefore as a Unix timestamp.",
-        per_cert(&|_, f| f.not_before.timestamp().to_string()),
-    );
-    family(
-        &mut out,
-        "centiloc_cert_expired",
-        "1 when the certificate had expired at the check, else 0.",
-        per_cert(&|_, f| u8::from(f.verdict.expired).to_string()),
-    );
-    family(
-        &mut out,
-        "centiloc_cert_warning_threshold_seconds",
-        "check-expiry says WARNING once notAfter is less than this far away: warn_days + 1 days, as days left are whole days truncated.",
-        per_cert(&|c, _| limit(c.limits.warn_days)),
-    );
-    family(
-        &mut out,
-        "centiloc_cert_critical_threshold_seconds",
-        "check-expiry says CRITICAL once notAfter is less than this far away: critical_days + 1 days, as days left are whole days truncated.",
-        per_cert(&|c, _| limit(c.limits.critical_days)),
-    );
-    family(
-        &mut out,
-        "centiloc_cert_check_success",
-        "1 when the certificate could be read, 0 when it is UNKNOWN (missing, unreadable, or its profile.toml is invalid).",
-        per_id(&|c| Some(u8::from(c.outcome.is_ok()).to_string())),
-    );
-    family(
-        &mut out,
-        "centiloc_cert_state",
-        "check-expiry's verdict as its exit code: 0 OK, 1 WARNING, 2 CRITICAL or expired, 3 UNKNOWN.",
-        per_id(&|c| Some(c.state().value().to_string())),
-    );
-    family(
-        &mut out,
-        "centiloc_cert_renewal_pending",
-        "1 when a renewal CSR is waiting for its signed certificate (client certificates only: a renewal never replaces the CA).",
-        per_id(&|c| {
-            c.owner
-                .as_ref()
-                .map(|_| u8::from(c.pending_since().is_some()).to_string())
-        }),
-    );
-    family(
-        &mut out,
-        "centiloc_cert_renewal_requested_timestamp_seconds",
-        "When the pending renewal CSR was sent to Centiloc support, as a Unix timestamp.",
-        per_id(&|c| {
-            let requested = c.owner.as_ref().and_then(|o| o.renewal_requested);
-            requested
-                .filter(|_| c.kind == Kind::Client)
-                .map(|t| t.timestamp().to_string())
-        }),
-    );
-    let _ = writeln!(
-        out,
-        "# HELP centiloc_cert_check_timestamp_seconds When check-expiry ran, as a Unix timestamp.\n# TYPE centiloc_cert_check_timestamp_seconds gauge\ncentiloc_cert_check_timestamp_seconds {}",
-        now.timestamp()
-    );
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-    }
 }
