@@ -363,12 +363,13 @@ pub struct RenewArgs {
 
 const CHECK_EXPIRY_EXAMPLES: &str = "\
 Examples:
-  centiloc-cert check-expiry                         # this profile's certificate and CA
-  centiloc-cert check-expiry --all --format prometheus > /var/lib/node_exporter/textfile/centiloc.prom
+  centiloc-cert check-expiry                           # this profile's certificate and CA
   centiloc-cert check-expiry --cert tls-cert.pem --warn-days 45
   centiloc-cert check-expiry --all --notify --dry-run  # show the e-mails that are due
-  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet   # crontab: silent while all is well
-(cron's PATH is only /usr/bin:/bin: give the full path that `command -v centiloc-cert` prints)";
+  centiloc-cert check-expiry --all --format nagios     # Nagios/Icinga: status line, perfdata, exit 0-3
+Crontab lines (cron's PATH is only /usr/bin:/bin: give the full path `command -v centiloc-cert` prints):
+  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet
+  */30 * * * * /usr/bin/centiloc-cert check-expiry --all --format prometheus --output /var/lib/prometheus/node-exporter/centiloc-cert.prom";
 
 /// `check-expiry --format`: adds Prometheus to the usual text and JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -380,6 +381,9 @@ pub enum ExpiryFormat {
     Json,
     /// Prometheus text exposition format (node_exporter textfile collector).
     Prometheus,
+    /// Monitoring-plugins form for Nagios/Icinga: status line with perfdata, then one line
+    /// per certificate; any error is an UNKNOWN line (exit 3).
+    Nagios,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +409,12 @@ pub struct CheckExpiryArgs {
     /// With --notify: print the e-mails that are due instead of sending them.
     #[arg(long, requires = "notify")]
     pub dry_run: bool,
+    /// Write the report to FILE (mode 0644) atomically instead of stdout: a temporary
+    /// file in FILE's directory, fsynced, then renamed, as node_exporter's textfile
+    /// collector requires. The exit code stays the verdict; a run that cannot make a
+    /// report leaves FILE as it was.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
