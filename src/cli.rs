@@ -238,6 +238,12 @@ pub struct WatchArgs {
 pub struct SnippetArgs {
     #[arg(value_enum)]
     pub kind: SnippetKind,
+    /// mosquitto-sub: the form to pipe into `decode` (one message, -N, no -v).
+    #[arg(long)]
+    pub for_decode: bool,
+    /// systemd: a service unit that runs `watch` (Restart=on-failure) instead of the daily check.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -65,9 +65,11 @@ async fn hangup(hup: &mut Option<Signal>) {
 
 /// What ended one connection.
 enum Ended {
-    /// `--count` reached, a signal, or stdout gone: stop with success (`main` reports a
-    /// failed stdout).
+    /// `--count` reached, or a signal.
     Stop,
+    /// Standard output failed (its reader went away, or a full disk): nothing more can be
+    /// handed on. `main` reports it (74), or nothing when the reader left.
+    OutputGone,
     /// SIGHUP: read the files again and reconnect now.
     Reload,
     /// The connection failed: wait, then read the files again and reconnect.
@@ -142,6 +144,10 @@ impl Watch<'_> {
                         Ended::Stop => {
                             session.disconnect().await;
                             self.ctx.out.note(format!("disconnected from {}", s.broker));
+                            return Ok(());
+                        }
+                        Ended::OutputGone => {
+                            session.disconnect().await;
                             return Ok(());
                         }
                         Ended::Reload => {
@@ -254,35 +260,42 @@ async fn pump_until(
 ) -> Result<Ended, Failure> {
     loop {
         while let Some(p) = session.try_next()? {
+            report_skipped(session);
             printer.print(p, on);
             if printer.done() {
                 if printer.flush(session).is_err() {
-                    return Ok(Ended::Stop);
+                    return Ok(Ended::OutputGone);
                 }
                 // Send the PUBACKs of what was printed before DISCONNECT.
                 session.fill_acks().await?;
                 return Ok(Ended::Stop);
             }
         }
-        for skipped in session.take_skipped() {
-            crate::output::write_stderr(&format!(
-                "Warning: skipped a message of {} bytes on {}: larger than --max-message-size ({} bytes); it was acknowledged so that the session goes on",
-                skipped.size,
-                safe(&skipped.topic),
-                skipped.limit
-            ));
-        }
+        report_skipped(session);
         // Flush once per batch read from the socket, not per message: output keeps up
         // with the broker, and a pipe reader still sees each batch at once. A failed
         // write ends the run: `main` reports it (74), or nothing when the reader left.
         if printer.flush(session).is_err() {
-            return Ok(Ended::Stop);
+            return Ok(Ended::OutputGone);
         }
         tokio::select! {
             r = session.fill() => r?,
             _ = &mut *shutdown => return Ok(Ended::Stop),
             _ = hangup(hup) => return Ok(Ended::Reload),
         }
+    }
+}
+
+/// Says on stderr which messages were larger than --max-message-size (read past and
+/// acknowledged by the session).
+fn report_skipped(session: &mut Session) {
+    for skipped in session.take_skipped() {
+        crate::output::write_stderr(&format!(
+            "Warning: skipped a message of {} bytes on {}: larger than --max-message-size ({} bytes); it was acknowledged so that the session goes on",
+            skipped.size,
+            safe(&skipped.topic),
+            skipped.limit
+        ));
     }
 }
 
