@@ -282,6 +282,18 @@ async fn pump_until(
             r = session.fill() => r?,
             _ = &mut *shutdown => return Ok(Ended::Stop),
             _ = hangup(hup) => return Ok(Ended::Reload),
+            _ = reader_gone() => return Ok(Ended::OutputGone),
+        }
+    }
+}
+
+/// Resolves once stdout's reader has gone, checked every second while no message
+/// comes (a write would find out too, but only with the next message).
+async fn reader_gone() {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if crate::output::stdout_reader_gone() {
+            return;
         }
     }
 }

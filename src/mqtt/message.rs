@@ -3,7 +3,7 @@
 //! [`decode_message`] is the single call site of the decoder. A payload that does not
 //! decode is still shown, as hex or base64 with the reason (issue 12: nothing dropped).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::decode::{self, Schema, Schemas};
@@ -135,7 +135,7 @@ fn truncate(mut s: String, max: usize) -> String {
 
 /// RFC 3339 with milliseconds, UTC.
 pub fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::time::rfc3339_millis(t)
 }
 
 /// The JSON form of one message (`watch --format json` line, `test-connect` document).
