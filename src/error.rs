@@ -263,8 +263,9 @@ impl Error {
             | Error::CertRefused { .. } => ExitCode::DataErr,
             Error::NoAnswer { .. } => ExitCode::NoInput,
             Error::Runtime(_) => ExitCode::IoErr,
-            // The schema is an input file the user gave; a broken one is bad input data.
-            Error::Schema(_) => ExitCode::DataErr,
+            // A schema that does not compile or lacks the message asked for is a
+            // configuration to fix (flags or profile.toml's [decode]), issue 12.
+            Error::Schema(_) => ExitCode::Config,
             Error::SchemaNotFound(_) => ExitCode::NoInput,
             Error::RenewalPending { .. } => ExitCode::CantCreate,
             Error::NoPassword(_) => ExitCode::NoInput,

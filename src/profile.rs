@@ -38,6 +38,31 @@ pub struct Profile {
     pub broker: Broker,
     #[serde(default, skip_serializing_if = "Thresholds::is_unset")]
     pub expiry: Thresholds,
+    /// The customer's protobuf schema, used by `test-connect` and `watch` (issue 12).
+    #[serde(default, skip_serializing_if = "DecodeSettings::is_unset")]
+    pub decode: DecodeSettings,
+}
+
+/// `[decode]`: the `.proto` files Centiloc handed out and the message of each topic kind.
+/// Relative paths are relative to the profile directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecodeSettings {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proto: Vec<std::path::PathBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<std::path::PathBuf>,
+    /// Fully qualified message name for item topics, e.g. `transtreamdatamodel.ItemEvent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board_message: Option<String>,
+}
+
+impl DecodeSettings {
+    pub fn is_unset(&self) -> bool {
+        *self == DecodeSettings::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,6 +421,12 @@ mod tests {
             expiry: Thresholds {
                 warn_days: Some(40),
                 ..Default::default()
+            },
+            decode: DecodeSettings {
+                proto: vec!["/etc/centiloc/centiloc.proto".into()],
+                include: Vec::new(),
+                item_message: Some("transtreamdatamodel.ItemEvent".into()),
+                board_message: Some("transtreamdatamodel.BoardEvent".into()),
             },
         };
         let back: Profile = toml::from_str(&toml::to_string_pretty(&p).unwrap()).unwrap();

@@ -44,6 +44,8 @@ pub struct ConnectSettings {
     pub clean_session: bool,
     /// Limit for each of DNS, TCP, TLS, CONNECT and SUBSCRIBE.
     pub stage_timeout: Duration,
+    /// Largest message handed on; a larger one is read past and acknowledged (issue 14).
+    pub max_message_size: usize,
     /// What failure sentences may suggest, for the command that prints them.
     pub hints: Hints,
 }
@@ -137,6 +139,9 @@ pub struct Failure {
     pub stage: Stage,
     pub code: ExitCode,
     pub message: String,
+    /// Worth retrying as is: the broker unreachable, or a stage that timed out (a broker
+    /// that accepts TCP but never speaks TLS, issue 14). Not a refusal or a trust error.
+    pub transient: bool,
 }
 
 impl Failure {
@@ -145,6 +150,7 @@ impl Failure {
             stage,
             code,
             message,
+            transient: code == ExitCode::Unavailable,
         }
     }
 
@@ -159,14 +165,17 @@ impl Failure {
             Stage::Connect => (ExitCode::Protocol, "the broker's CONNACK"),
             _ => (ExitCode::Protocol, "the broker's SUBACK"),
         };
-        Failure::new(
-            stage,
-            code,
-            format!(
-                "timed out after {} s waiting for {why}",
-                limit.as_secs_f64()
-            ),
-        )
+        Failure {
+            transient: true,
+            ..Failure::new(
+                stage,
+                code,
+                format!(
+                    "timed out after {} s waiting for {why}",
+                    limit.as_secs_f64()
+                ),
+            )
+        }
     }
 }
 

@@ -12,6 +12,8 @@ use super::topics::{self, TopicChoice};
 use super::{ConnectSettings, Hints, StageReport, Subscription, TlsFiles};
 use crate::context::Ctx;
 use crate::credentials;
+use crate::decode::Schemas;
+use crate::decode::options::SchemaRequest;
 use crate::error::{Error, Result};
 use crate::fix::Fix;
 use crate::output::{Format, Output};
@@ -30,12 +32,18 @@ pub struct Request {
     /// Overrides the profile's client ID.
     pub client_id: Option<String>,
     pub connect_timeout: Duration,
+    /// `--proto`, `-I`, `--message`, `--raw`; resolved against the profile's `[decode]`.
+    pub schema: SchemaRequest,
+    /// `--max-message-size`.
+    pub max_message_size: usize,
 }
 
 /// Validated settings for a session with this profile: pre-flight passed.
 pub struct Prepared {
     pub settings: ConnectSettings,
     pub subs: Vec<Subscription>,
+    /// The schema of each topic kind; `None`: protobuf decoded without one.
+    pub schemas: Option<Schemas>,
 }
 
 /// Pre-flight (files, key match, expiry, credentials) and the subscription list.
@@ -98,6 +106,7 @@ pub fn prepare_with(
         a.client_id.as_deref().or(profile.client_id.as_deref()),
     )?;
     let subs = topics::subscriptions(&profile.tenant, &a.topics)?;
+    let schemas = a.schema.resolve(&profile.decode, &paths.dir)?;
     Ok(Prepared {
         settings: ConnectSettings {
             broker,
@@ -108,9 +117,11 @@ pub fn prepare_with(
             client_id,
             clean_session,
             stage_timeout: a.connect_timeout,
+            max_message_size: a.max_message_size,
             hints,
         },
         subs,
+        schemas,
     })
 }
 
