@@ -425,13 +425,16 @@ pub struct RenewArgs {
 
 const CHECK_EXPIRY_EXAMPLES: &str = "\
 Examples:
-  centiloc-cert check-expiry                           # this profile's certificate and CA
+  centiloc-cert check-expiry     # this profile's certificate and CA
   centiloc-cert check-expiry --cert tls-cert.pem --warn-days 45
-  centiloc-cert check-expiry --all --notify --dry-run  # show the e-mails that are due
-  centiloc-cert check-expiry --all --format nagios     # Nagios/Icinga: status line, perfdata, exit 0-3
-Crontab lines (cron's PATH is only /usr/bin:/bin: give the full path `command -v centiloc-cert` prints):
-  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet
-  */30 * * * * /usr/bin/centiloc-cert check-expiry --all --format prometheus --output /var/lib/prometheus/node-exporter/centiloc-cert.prom";
+  centiloc-cert check-expiry --all --notify --dry-run   # e-mails that are due
+  centiloc-cert check-expiry --all --format nagios      # a Nagios/Icinga plugin
+  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet   # crontab
+
+For node_exporter's textfile collector, one crontab line (--output writes atomically):
+  */30 * * * * /usr/bin/centiloc-cert check-expiry --all --format prometheus --output /var/lib/prometheus/node-exporter/centiloc-cert.prom
+
+cron's PATH is only /usr/bin:/bin: give the full path that `command -v centiloc-cert` prints.";
 
 /// `check-expiry --format`: adds Prometheus to the usual text and JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
