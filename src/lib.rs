@@ -24,4 +24,6 @@ pub mod profile;
 pub mod prompt;
 pub mod readiness;
 pub mod renewal;
+pub mod shell;
 pub mod store;
+pub mod toml_keep;

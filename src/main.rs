@@ -20,16 +20,8 @@ fn main() -> std::process::ExitCode {
     }));
     let cli = match cli::Cli::from_env() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version: their text on stdout, success.
-            centiloc_cert::output::write_stdout(e.render().to_string().as_bytes());
-            return ExitCode::Ok.into();
-        }
-        Err(e) => {
-            // 64 per SPEC (clap's own default would be 2).
-            write_stderr(&format!("ERROR: {}", cli::usage_sentence(&e)));
-            return ExitCode::Usage.into();
-        }
+        // --help, --version, or a usage error (64), printed as cli.rs decides.
+        Err(early) => return early.print(),
     };
     let verbose = cli.global.verbose;
     let code = match commands::run(cli) {
