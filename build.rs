@@ -34,6 +34,13 @@ fn git_commit() -> Option<String> {
         let text = String::from_utf8(out.stdout).ok()?;
         (out.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
     };
+    // Only this crate's own checkout: a source tarball unpacked inside some other
+    // repository (a vendored copy) must not report that repository's commit.
+    let top = git(&["rev-parse", "--show-toplevel"])?;
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").ok()?;
+    if std::fs::canonicalize(top).ok()? != std::fs::canonicalize(manifest).ok()? {
+        return None;
+    }
     // --git-path resolves worktrees (`.git` is then a file pointing elsewhere) and the
     // common directory that holds the branch refs.
     let head = git(&["rev-parse", "--git-path", "HEAD"])?;
