@@ -148,13 +148,13 @@ impl EarlyExit {
 
     /// Prints the text where it belongs and gives the exit code (64 for usage errors:
     /// SPEC.md, where clap's own default would be 2).
-    pub fn print(self) -> std::process::ExitCode {
+    pub fn print(self) -> ExitCode {
         if self.stdout {
             crate::output::write_stdout(self.text.as_bytes());
         } else {
             crate::output::write_stderr(self.text.trim_end());
         }
-        self.code.into()
+        self.code
     }
 }
 
@@ -531,7 +531,9 @@ Examples:
   centiloc-cert check-expiry --all --format prometheus > centiloc-cert.prom
   centiloc-cert check-expiry --cert tls-cert.pem --warn-days 45
   centiloc-cert check-expiry --all --notify --dry-run   # e-mails that are due
-  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet   # crontab";
+  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet   # crontab
+
+cron's PATH is only /usr/bin:/bin: give the full path that `command -v centiloc-cert` prints.";
 
 /// `check-expiry --format`: adds Prometheus to the usual text and JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

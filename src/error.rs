@@ -164,6 +164,11 @@ pub enum Error {
     )]
     Smtp { server: String, reason: String },
 
+    /// Standard output failed for another reason than its reader going away (a full
+    /// disk behind `> file`, `> /dev/full`): what was printed is incomplete.
+    #[error("cannot write to standard output: {}; check where the output is redirected", io_reason(.0))]
+    Stdout(#[source] io::Error),
+
     #[error(
         "SMTP server {server} needs the password of user {user:?}: set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
     )]
@@ -211,7 +216,9 @@ impl Error {
             Error::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ExitCode::NoInput
             }
-            Error::Read { .. } | Error::Write { .. } | Error::Random(_) => ExitCode::IoErr,
+            Error::Read { .. } | Error::Write { .. } | Error::Random(_) | Error::Stdout(_) => {
+                ExitCode::IoErr
+            }
             Error::NoProfile { .. } => ExitCode::NoInput,
             Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
             // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.

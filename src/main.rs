@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use centiloc_cert::exit_codes::ExitCode;
-use centiloc_cert::output::{stdout_failure, write_stderr};
+use centiloc_cert::output::{stdout_error, write_stderr};
 use centiloc_cert::{cli, commands};
 
 fn main() -> std::process::ExitCode {
@@ -20,8 +20,9 @@ fn main() -> std::process::ExitCode {
     }));
     let cli = match cli::Cli::from_env() {
         Ok(cli) => cli,
-        // --help, --version, or a usage error (64), printed as cli.rs decides.
-        Err(early) => return early.print(),
+        // --help and --version on stdout, or a usage error (64) on stderr, as cli.rs
+        // decides; a failed stdout is still an error of its own.
+        Err(early) => return finish(early.print()),
     };
     let verbose = cli.global.verbose;
     let code = match commands::run(cli) {
@@ -38,15 +39,17 @@ fn main() -> std::process::ExitCode {
             e.exit_code()
         }
     };
-    match stdout_failure() {
-        // The reader went away (`list | head -1`): nothing to report to anyone.
-        None | Some(std::io::ErrorKind::BrokenPipe) => code.into(),
-        Some(kind) => {
-            write_stderr(&format!(
-                "ERROR: cannot write to standard output: {}; check where the output is redirected",
-                std::io::Error::from(kind)
-            ));
-            ExitCode::IoErr.into()
+    finish(code)
+}
+
+/// The exit code, unless stdout failed for another reason than its reader going away:
+/// then what was printed is incomplete, which is an error of its own (74).
+fn finish(code: ExitCode) -> std::process::ExitCode {
+    match stdout_error() {
+        None => code.into(),
+        Some(e) => {
+            write_stderr(&format!("ERROR: {e}"));
+            e.exit_code().into()
         }
     }
 }

@@ -404,8 +404,10 @@ fn credentials_with_username_asks_for_the_password_hidden_on_a_terminal() {
     home.init("acme");
     let steps = serde_json::json!([
         ["expect", "MQTT password \\(hidden\\): "],
+        ["noecho", ""],
         ["send", "s3cret-pw\n"],
         ["expect", "Same password again: "],
+        ["noecho", ""],
         ["send", "s3cret-pw\n"],
     ]);
     let out = Command::new(python)

@@ -5,7 +5,8 @@ terminal would: the tests of hidden prompts and of interactive shells' completio
     pty_session.py STEPS_JSON -- COMMAND [ARG...]
 
 STEPS_JSON is a list of ["expect", REGEX] (wait up to 10 s for REGEX in everything the
-terminal showed since the previous expect) and ["send", TEXT] steps. Prints the whole
+terminal showed since the previous expect), ["noecho", ""] (wait until the terminal's
+echo is off, as a hidden prompt sets it) and ["send", TEXT] steps. Prints the whole
 transcript on stdout, then exits with the command's exit code; exits 124 with the
 transcript when an expect times out.
 """
@@ -15,6 +16,7 @@ import pty
 import re
 import select
 import sys
+import termios
 import time
 
 
@@ -29,15 +31,21 @@ def main():
         if kind == "send":
             os.write(fd, arg.encode())
             continue
+        if kind == "noecho":
+            # A hidden prompt prints its question before it turns echo off: typing in
+            # between would show the secret, so wait until the terminal stops echoing.
+            limit = time.time() + 10
+            while termios.tcgetattr(fd)[3] & termios.ECHO:
+                if time.time() > limit:
+                    fail(seen, pid, "echo to be turned off")
+                time.sleep(0.01)
+            continue
         deadline = time.time() + 10
         pattern = re.compile(arg.encode(), re.S)
         while not pattern.search(seen, start):
             chunk = read(fd, deadline)
             if chunk is None:
-                sys.stdout.write(seen.decode(errors="replace"))
-                sys.stdout.write(f"\n[pty_session: timed out waiting for {arg!r}]\n")
-                os.kill(pid, 9)
-                sys.exit(124)
+                fail(seen, pid, repr(arg))
             seen += chunk
         start = len(seen)
     deadline = time.time() + 10
@@ -45,6 +53,9 @@ def main():
         seen += chunk
     sys.stdout.write(seen.decode(errors="replace"))
     done, status = os.waitpid(pid, os.WNOHANG)
+    while done == 0 and time.time() < deadline + 10:
+        time.sleep(0.05)
+        done, status = os.waitpid(pid, os.WNOHANG)
     if done == 0:
         # Still running after the dialogue and 10 s of quiet: a hung child fails the test
         # instead of hanging it.
@@ -53,6 +64,13 @@ def main():
         sys.stdout.write("\n[pty_session: the command did not end]\n")
         sys.exit(124)
     sys.exit(os.waitstatus_to_exitcode(status))
+
+
+def fail(seen, pid, what):
+    sys.stdout.write(seen.decode(errors="replace"))
+    sys.stdout.write(f"\n[pty_session: timed out waiting for {what}]\n")
+    os.kill(pid, 9)
+    sys.exit(124)
 
 
 def read(fd, deadline):
