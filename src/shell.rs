@@ -20,13 +20,42 @@ pub fn completion_script(shell: Shell) -> String {
     // Into a buffer first: clap_complete panics when stdout fails mid-write.
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, BIN, &mut script);
-    let script = String::from_utf8_lossy(&script).into_owned();
+    let hidden: Vec<&str> = cmd
+        .get_subcommands()
+        .filter(|s| s.is_hide_set())
+        .map(|s| s.get_name())
+        .collect();
+    let script = without_hidden(&String::from_utf8_lossy(&script), &hidden);
     match shell {
         Shell::Bash => bash(&script),
         Shell::Zsh => zsh(&script),
         Shell::Fish => fish(&script),
         _ => script,
     }
+}
+
+/// clap_complete offers hidden subcommands (`manpages`, `profile-names`) like any other;
+/// they are for packagers and the scripts themselves, so their entries in the command
+/// lists of bash (`opts`), zsh (`'name:about'`) and fish (`-a "name"`) are taken out.
+fn without_hidden(script: &str, hidden: &[&str]) -> String {
+    let mut out = String::with_capacity(script.len());
+    for line in script.lines() {
+        let t = line.trim_start();
+        let listed = |n: &&str| {
+            t.starts_with(&format!("'{n}:")) || line.contains(&format!(" -f -a \"{n}\" "))
+        };
+        if hidden.iter().any(listed) {
+            continue;
+        }
+        if t.starts_with("opts=\"") {
+            let words: Vec<&str> = line.split(' ').filter(|w| !hidden.contains(w)).collect();
+            out.push_str(&words.join(" "));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// clap_complete's bash generator names the per-subcommand cases of a hyphenated binary
@@ -179,6 +208,23 @@ mod tests {
             Some("/x".into())
         );
         assert_eq!(home_in(&w(&["c", "status", "--profile"])), None);
+    }
+
+    #[test]
+    fn hidden_commands_are_not_offered() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let s = completion_script(shell);
+            let offered = s.lines().any(|l| {
+                l.contains("'manpages:")
+                    || l.contains("-a \"profile-names\" ")
+                    || (l.trim_start().starts_with("opts=") && l.contains(" manpages "))
+            });
+            assert!(!offered, "{shell} offers a hidden command");
+            assert!(
+                s.contains("completions"),
+                "{shell} lost the visible commands"
+            );
+        }
     }
 
     #[test]
