@@ -30,6 +30,8 @@ pub mod profile;
 pub mod prompt;
 pub mod readiness;
 pub mod renewal;
+pub mod shell;
 pub mod store;
 pub mod support_reply;
 pub mod time;
+pub mod toml_keep;

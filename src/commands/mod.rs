@@ -54,12 +54,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Renew(a) => renew::run(&ctx, a),
         Command::CheckExpiry(a) => check_expiry::run(&ctx, a),
         Command::Completions(a) => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
-            // Into a buffer first: clap_complete panics when stdout fails mid-write.
-            let mut script = Vec::new();
-            clap_complete::generate(a.shell, &mut cmd, "centiloc-cert", &mut script);
-            crate::output::write_stdout(&script);
+            crate::output::write_stdout(crate::shell::completion_script(a.shell).as_bytes());
+            Ok(ExitCode::Ok)
+        }
+        Command::Manpages(a) => {
+            for page in crate::shell::write_manpages(&a.dir)? {
+                ctx.out.line(page.display().to_string());
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::ProfileNames(a) => {
+            let names = crate::shell::profile_names(ctx.home_flag.as_deref(), &a.words)?;
+            names.iter().for_each(|n| ctx.out.line(n));
             Ok(ExitCode::Ok)
         }
     };
@@ -87,7 +93,11 @@ fn json_requested(c: &Command) -> bool {
         Command::Renew(a) => a.format,
         Command::CheckExpiry(a) => return a.format == crate::cli::ExpiryFormat::Json,
         // `decode` prints payloads, not reports; the rest print no JSON.
-        Command::Decode(_) | Command::Snippet(_) | Command::Completions(_) => return false,
+        Command::Decode(_)
+        | Command::Snippet(_)
+        | Command::Completions(_)
+        | Command::Manpages(_)
+        | Command::ProfileNames(_) => return false,
     };
     f == crate::output::Format::Json
 }

@@ -157,8 +157,7 @@ pub fn check_profile(
             // Not a profile (`Home::profile_names` skips these too).
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
             Ok(()) => {
-                let text = String::from_utf8_lossy(reader.data());
-                Profile::from_toml(&paths.settings(), &text).map_err(|e| e.to_string())
+                Profile::from_bytes(&paths.settings(), reader.data()).map_err(|e| e.to_string())
             }
             Err(e) => Err(Error::read(paths.settings(), e).to_string()),
         },
