@@ -116,10 +116,8 @@ pub struct SmtpServer {
 
 /// Reads `config.toml`'s `[notify]`; `Ok(None)` when the file or the section is absent.
 pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::read(file, e)),
+    let Some(text) = crate::input::read_text_if_exists(file, crate::input::Kind::Settings)? else {
+        return Ok(None);
     };
     let bad = |reason: String| Error::Config {
         path: file.to_path_buf(),

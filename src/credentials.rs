@@ -1,11 +1,10 @@
 //! The MQTT password: stored in the profile's `mqtt-password` (0600), overridden at use
 //! time by `CENTILOC_MQTT_PASSWORD`. It is never printed, logged or put into an error.
 
-use std::io;
-
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::input;
 use crate::paths::ProfilePaths;
 use crate::store;
 
@@ -27,16 +26,15 @@ pub fn read_password(paths: &ProfilePaths) -> Result<Option<(Zeroizing<String>, 
         return Ok(Some((Zeroizing::new(v), PasswordSource::Environment)));
     }
     let file = paths.password();
-    match std::fs::read_to_string(&file) {
-        Ok(text) => {
+    match input::read_text_if_exists(&file, input::Kind::Settings)? {
+        Some(text) => {
             let text = Zeroizing::new(text);
             // A trailing newline from `echo pw > file` is not part of the password.
             let pw = text.strip_suffix('\n').unwrap_or(&text);
             let pw = pw.strip_suffix('\r').unwrap_or(pw);
             Ok(Some((Zeroizing::new(pw.to_owned()), PasswordSource::File)))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::read(file, e)),
+        None => Ok(None),
     }
 }
 

@@ -45,6 +45,18 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// An input that is a directory, FIFO or device: refused before reading (issue 14).
+    #[error("{} is {what}, not a regular file: give the path of the file itself", path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
+
+    /// An input past the size limit of its kind (issue 14): not what it should be.
+    #[error("{} is larger than {limit_mib} MiB, too large for {what}: check that it is the right file", path.display())]
+    TooLarge {
+        path: PathBuf,
+        limit_mib: u64,
+        what: &'static str,
+    },
+
     #[error("no profile {name:?} in {}: create it with `{init_cmd}`", dir.display())]
     NoProfile {
         name: String,
@@ -212,7 +224,8 @@ impl Error {
                 ExitCode::NoInput
             }
             Error::Read { .. } | Error::Write { .. } | Error::Random(_) => ExitCode::IoErr,
-            Error::NoProfile { .. } => ExitCode::NoInput,
+            Error::NoProfile { .. } | Error::NotAFile { .. } => ExitCode::NoInput,
+            Error::TooLarge { .. } => ExitCode::DataErr,
             Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
             // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.
             Error::Locked { .. } => ExitCode::IoErr,

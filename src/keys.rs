@@ -11,6 +11,7 @@ use pkcs8::{EncodePrivateKey, ObjectIdentifier};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::input;
 use crate::pem_input;
 
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
@@ -145,7 +146,7 @@ impl PrivateKey {
 
     /// Reads a key file (SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`, PEM).
     pub fn from_file(path: &Path) -> Result<PrivateKey> {
-        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        let bytes = zeroize::Zeroizing::new(input::read(path, input::Kind::Key)?);
         Self::parse(path, &bytes)
     }
 

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod error;
 pub mod exit_codes;
 pub mod expiry;
+pub mod input;
 pub mod install;
 pub mod keys;
 pub mod mqtt;

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::{Notify, SMTP_PASSWORD_ENV};
 use crate::error::{Error, Result};
+use crate::input;
 
 /// Built-in templates, by file name.
 const BUILTIN: &[(&str, &str)] = &[
@@ -84,12 +85,9 @@ impl Templates {
         let mut origin = Vec::new();
         for (name, builtin) in BUILTIN {
             let file = config_dir.join(name);
-            let (source, from) = match std::fs::read_to_string(&file) {
-                Ok(text) => (text, file.display().to_string()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    ((*builtin).to_owned(), format!("built-in {name}"))
-                }
-                Err(e) => return Err(Error::read(file, e)),
+            let (source, from) = match input::read_text_if_exists(&file, input::Kind::Settings)? {
+                Some(text) => (text, file.display().to_string()),
+                None => ((*builtin).to_owned(), format!("built-in {name}")),
             };
             env.add_template_owned(*name, source.clone())
                 .map_err(|e| template_error(&from, &source, &e))?;

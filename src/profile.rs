@@ -129,16 +129,15 @@ impl Profile {
     /// Reads and validates `profile.toml`; a missing profile is [`Error::NoProfile`].
     pub fn load(paths: &ProfilePaths) -> Result<Profile> {
         let file = paths.settings();
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let text = match crate::input::read_text_if_exists(&file, crate::input::Kind::Settings)? {
+            Some(t) => t,
+            None => {
                 return Err(Error::NoProfile {
                     name: paths.name.clone(),
                     dir: paths.dir.parent().unwrap_or(&paths.dir).to_path_buf(),
                     init_cmd: "centiloc-cert init --tenant ID --org NAME --email ADDRESS".into(),
                 });
             }
-            Err(e) => return Err(Error::read(file, e)),
         };
         Profile::from_toml(&file, &text)
     }
