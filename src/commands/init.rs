@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
     let settings = gather(&args)?;
     let adopted = args.key.is_some();
     let key = match &args.key {
-        Some(file) => PrivateKey::from_file(file)?,
+        Some(file) => PrivateKey::adopt(file)?,
         None => PrivateKey::generate(args.curve)?,
     };
 
