@@ -71,6 +71,10 @@ pub enum Error {
     #[error("{} already exists: pass --force to replace it, or choose another file", path.display())]
     WouldOverwrite { path: PathBuf },
 
+    /// An output path (`csr --out`) that is not a regular file: never replaced (issue 14).
+    #[error("{} is {what}, not a regular file: it is left alone; choose a file path for the output", path.display())]
+    NotAFileOut { path: PathBuf, what: &'static str },
+
     #[error("{} is locked by another centiloc-cert run; wait for it to finish and retry", path.display())]
     Locked { path: PathBuf },
 
@@ -226,7 +230,9 @@ impl Error {
             Error::Read { .. } | Error::Write { .. } | Error::Random(_) => ExitCode::IoErr,
             Error::NoProfile { .. } | Error::NotAFile { .. } => ExitCode::NoInput,
             Error::TooLarge { .. } => ExitCode::DataErr,
-            Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
+            Error::ProfileExists { .. }
+            | Error::WouldOverwrite { .. }
+            | Error::NotAFileOut { .. } => ExitCode::CantCreate,
             // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.
             Error::Locked { .. } => ExitCode::IoErr,
             Error::NotInstalled { .. } => ExitCode::NoInput,

@@ -97,13 +97,14 @@ fn refusal(r: Refusal) -> io::Error {
 }
 
 /// The kind of a non-regular file, in words; `None` for a regular file.
-fn irregular(ty: FileType) -> Option<&'static str> {
+pub fn irregular(ty: FileType) -> Option<&'static str> {
     match ty {
         FileType::RegularFile => None,
         FileType::Directory => Some("a directory"),
         FileType::Fifo => Some("a named pipe (FIFO)"),
         FileType::CharacterDevice | FileType::BlockDevice => Some("a device"),
         FileType::Socket => Some("a socket"),
+        FileType::Symlink => Some("a symbolic link"),
         _ => Some("not a file"),
     }
 }

@@ -60,6 +60,32 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
     }
 }
 
+/// Writes a file the user named (`csr --out`): created new when nothing is there (an
+/// existing name is [`Error::WouldOverwrite`] without `force`, decided by the no-clobber
+/// link itself, not by an earlier look); with `force`, renamed over a regular file only.
+/// A symbolic link, device, FIFO or directory is refused even with `force` (issue 14
+/// item 8: as root, `--force` replaced `/dev/full` with a regular file).
+pub fn write_out(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    if force {
+        match fs::symlink_metadata(path) {
+            Ok(m) => {
+                let ty =
+                    rustix::fs::FileType::from_raw_mode(std::os::unix::fs::MetadataExt::mode(&m));
+                if let Some(what) = crate::input::irregular(ty) {
+                    return Err(Error::NotAFileOut {
+                        path: path.to_path_buf(),
+                        what,
+                    });
+                }
+                return write_atomic(path, bytes, Mode::Public);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::write(path, e)),
+        }
+    }
+    write_new(path, bytes, Mode::Public)
+}
+
 /// Like [`write_new`], but leaves the directory fsync to the caller: for filling a fresh
 /// staging directory that is fsynced once (with [`sync_dir`]) before it is renamed into
 /// view. Saves one fsync per file where no reader can see the directory yet.

@@ -33,10 +33,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
     let dest = match &args.out {
         _ if to_stdout => None,
         Some(file) => {
-            if file.exists() && !args.force {
-                return Err(Error::WouldOverwrite { path: file.clone() });
-            }
-            store::write_atomic(file, pem.as_bytes(), store::Mode::Public)?;
+            store::write_out(file, pem.as_bytes(), args.force)?;
             Some(file.clone())
         }
         None => {
