@@ -75,6 +75,11 @@ pub enum Error {
     #[error("{} is {what}, not a regular file: it is left alone; choose a file path for the output", path.display())]
     NotAFileOut { path: PathBuf, what: &'static str },
 
+    /// A symbolic link where the tool keeps its own files (`.lock`, `pending/`,
+    /// `archive/`): never followed (issue 14).
+    #[error("{} is a symbolic link, which centiloc-cert does not follow inside a profile: replace it with the real folder or file, then retry", path.display())]
+    SymlinkRefused { path: PathBuf },
+
     #[error("{} is locked by another centiloc-cert run; wait for it to finish and retry", path.display())]
     Locked { path: PathBuf },
 
@@ -227,7 +232,10 @@ impl Error {
             Error::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ExitCode::NoInput
             }
-            Error::Read { .. } | Error::Write { .. } | Error::Random(_) => ExitCode::IoErr,
+            Error::Read { .. }
+            | Error::Write { .. }
+            | Error::Random(_)
+            | Error::SymlinkRefused { .. } => ExitCode::IoErr,
             Error::NoProfile { .. } | Error::NotAFile { .. } => ExitCode::NoInput,
             Error::TooLarge { .. } => ExitCode::DataErr,
             Error::ProfileExists { .. }

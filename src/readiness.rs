@@ -224,6 +224,10 @@ pub fn assess_scope(
     scope: Scope,
 ) -> Checklist {
     let mut list = Checklist::default();
+    if let Some((problem, fix)) = crate::paths::dir_mode_problem(&paths.dir) {
+        list.push("dir_mode", State::Wrong, problem);
+        list.hint(fix);
+    }
     // Without a certificate the state is "waiting for certificate" whatever the key is.
     let key = if scope == Scope::Full || paths.cert().exists() {
         // `list` trusts the public half stored in the key file; `status` proves it.
