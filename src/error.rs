@@ -185,6 +185,18 @@ pub enum Error {
     )]
     Smtp { server: String, reason: String },
 
+    /// SMTP credentials would cross the network in clear text (issue 14).
+    #[error(
+        "refusing to send the SMTP password to {server} without TLS: in {} set [notify] smtp_url to smtps://… or smtp://…?tls=required{}",
+        file.display(),
+        if *loopback { " (for a relay on this machine only, allow_plaintext_auth = true in [notify] allows it)" } else { "" }
+    )]
+    SmtpCleartext {
+        server: String,
+        file: PathBuf,
+        loopback: bool,
+    },
+
     #[error(
         "SMTP server {server} needs the password of user {user:?}: set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
     )]
@@ -259,7 +271,9 @@ impl Error {
             Error::PromotionStuck { .. } => ExitCode::IoErr,
             Error::NothingToRenew { .. } => ExitCode::NoInput,
             Error::WouldBreakWorking { .. } => ExitCode::CantCreate,
-            Error::Template { .. } | Error::SmtpPassword { .. } => ExitCode::Config,
+            Error::Template { .. } | Error::SmtpPassword { .. } | Error::SmtpCleartext { .. } => {
+                ExitCode::Config
+            }
             // Not in SPEC's table, which names 69 for an unreachable broker: an unreachable
             // or refusing mail server is the same "service unavailable" (sysexits EX_UNAVAILABLE).
             Error::Smtp { .. } => ExitCode::Unavailable,

@@ -135,7 +135,7 @@ impl CsrMail {
         })?;
         Ok(CsrMail {
             templates: Templates::load(&ctx.home.config_dir)?,
-            mailer: Mailer::new(&cfg)?,
+            mailer: notify::mailer(&cfg, &ctx.out)?,
             support,
             cfg,
         })
