@@ -17,6 +17,21 @@ pub enum PasswordSource {
     File,
 }
 
+/// Keeps secrets out of core dumps (issue 14 item 9: a `watch` killed by SIGABRT left a
+/// core holding the MQTT password and the private key twice): no core file at all
+/// (RLIMIT_CORE 0, hard limit too) and not dumpable (PR_SET_DUMPABLE 0, which also keeps
+/// other processes of the same user from attaching or reading /proc/PID/mem). Best
+/// effort: a system that refuses either is no reason to refuse to run.
+pub fn protect_process() {
+    use rustix::process::{DumpableBehavior, Resource, Rlimit};
+    let none = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = rustix::process::setrlimit(Resource::Core, none);
+    let _ = rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable);
+}
+
 /// The password to connect with: the environment first, then the profile file.
 /// `Ok(None)` when neither is set.
 pub fn read_password(paths: &ProfilePaths) -> Result<Option<(Zeroizing<String>, PasswordSource)>> {

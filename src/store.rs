@@ -476,6 +476,10 @@ fn read_journal(commit: &Path) -> Result<Journal> {
 /// Steps 3 and 4 for the `.commit` folder of `profile_dir`; idempotent.
 fn roll_forward(profile_dir: &Path) -> Result<Option<PathBuf>> {
     let commit = profile_dir.join(COMMIT_DIR);
+    // A crash between the journal's removal (the last step) and the folder's: all done.
+    if fs::symlink_metadata(commit.join(JOURNAL_FILE)).is_err() && fs::remove_dir(&commit).is_ok() {
+        return Ok(None);
+    }
     let j = read_journal(&commit)?;
     let target = match j.target.as_str() {
         "" => profile_dir.to_path_buf(),
