@@ -33,6 +33,9 @@ pub struct Certificate {
     pub is_ca: bool,
     /// `Some(false)` when an extendedKeyUsage extension exists without clientAuth.
     pub client_auth: Option<bool>,
+    /// The purposes the extendedKeyUsage extension names (`serverAuth`, ...), empty when
+    /// there is none: to say what the certificate is for when it is not for us.
+    pub usages: Vec<String>,
     /// The X.509 version as people say it: 1, 2 or 3 (the DER field holds 0, 1 or 2).
     pub version: u32,
 }
@@ -75,10 +78,10 @@ impl Certificate {
         let subject = x.subject();
         let time =
             |t: ASN1Time| DateTime::<Utc>::from_timestamp(t.timestamp(), 0).unwrap_or_default();
-        let (is_ca, client_auth) = if extensions {
+        let (is_ca, client_auth, usages) = if extensions {
             extensions_of(&x)?
         } else {
-            (false, None)
+            (false, None, Vec::new())
         };
         Ok(Certificate {
             subject: subject.to_string(),
@@ -98,6 +101,7 @@ impl Certificate {
             spki_der: x.public_key().raw.to_vec(),
             is_ca,
             client_auth,
+            usages,
             version: x.version().0 + 1,
             der: der.to_vec(),
         })
@@ -137,14 +141,27 @@ impl Certificate {
         now < self.not_before
     }
 
-    /// Why this certificate cannot be presented by our TLS stack, when it is older than
-    /// X.509 version 3 (what `openssl x509 -req` without extensions makes): one sentence
-    /// shared by `install-cert`, `status` and the connection pre-flight.
-    pub fn version_problem(&self) -> Option<String> {
+    /// What to know about an X.509 version 1 certificate (what `openssl x509 -req`
+    /// without an extension file makes, as in Centiloc's openssl-style recipe): it works
+    /// with the broker and with this tool, but it has no extensions (issue 11). One
+    /// sentence shared by `install-cert` and `status`.
+    pub fn version_note(&self) -> Option<String> {
         (self.version < 3).then(|| {
             format!(
-                "it is an X.509 version {} certificate, which has no extensions: this tool's TLS library (rustls/webpki) cannot present it and many TLS stacks refuse it; ask Centiloc support for a version 3 certificate signed from the same CSR",
+                "it is an X.509 version {} certificate (no extensions), as `openssl x509 -req` makes without an extension file; the broker, this tool, mosquitto and paho accept it, though a few TLS libraries (e.g. those built on webpki) do not",
                 self.version
+            )
+        })
+    }
+
+    /// Why the broker will refuse this certificate as a client certificate: its extended
+    /// key usage names purposes but not clientAuth (nor anyExtendedKeyUsage), and TLS
+    /// servers check that (RFC 5280 §4.2.1.12). No extension at all allows every use.
+    pub fn client_auth_problem(&self) -> Option<String> {
+        (self.client_auth == Some(false)).then(|| {
+            format!(
+                "its extended key usage ({}) does not include clientAuth, so the broker refuses it as a client certificate; ask Centiloc support to sign the CSR again for TLS client authentication",
+                self.usages.join(", ")
             )
         })
     }
@@ -163,17 +180,35 @@ impl Certificate {
     }
 }
 
-fn extensions_of(x: &X509Certificate<'_>) -> std::result::Result<(bool, Option<bool>), String> {
+/// What [`extensions_of`] reads: CA flag, clientAuth allowed, named purposes.
+type ExtensionFacts = (bool, Option<bool>, Vec<String>);
+
+fn extensions_of(x: &X509Certificate<'_>) -> std::result::Result<ExtensionFacts, String> {
     let bad = |e: X509Error| format!("a certificate extension is malformed ({e})");
     let is_ca = x
         .basic_constraints()
         .map_err(bad)?
         .is_some_and(|b| b.value.ca);
-    let client_auth = x
-        .extended_key_usage()
-        .map_err(bad)?
-        .map(|e| e.value.client_auth || e.value.any);
-    Ok((is_ca, client_auth))
+    let Some(eku) = x.extended_key_usage().map_err(bad)? else {
+        return Ok((is_ca, None, Vec::new()));
+    };
+    let e = eku.value;
+    let named = [
+        (e.any, "anyExtendedKeyUsage"),
+        (e.server_auth, "serverAuth"),
+        (e.client_auth, "clientAuth"),
+        (e.code_signing, "codeSigning"),
+        (e.email_protection, "emailProtection"),
+        (e.time_stamping, "timeStamping"),
+        (e.ocsp_signing, "OCSPSigning"),
+    ];
+    let mut usages: Vec<String> = named
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| (*n).to_owned())
+        .collect();
+    usages.extend(e.other.iter().map(|oid| oid.to_id_string()));
+    Ok((is_ca, Some(e.client_auth || e.any), usages))
 }
 
 /// Reads a certificate file: PEM (one or more CERTIFICATE blocks, leaf first; BOM, CRLF
@@ -286,7 +321,8 @@ mod tests {
         assert_eq!(c.common_name.as_deref(), Some("demo"));
         assert_eq!(c.organization.as_deref(), Some("Demo"));
         assert_eq!(c.version, 3);
-        assert!(c.version_problem().is_none());
+        assert!(c.version_note().is_none());
+        assert!(c.client_auth_problem().is_none());
         assert!(c.holds_key(key.public_key_der()));
         assert_eq!(c.key_fingerprint(), key.fingerprint());
         let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")

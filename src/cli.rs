@@ -322,7 +322,8 @@ Examples:
   centiloc-cert check-expiry --all --format prometheus > /var/lib/node_exporter/textfile/centiloc.prom
   centiloc-cert check-expiry --cert tls-cert.pem --warn-days 45
   centiloc-cert check-expiry --all --notify --dry-run  # show the e-mails that are due
-  0 8 * * * centiloc-cert check-expiry --all --notify --quiet   # crontab: silent while all is well";
+  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet   # crontab: silent while all is well
+(cron's PATH is only /usr/bin:/bin: give the full path that `command -v centiloc-cert` prints)";
 
 /// `check-expiry --format`: adds Prometheus to the usual text and JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

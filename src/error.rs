@@ -197,6 +197,11 @@ pub enum Error {
         loopback: bool,
     },
 
+    /// Standard output failed for another reason than its reader going away (a full
+    /// disk behind `> file`, `> /dev/full`): what was printed is incomplete.
+    #[error("cannot write to standard output: {}; check where the output is redirected", io_reason(.0))]
+    Stdout(#[source] io::Error),
+
     #[error(
         "SMTP server {server} needs the password of user {user:?}: set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
     )]
@@ -247,6 +252,7 @@ impl Error {
             Error::Read { .. }
             | Error::Write { .. }
             | Error::Random(_)
+            | Error::Stdout(_)
             | Error::SymlinkRefused { .. } => ExitCode::IoErr,
             Error::NoProfile { .. } | Error::NotAFile { .. } => ExitCode::NoInput,
             Error::TooLarge { .. } => ExitCode::DataErr,

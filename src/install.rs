@@ -17,6 +17,7 @@ use crate::keys::PrivateKey;
 use crate::output::safe;
 use crate::paths::ProfilePaths;
 use crate::profile::Profile;
+use crate::support_reply::Received;
 use crate::{renewal, store};
 
 /// Centiloc signs client certificates for one year; further than this from it is odd.
@@ -61,6 +62,70 @@ impl KeyFacts {
         };
         Ok(KeyFacts { current, pending })
     }
+}
+
+/// Puts the certificates of an unordered input (a PKCS#7 bundle, an e-mail) in the
+/// order `plan` expects: the one for our key first (the pending key's during a renewal,
+/// the newest when several), then its issuers found by signature; certificates outside
+/// that chain (a signer's S/MIME certificate, another customer's) are left out. Ordered
+/// inputs (a PEM or DER file) keep their order. Returns the chain and notes saying where
+/// the certificate came from and what was left out.
+pub fn arrange(received: Received, keys: &KeyFacts) -> (Vec<Certificate>, Vec<String>) {
+    let mut certs = received.certificates();
+    if !received.unordered {
+        return (certs, Vec::new());
+    }
+    let holds = |k: &Option<(Vec<u8>, String)>, c: &Certificate| {
+        k.as_ref().is_some_and(|(spki, _)| c.holds_key(spki))
+    };
+    let newest = |pred: &dyn Fn(&Certificate) -> bool| {
+        (0..certs.len())
+            .filter(|&i| pred(&certs[i]))
+            .max_by_key(|&i| certs[i].not_after)
+    };
+    let Some(leaf) = newest(&|c| holds(&keys.pending, c)).or(newest(&|c| holds(&keys.current, c)))
+    else {
+        // No certificate for our keys: `plan` refuses, naming the first end-entity one.
+        certs.sort_by_key(|c| c.is_ca);
+        return (certs, Vec::new());
+    };
+    let mut notes = Vec::new();
+    let place = &received.found[leaf].place;
+    notes.push(if place.is_empty() {
+        format!(
+            "took the certificate for this key from the {}",
+            received.form
+        )
+    } else {
+        format!(
+            "took the certificate for this key from the {}: {place}",
+            received.form
+        )
+    });
+    let mut chain = vec![certs.remove(leaf)];
+    while chain.len() < 10 {
+        let last = &chain[chain.len() - 1];
+        let Some(i) = certs.iter().position(|c| {
+            c.der() != last.der() && c.subject == last.issuer && last.verify_signed_by(c).is_ok()
+        }) else {
+            break;
+        };
+        chain.push(certs.remove(i));
+    }
+    certs.retain(|c| chain.iter().all(|k| k.der() != c.der()));
+    if !certs.is_empty() {
+        let names: Vec<String> = certs
+            .iter()
+            .map(|c| safe(&c.subject).into_owned())
+            .collect();
+        notes.push(format!(
+            "left out {} certificate{} not in its chain: {}",
+            certs.len(),
+            if certs.len() == 1 { "" } else { "s" },
+            names.join("; ")
+        ));
+    }
+    (chain, notes)
 }
 
 /// A certificate that passed every check, and what installing it will do.
@@ -159,19 +224,19 @@ pub fn plan(
             ))
         })?;
     }
-    // rustls/webpki cannot present a version 1 certificate: `test-connect`, `watch` and
-    // `install-cert --test` would all fail with it, so it is refused like the other
-    // certificates that would fail at connect time (--force installs it for other clients).
-    if let Some(problem) = leaf.version_problem() {
+    // Issue 11: a broker checks extendedKeyUsage and refuses a certificate not meant for
+    // client authentication; installing it would leave `status` saying ready while every
+    // connection fails. --force installs it for a client that does not care.
+    if let Some(problem) = leaf.client_auth_problem() {
         if !force {
             return Err(refuse(format!(
-                "{problem}; pass --force to install it anyway (for MQTT clients whose TLS library accepts it; test-connect and watch will refuse it)"
+                "{problem}; pass --force to install it anyway"
             )));
         }
-        warnings.push(format!(
-            "{problem}; installed anyway (--force): test-connect and watch cannot use it"
-        ));
+        warnings.push(format!("{problem}; installed anyway (--force)"));
     }
+    // Version 1 (the plain `openssl x509 -req` recipe) connects fine: say what it is.
+    notes.extend(leaf.version_note());
     if leaf.is_not_yet_valid(now)
         && !force
         && let Some(working) = installed
@@ -294,11 +359,6 @@ fn advisories(
         &profile.organization,
     ));
     w.extend(differs("emailAddress", &leaf.email, &profile.email));
-    if leaf.client_auth == Some(false) {
-        w.push(
-            "its extended key usage does not include clientAuth: a TLS broker may refuse it as a client certificate".into(),
-        );
-    }
     let lifetime = leaf.not_after - leaf.not_before;
     if (lifetime.num_days() - EXPECTED_VALIDITY_DAYS).abs() > VALIDITY_TOLERANCE_DAYS {
         w.push(format!(

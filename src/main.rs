@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use centiloc_cert::exit_codes::ExitCode;
-use centiloc_cert::output::{stdout_failure, write_stderr};
+use centiloc_cert::output::{stdout_error, write_stderr};
 use centiloc_cert::{cli, commands};
 
 fn main() -> std::process::ExitCode {
@@ -25,7 +25,7 @@ fn main() -> std::process::ExitCode {
         Err(e) if !e.use_stderr() => {
             // --help and --version: their text on stdout, success.
             centiloc_cert::output::write_stdout(e.render().to_string().as_bytes());
-            return ExitCode::Ok.into();
+            return finish(ExitCode::Ok);
         }
         Err(e) => {
             // 64 per SPEC (clap's own default would be 2).
@@ -48,15 +48,17 @@ fn main() -> std::process::ExitCode {
             e.exit_code()
         }
     };
-    match stdout_failure() {
-        // The reader went away (`list | head -1`): nothing to report to anyone.
-        None | Some(std::io::ErrorKind::BrokenPipe) => code.into(),
-        Some(kind) => {
-            write_stderr(&format!(
-                "ERROR: cannot write to standard output: {}; check where the output is redirected",
-                std::io::Error::from(kind)
-            ));
-            ExitCode::IoErr.into()
+    finish(code)
+}
+
+/// The exit code, unless stdout failed for another reason than its reader going away:
+/// then what was printed is incomplete, which is an error of its own (74).
+fn finish(code: ExitCode) -> std::process::ExitCode {
+    match stdout_error() {
+        None => code.into(),
+        Some(e) => {
+            write_stderr(&format!("ERROR: {e}"));
+            e.exit_code().into()
         }
     }
 }

@@ -50,6 +50,20 @@ impl Output {
         }
     }
 
+    /// A block of text on stdout as it is (a snippet, a whole report), printed even with
+    /// `--quiet`: it is what the command was asked for.
+    pub fn text(&self, text: impl AsRef<str>) {
+        write_stdout(text.as_ref().as_bytes());
+    }
+
+    /// A line on stderr without a prefix (a prompt's hint, a progress remark), suppressed
+    /// by `--quiet`.
+    pub fn say(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            write_stderr(text.as_ref());
+        }
+    }
+
     /// One JSON document on stdout (printed even with `--quiet`: the caller asked for it).
     pub fn json(&self, value: &serde_json::Value) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
@@ -65,24 +79,54 @@ fn write_out(text: &str) {
 }
 
 /// The first failed write to stdout, if any. Recorded rather than returned so that every
-/// printing site stays simple; `main` checks it once before choosing the exit code.
-static STDOUT_FAILURE: OnceLock<io::ErrorKind> = OnceLock::new();
+/// printing site stays simple; `main` checks it once before choosing the exit code, and
+/// long-running commands ask [`stdout_gone`] to stop early.
+static STDOUT_FAILURE: OnceLock<io::Error> = OnceLock::new();
 
 /// Writes to stdout without ever panicking (`println!` panics on a full disk or a closed
 /// pipe). After a failure, further output is dropped and [`stdout_failure`] reports it.
 pub fn write_stdout(bytes: &[u8]) {
-    if STDOUT_FAILURE.get().is_some() {
-        return;
+    let _ = try_write_stdout(bytes);
+}
+
+/// [`write_stdout`] for callers that must know whether the bytes were handed on (`watch`
+/// acknowledges a message only once it was). The failure is recorded all the same.
+pub fn try_write_stdout(bytes: &[u8]) -> io::Result<()> {
+    if let Some(e) = STDOUT_FAILURE.get() {
+        return Err(io::Error::from(e.kind()));
     }
     let mut out = io::stdout().lock();
-    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
-        let _ = STDOUT_FAILURE.set(e.kind());
-    }
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            let kind = e.kind();
+            let _ = STDOUT_FAILURE.set(e);
+            io::Error::from(kind)
+        })
 }
 
 /// Why stdout could not be written, if it could not.
-pub fn stdout_failure() -> Option<io::ErrorKind> {
-    STDOUT_FAILURE.get().copied()
+pub fn stdout_failure() -> Option<&'static io::Error> {
+    STDOUT_FAILURE.get()
+}
+
+/// True once a write to stdout failed: nothing more this run prints can reach anyone.
+pub fn stdout_gone() -> bool {
+    STDOUT_FAILURE.get().is_some()
+}
+
+/// What a failed stdout means for the exit: `None` when it did not fail or its reader
+/// went away (`list | head -1`: nobody is left to tell, and the command's own exit code
+/// stands), else the error to report (exit 74).
+pub fn stdout_error() -> Option<crate::error::Error> {
+    let e = STDOUT_FAILURE.get()?;
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return None;
+    }
+    Some(crate::error::Error::Stdout(match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }))
 }
 
 /// A line on stderr; if even stderr is gone there is nobody left to tell, so no panic.

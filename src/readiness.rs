@@ -107,6 +107,8 @@ pub enum ListState {
     NotYetValid,
     /// The certificate is for another key or another tenant.
     WrongCertificate,
+    /// Its extended key usage excludes clientAuth: the broker refuses it (issue 11).
+    NotForClientAuth,
     UnreadableCertificate,
     /// Something needed is missing (CA, username, password...).
     Incomplete,
@@ -124,6 +126,7 @@ impl ListState {
             ListState::Expired => "expired",
             ListState::NotYetValid => "not yet valid",
             ListState::WrongCertificate => "wrong certificate",
+            ListState::NotForClientAuth => "wrong certificate: not for client authentication",
             ListState::UnreadableCertificate => "unreadable certificate",
             ListState::Incomplete => "incomplete",
             ListState::NotReady => "not ready",
@@ -187,8 +190,11 @@ impl Checklist {
             _ => {}
         }
         let wrong = |id| self.state_of(id) == Some(State::Wrong);
-        if wrong("certificate_key") || wrong("certificate_cn") || wrong("certificate_version") {
+        if wrong("certificate_key") || wrong("certificate_cn") {
             return ListState::WrongCertificate;
+        }
+        if wrong("certificate_usage") {
+            return ListState::NotForClientAuth;
         }
         match self.validity {
             Some(Validity::Expired) => return ListState::Expired,
@@ -313,7 +319,7 @@ fn check_key(
 /// The exact `init --force` that makes a new key for this profile with its current
 /// settings (plain `init` refuses an existing profile).
 pub fn init_force_cmd(profile: &Profile) -> String {
-    use crate::commands::shell_quote as q;
+    use crate::context::shell_quote as q;
     let mut s = format!(
         "init --force --tenant {} --org {} --email {}",
         q(&profile.tenant),
@@ -495,20 +501,16 @@ fn check_certificate(
             ));
         }
     }
-    if let Some(problem) = cert.version_problem() {
-        list.push("certificate_version", State::Wrong, problem);
+    if let Some(note) = cert.version_note() {
+        list.push("certificate_version", State::Ok, note);
+    }
+    if let Some(problem) = cert.client_auth_problem() {
+        list.push("certificate_usage", State::Wrong, problem);
         list.hint(format!(
-            "ask Centiloc support for a version 3 certificate, then: {install}"
+            "ask Centiloc support for a client certificate, then: {install}"
         ));
     }
     check_validity(list, paths, &cert, cmd, now);
-    if cert.client_auth == Some(false) {
-        list.push(
-            "certificate_usage",
-            State::Warning,
-            "its extended key usage lacks clientAuth; the broker may refuse it",
-        );
-    }
     list.certificate = Some(cert);
 }
 

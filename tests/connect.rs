@@ -635,3 +635,161 @@ fn cron_and_systemd_snippets_schedule_the_daily_check_for_this_home() {
         "{unit}"
     );
 }
+
+const ITEM_TOPIC: &str = "centiloc/acme/json/item/v1/update";
+
+/// `watch` for JSON item events with `extra` options, stdout to `stdout`; returns the
+/// child and its stderr lines (read by a thread).
+fn spawn_watch(
+    h: &TestHome,
+    extra: &[&str],
+    stdout: Stdio,
+) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"))
+        .arg("--home")
+        .arg(h.path())
+        .args(["watch", "--format", "json", "--topics", "item"])
+        .args(["--encoding", "json"])
+        .args(extra)
+        .env_remove("CENTILOC_MQTT_PASSWORD")
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Waits for the "subscribed" note, so that what is published next is delivered.
+fn wait_subscribed(err: &mpsc::Receiver<String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    while let Ok(line) = err.recv_timeout(Duration::from_secs(10)) {
+        let done = line.contains("subscribed to");
+        seen.push(line);
+        if done {
+            return seen;
+        }
+    }
+    panic!("watch did not subscribe: {seen:?}");
+}
+
+/// The exit status within 15 s (the child is killed otherwise), and the rest of stderr.
+fn exit_of(child: &mut std::process::Child, err: &mpsc::Receiver<String>) -> (Option<i32>, String) {
+    for _ in 0..150 {
+        if let Some(st) = child.try_wait().unwrap() {
+            std::thread::sleep(Duration::from_millis(100));
+            return (st.code(), err.try_iter().collect::<Vec<_>>().join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!(
+        "watch did not stop: {:?}",
+        err.try_iter().collect::<Vec<_>>()
+    );
+}
+
+/// Issue 14: `watch --keep-session | head -1` stops once its reader is gone, without
+/// acknowledging what it could not hand on; the next `watch` of that session gets it.
+#[test]
+fn watch_stops_when_its_reader_goes_and_the_session_keeps_the_rest() {
+    let (h, m) = setup();
+    let session = ["--keep-session", "--client-id", "acme-kept-1"];
+    let (mut child, err) = spawn_watch(&h, &session, Stdio::piped());
+    wait_subscribed(&err);
+    m.publish(ITEM_TOPIC, br#"{"uid":"m1"}"#, false);
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\"m1\""), "{first}");
+    // The reader is gone now (like `head -1` exiting).
+    for n in 2..=4 {
+        m.publish(ITEM_TOPIC, format!(r#"{{"uid":"m{n}"}}"#).as_bytes(), false);
+    }
+    let (code, rest) = exit_of(&mut child, &err);
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(
+        !rest.contains("ERROR") && !rest.contains("internal"),
+        "{rest}"
+    );
+    m.publish(ITEM_TOPIC, br#"{"uid":"m5"}"#, false);
+
+    let (child, err) = spawn_watch(
+        &h,
+        &[&session[..], &["--count", "4"]].concat(),
+        Stdio::piped(),
+    );
+    let out = child.wait_with_output().unwrap();
+    let stderr = err.try_iter().collect::<Vec<_>>().join("\n");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let uids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["payload"]["uid"].to_string()
+        })
+        .collect();
+    assert_eq!(uids, ["\"m2\"", "\"m3\"", "\"m4\"", "\"m5\""], "{stderr}");
+}
+
+/// A full disk behind stdout stops `watch` with 74, the reason in words.
+#[test]
+fn watch_into_a_full_disk_exits_74() {
+    let (h, m) = setup();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let (mut child, err) = spawn_watch(&h, &[], Stdio::from(full));
+    wait_subscribed(&err);
+    m.publish(ITEM_TOPIC, br#"{"uid":"m1"}"#, false);
+    let (code, rest) = exit_of(&mut child, &err);
+    assert_eq!(code, Some(74), "{rest}");
+    assert_eq!(
+        rest,
+        "ERROR: cannot write to standard output: the disk is full; check where the output is redirected"
+    );
+}
+
+/// `test-connect | true` and `> /dev/full`: the check still runs and exits with its
+/// own code, or 74 when the report could not be written.
+#[test]
+fn test_connect_with_a_closed_or_full_stdout() {
+    let (h, _m) = setup();
+    let run = |stdout: Stdio| {
+        let out = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"))
+            .arg("--home")
+            .arg(h.path())
+            .args(["test-connect", "--count", "0"])
+            .env_remove("CENTILOC_MQTT_PASSWORD")
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (r, w) = std::io::pipe().unwrap();
+    drop(r);
+    let (code, err) = run(Stdio::from(w));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(err, "");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let (code, err) = run(Stdio::from(full));
+    assert_eq!(code, Some(74), "{err}");
+    assert_eq!(
+        err,
+        "ERROR: cannot write to standard output: the disk is full; check where the output is redirected\n"
+    );
+}

@@ -130,7 +130,7 @@ fn archived(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 fn support_reply_to_status_all_green() {
     let (h, ca, csr) = setup("demo");
     // The simple way support might sign: openssl x509 -req -days 365 (made version 3 with
-    // an extension file; plain, it makes a version 1 certificate, refused below).
+    // an extension file; plain, it makes version 1: tests/install_client_auth.rs).
     let cert = ca.sign_v3(&csr, 365);
     install(&h, &cert).success().stdout(
         predicate::str::contains("Installed")
@@ -313,86 +313,6 @@ fn refused(h: &TestHome, args: &[&str], code: i32, says: &[&str]) {
     assert_eq!(snapshot(h.path()), before, "{args:?} changed files");
 }
 
-/// `openssl x509 -req -days 365` without extensions makes a version 1 certificate, which
-/// rustls cannot present: install-cert refuses it (65) unless --force, and status marks it
-/// wrong, both in the same plain words.
-#[test]
-fn a_version_1_certificate_is_refused_unless_forced_and_status_marks_it_wrong() {
-    let (h, ca, csr) = setup("demo");
-    let v1 = ca.sign(&csr, 365);
-    assert!(
-        openssl(Path::new("/"), &["x509", "-in", s(&v1), "-noout", "-text"])
-            .contains("Version: 1 (0x0)")
-    );
-    refused(
-        &h,
-        &[s(&v1)],
-        65,
-        &[
-            "X.509 version 1",
-            "has no extensions",
-            "(rustls/webpki) cannot present it",
-            "ask Centiloc support for a version 3 certificate",
-            "--force",
-        ],
-    );
-    let out = h
-        .cmd()
-        .args(["install-cert", "--format", "json", s(&v1)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(65));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["ok"], false);
-    assert_eq!(doc["exit_code"], 65);
-    assert!(
-        doc["error"].as_str().unwrap().contains("version 1"),
-        "{doc}"
-    );
-
-    // --force installs it for other clients, saying what it means.
-    h.cmd()
-        .args(["install-cert", "--force", s(&v1)])
-        .assert()
-        .success()
-        .stderr(predicate::str::contains("X.509 version 1"))
-        .stderr(predicate::str::contains(
-            "test-connect and watch cannot use it",
-        ));
-    h.cmd().args(["install-ca", s(&ca.cert)]).assert().success();
-    h.cmd()
-        .args(["credentials", "--username", "demo-mqtt", "--password-stdin"])
-        .write_stdin("pa55word\n")
-        .assert()
-        .success();
-    let out = h.cmd().arg("status").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(65), "{text}");
-    assert!(
-        text.contains("✗ X.509 version")
-            && text.contains("(rustls/webpki) cannot present it")
-            && text.contains("ask Centiloc support for a version 3 certificate"),
-        "{text}"
-    );
-    assert!(!text.contains("Ready to connect"), "{text}");
-    h.cmd()
-        .arg("list")
-        .assert()
-        .stdout(predicate::str::contains("wrong certificate"));
-    // Pre-flight stops it with the same words, never rustls's Debug text.
-    let out = h
-        .cmd()
-        .args(["test-connect", "--broker", "127.0.0.1:1"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(65), "{err}");
-    assert!(
-        err.contains("X.509 version 1") && !err.contains("OtherError"),
-        "{err}"
-    );
-}
-
 #[test]
 fn every_refusal_names_both_values_and_changes_nothing() {
     let (h, ca, csr) = setup("demo");
@@ -546,17 +466,6 @@ fn odd_but_usable_certificates_install_with_warnings() {
                 "its emailAddress is \"x@other.example\"",
             )),
         );
-
-    // extendedKeyUsage present without clientAuth (a server certificate).
-    let server = ca.sign_ext(
-        &csr,
-        &asn1_time(now() - 60),
-        &asn1_time(now() + 365 * 86_400),
-        "server_ext",
-    );
-    install(&h, &server)
-        .success()
-        .stderr(predicate::str::contains("does not include clientAuth"));
 
     // Far from the documented year.
     install(&h, &ca.sign_v3(&csr, 30))

@@ -7,8 +7,8 @@ use std::io::BufRead;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::Ctx;
 use crate::cli::CredentialsArgs;
+use crate::context::Ctx;
 use crate::credentials::{PASSWORD_ENV, store_password};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
@@ -156,7 +156,9 @@ fn password_from_terminal() -> Result<Zeroizing<String>> {
         let first = ask("MQTT password (hidden): ")?;
         if first.is_empty() {
             if left > 0 {
-                eprintln!("  The password is empty: type the one Centiloc support gave you.");
+                crate::output::write_stderr(
+                    "  The password is empty: type the one Centiloc support gave you.",
+                );
             }
             continue;
         }
@@ -166,10 +168,10 @@ fn password_from_terminal() -> Result<Zeroizing<String>> {
         }
         mismatches += 1;
         if left > 0 {
-            eprintln!(
+            crate::output::write_stderr(&format!(
                 "  The two entries differ; try again ({left} {} left).",
                 if left == 1 { "try" } else { "tries" }
-            );
+            ));
         }
     }
     let why = if mismatches > 0 {

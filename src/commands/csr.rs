@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use super::Ctx;
 use crate::cli::CsrArgs;
 use crate::config::{self, Notify};
+use crate::context::Ctx;
 use crate::csr::{self, Subject};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::output::{self, Format};
 
-use super::Ctx;
+use crate::context::Ctx;
 
 /// What `decode` was asked to do, once the flags are checked.
 struct Settings {

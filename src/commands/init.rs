@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::Ctx;
 use crate::cli::InitArgs;
+use crate::context::Ctx;
 use crate::csr::Subject;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;

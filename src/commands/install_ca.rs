@@ -4,9 +4,9 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::Ctx;
 use crate::cert;
 use crate::cli::InstallCaArgs;
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
 use crate::install::{self, when};

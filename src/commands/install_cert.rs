@@ -6,9 +6,9 @@ use std::path::Path;
 use chrono::Utc;
 use serde_json::json;
 
-use super::Ctx;
 use crate::cert::{self, Certificate};
 use crate::cli::InstallCertArgs;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::install::{self, Installed, KeyFacts, Plan, Target, when};
@@ -16,6 +16,7 @@ use crate::mqtt::StageReport;
 use crate::output::{Format, safe};
 use crate::paths::ProfilePaths;
 use crate::store;
+use crate::support_reply::{self, Received};
 
 pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
     let mut stages = Vec::new();
@@ -54,23 +55,26 @@ fn install_cert(
     // The lock is taken before reading the input, so that the plan is made from the state
     // the commit will change, and a second run is told "locked" instead of racing.
     let _lock = store::lock(&paths.lock())?;
-    let chain = cert::load_chain(&args.file)?;
+    let received = read_reply(&args.file)?;
     let issuer = match &args.issuer {
         Some(f) => Some(first_certificate(f)?),
         None => None,
     };
     let installed = installed_chain(&paths.cert());
     let now = Utc::now();
-    let plan = install::plan(
+    let keys = KeyFacts::read(&paths)?;
+    let (chain, notes) = install::arrange(received, &keys);
+    let mut plan = install::plan(
         &source_name(&args.file),
         chain,
         &profile,
-        &KeyFacts::read(&paths)?,
+        &keys,
         issuer.as_ref(),
         installed.as_deref(),
         args.force,
         now,
     )?;
+    plan.notes.splice(0..0, notes);
     if args.test && !plan.unchanged {
         // Issue 5: a renewal must never replace a working certificate with a broken one,
         // so prove the new pair against the broker before anything is written.
@@ -101,7 +105,8 @@ fn test_before_install(
         .map_err(|e| Error::write(&paths.dir, e))?;
     std::io::Write::write_all(&mut tmp, plan.pem().as_bytes())
         .map_err(|e| Error::write(tmp.path(), e))?;
-    super::connect::probe(ctx, key, tmp.path().to_path_buf(), quiet, stages).map_err(|e| match e {
+    let defaults = super::session_request(&crate::cli::ConnectArgs::defaults());
+    crate::mqtt::setup::probe(ctx, &defaults, key, tmp.path().to_path_buf(), quiet, stages).map_err(|e| match e {
         Error::Connection { message, code } => Error::Connection {
             message: format!(
                 "the certificate was not installed, nothing was changed: the connection test with it failed: {message}"
@@ -110,6 +115,17 @@ fn test_before_install(
         },
         other => other,
     })
+}
+
+/// The certificates of `file` (`-`: stdin) in any form support sends (issue 11).
+fn read_reply(file: &Path) -> Result<Received> {
+    let bytes = cert::read_input(file)?;
+    let name = if file == Path::new("-") {
+        Path::new("standard input")
+    } else {
+        file
+    };
+    support_reply::read(name, &bytes)
 }
 
 fn first_certificate(file: &Path) -> Result<Certificate> {

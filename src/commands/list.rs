@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::Ctx;
 use crate::cert::Certificate;
 use crate::cli::ListArgs;
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
 use crate::output::{Format, safe};

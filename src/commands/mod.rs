@@ -1,117 +1,28 @@
 //! One module per command. Each takes the shared [`Ctx`] and its own clap args, and
 //! returns the exit code for success paths that are not plain 0 (e.g. `check-expiry`).
 
-use std::path::PathBuf;
-
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConnectArgs};
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
+use crate::mqtt::setup::Request;
+use crate::mqtt::topics::TopicChoice;
 use crate::output::Output;
-use crate::paths::{self, Home, ProfilePaths};
-use crate::profile::Profile;
-use crate::{renewal, store};
+use crate::paths::{self, Home};
 
 mod check_expiry;
 mod connect;
 mod credentials;
 mod csr;
 mod decode;
-mod expiry_notify;
-mod expiry_report;
 mod init;
 mod install_ca;
 mod install_cert;
 mod list;
-mod message;
 mod renew;
 mod snippet;
 mod status;
 mod watch;
-
-/// What every command needs: where files live, which profile, how to report.
-pub struct Ctx {
-    pub home: Home,
-    /// `--home` as given, to repeat it in the "next step" commands we print.
-    pub home_flag: Option<PathBuf>,
-    pub profile: String,
-    pub out: Output,
-}
-
-impl Ctx {
-    pub fn paths(&self) -> ProfilePaths {
-        self.home.profile(&self.profile)
-    }
-
-    /// The profile's paths and validated settings; [`crate::error::Error::NoProfile`] if absent.
-    /// Finishes a renewal promotion a crash interrupted, so that every command sees a
-    /// consistent profile (see `renewal`).
-    pub fn load(&self) -> Result<(ProfilePaths, Profile)> {
-        let paths = self.paths();
-        let profile = Profile::load(&paths).map_err(|e| match e {
-            crate::error::Error::NoProfile { name, dir, .. } => crate::error::Error::NoProfile {
-                name,
-                dir,
-                init_cmd: self.cmd("init --tenant ID --org NAME --email ADDRESS"),
-            },
-            other => other,
-        })?;
-        self.finish_interrupted_promotion(&paths);
-        Ok((paths, profile))
-    }
-
-    /// Best effort: a run holding the lock is finishing it already, and a read-only
-    /// command (e.g. a monitoring user's `check-expiry`) must not fail because of it.
-    fn finish_interrupted_promotion(&self, paths: &ProfilePaths) {
-        if !renewal::needs_recovery(paths) && !store::needs_recovery(&paths.dir) {
-            return;
-        }
-        let Ok(_lock) = store::lock(&paths.lock()) else {
-            return;
-        };
-        match renewal::recover(paths) {
-            Ok(Some(dir)) => self.out.note(format!(
-                "finished an interrupted certificate renewal; the replaced key, CSR and certificate are in {}",
-                dir.display()
-            )),
-            Ok(None) => {}
-            Err(e) => self.out.warn(e.to_string()),
-        }
-    }
-
-    /// A command line the user can paste, carrying this run's --home and --profile.
-    pub fn cmd(&self, rest: &str) -> String {
-        self.cmd_for(&self.profile, rest)
-    }
-
-    /// Like [`Ctx::cmd`] for another profile (`check-expiry --all` names each one's fix).
-    pub fn cmd_for(&self, profile: &str, rest: &str) -> String {
-        let mut s = String::from("centiloc-cert");
-        if let Some(h) = &self.home_flag {
-            s.push_str(&format!(
-                " --home {}",
-                shell_quote(&h.display().to_string())
-            ));
-        }
-        if profile != "default" {
-            s.push_str(&format!(" --profile {}", shell_quote(profile)));
-        }
-        s.push(' ');
-        s.push_str(rest);
-        s
-    }
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
@@ -151,14 +62,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_quote_only_when_needed() {
-        assert_eq!(shell_quote("/tmp/x"), "/tmp/x");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+/// The session options of `test-connect`, `watch` (and `install-cert --test`, with the
+/// defaults) as the MQTT setup takes them.
+fn session_request(a: &ConnectArgs) -> Request {
+    Request {
+        broker: a.broker.clone(),
+        ca: a.ca.clone(),
+        topics: TopicChoice {
+            kinds: a.topics.clone(),
+            encodings: a.encoding.clone(),
+            custom: a.topic.clone(),
+            share: a.share.clone(),
+        },
+        client_id: a.client_id.clone(),
+        connect_timeout: a.connect_timeout,
     }
 }

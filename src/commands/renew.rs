@@ -6,9 +6,9 @@
 
 use serde_json::json;
 
-use super::Ctx;
 use crate::cert;
 use crate::cli::RenewArgs;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::keys::PrivateKey;

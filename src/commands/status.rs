@@ -4,8 +4,8 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::Ctx;
 use crate::cli::StatusArgs;
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
 use crate::install::when;
@@ -87,12 +87,6 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
             count(State::Wrong)
         ),
     });
-    println_all(&text);
+    ctx.out.text(format!("{text}\n"));
     Ok(code)
-}
-
-/// The checklist prints as one block, even under --quiet when something is not ready.
-fn println_all(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }

@@ -1,19 +1,20 @@
 //! `watch`: the `test-connect` session kept open. Every message printed as it arrives,
 //! reconnection with exponential backoff and jitter, clean DISCONNECT on SIGINT/SIGTERM.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::Utc;
 use rumqttc::Publish;
 
-use super::Ctx;
-use super::connect::{encoding_for, prepare, runtime, shutdown_signal};
-use super::message::{decode_message, stamp, write_message_json};
 use crate::cli::WatchArgs;
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
+use crate::mqtt::message::{decode_message, stamp, write_message_json};
+use crate::mqtt::setup::{prepare, runtime, shutdown_signal};
+use crate::mqtt::topics::encoding_for;
 use crate::mqtt::{self, Failure, Session, Subscription};
 use crate::output::{Format, safe};
 
@@ -22,7 +23,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub fn run(ctx: &Ctx, a: WatchArgs) -> Result<ExitCode> {
     let format = a.conn.format;
-    let p = prepare(ctx, &a.conn, !a.keep_session)?;
+    let p = prepare(ctx, &super::session_request(&a.conn), !a.keep_session)?;
     let rt = runtime()?;
     rt.block_on(watch(ctx, &p.settings, &p.subs, format, a.count))?;
     Ok(ExitCode::Ok)
@@ -68,12 +69,21 @@ async fn watch(
                 ));
                 connected_once = true;
                 match pump(&mut session, &mut printer, &mut shutdown).await {
-                    Ok(()) => {
+                    Ok(Stop::Done) => {
                         session.disconnect().await;
                         ctx.out.note(format!("disconnected from {}", s.broker));
                         return Ok(());
                     }
-                    Err(f) => f,
+                    // `main` reports a failed stdout (exit 74), or nothing when the
+                    // reader went away.
+                    Ok(Stop::OutputGone) => {
+                        session.disconnect().await;
+                        return Ok(());
+                    }
+                    Err(f) => {
+                        printer.connection_lost();
+                        f
+                    }
                 }
             }
             // Before the first success, a refusal or a TLS/config problem will not fix
@@ -120,28 +130,43 @@ async fn open_and_subscribe(
     }
 }
 
-/// Prints messages until the connection fails (`Err`) or a signal arrives (`Ok`).
+/// Why [`pump`] stopped without a connection failure.
+enum Stop {
+    /// `--count` messages printed, or a signal.
+    Done,
+    /// Standard output failed (its reader went away, or a full disk): nothing more can
+    /// be handed on.
+    OutputGone,
+}
+
+/// Prints messages until the connection fails (`Err`), a signal arrives or the output
+/// fails. A message is acknowledged only once its line reached stdout: one that could
+/// not be handed on is redelivered to the next `watch --keep-session` (issue 14).
 async fn pump(
     session: &mut Session,
     printer: &mut Printer<'_>,
     shutdown: &mut Shutdown,
-) -> Result<(), Failure> {
+) -> Result<Stop, Failure> {
     loop {
         while let Some(p) = session.try_next()? {
-            printer.print(&p);
+            printer.print(p);
             if printer.done() {
-                printer.flush();
+                if printer.flush(session).is_err() {
+                    return Ok(Stop::OutputGone);
+                }
                 // Send the PUBACKs of what was printed before DISCONNECT.
                 session.fill_acks().await?;
-                return Ok(());
+                return Ok(Stop::Done);
             }
         }
         // Flush once per batch read from the socket, not per message: output keeps up
         // with the broker, and a pipe reader still sees each batch at once.
-        printer.flush();
+        if printer.flush(session).is_err() {
+            return Ok(Stop::OutputGone);
+        }
         tokio::select! {
             r = session.fill() => r?,
-            _ = &mut *shutdown => return Ok(()),
+            _ = &mut *shutdown => return Ok(Stop::Done),
         }
     }
 }
@@ -158,11 +183,14 @@ fn backoff(attempt: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-/// Message output on a buffered stdout; undecodable messages are reported on stderr.
+/// Message output, buffered per batch; undecodable messages are reported on stderr.
 struct Printer<'a> {
     format: Format,
     subs: &'a [Subscription],
-    out: BufWriter<std::io::Stdout>,
+    /// The lines of this batch, written to stdout by [`Printer::flush`].
+    buf: Vec<u8>,
+    /// The messages of this batch, acknowledged once their lines are written.
+    unacked: Vec<Publish>,
     /// Messages printed so far, and the --count to stop at (0: never).
     printed: u64,
     count: u64,
@@ -173,9 +201,10 @@ impl<'a> Printer<'a> {
         Printer {
             format,
             subs,
+            buf: Vec::with_capacity(64 * 1024),
+            unacked: Vec::new(),
             printed: 0,
             count,
-            out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
         }
     }
 
@@ -183,34 +212,65 @@ impl<'a> Printer<'a> {
         self.count > 0 && self.printed >= self.count
     }
 
-    fn print(&mut self, p: &Publish) {
+    fn print(&mut self, p: Publish) {
         self.printed += 1;
         let now = Utc::now();
         let decoded = decode_message(encoding_for(self.subs, &p.topic), &p.payload);
-        if let Err(e) = &decoded {
+        match &decoded {
             // Never fatal (issue 5): say so and go on with the next message.
-            eprintln!(
+            Err(e) => crate::output::write_stderr(&format!(
                 "Warning: skipped a message on {} ({} bytes) that cannot be decoded: {e}",
                 safe(&p.topic),
                 p.payload.len()
-            );
-            return;
+            )),
+            Ok(d) => {
+                // Writing to a Vec cannot fail.
+                let _ = match self.format {
+                    Format::Json => write_message_json(
+                        &mut self.buf,
+                        &p.topic,
+                        &p.payload,
+                        p.retain,
+                        now,
+                        &decoded,
+                    )
+                    .and_then(|_| self.buf.write_all(b"\n")),
+                    Format::Text => {
+                        writeln!(
+                            self.buf,
+                            "{} {} {}",
+                            stamp(now),
+                            safe(&p.topic),
+                            d.summary()
+                        )
+                    }
+                };
+            }
         }
-        // A closed pipe (`watch | head`) is not an error worth reporting.
-        let _ = match self.format {
-            Format::Json => {
-                write_message_json(&mut self.out, &p.topic, &p.payload, p.retain, now, &decoded)
-                    .and_then(|_| self.out.write_all(b"\n"))
-            }
-            Format::Text => {
-                let summary = decoded.map(|d| d.summary()).unwrap_or_default();
-                writeln!(self.out, "{} {} {summary}", stamp(now), safe(&p.topic))
-            }
-        };
+        self.unacked.push(p);
     }
 
-    fn flush(&mut self) {
-        let _ = self.out.flush();
+    /// After a lost connection: the lines already made are still handed on, but their
+    /// PUBACKs would name packet IDs of the old connection (a persistent session
+    /// redelivers those messages instead).
+    fn connection_lost(&mut self) {
+        let _ = crate::output::try_write_stdout(&self.buf);
+        self.buf.clear();
+        self.unacked.clear();
+    }
+
+    /// Writes the batch to stdout and acknowledges its messages; on failure nothing of
+    /// the batch is acknowledged (part of it may have been written: a redelivered
+    /// duplicate is what QoS 1 allows, a lost message is not).
+    fn flush(&mut self, session: &mut Session) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            crate::output::try_write_stdout(&self.buf)?;
+            self.buf.clear();
+        }
+        for p in self.unacked.drain(..) {
+            session.ack(&p);
+        }
+        Ok(())
     }
 }
 

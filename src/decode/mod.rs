@@ -1,6 +1,7 @@
 //! Making Centiloc payloads readable: plain bytes in, a [`Decoded`] value out, no I/O.
 //! `decode`, `test-connect` and `watch` all go through [`decode`]; the encoding comes
-//! from `--encoding` or from the topic ([`Encoding::from_topic`]).
+//! from `--encoding`, from the topic (`mqtt::topics` knows Centiloc's topics) or from
+//! the payload's first byte ([`Encoding::guess`]).
 //!
 //! - [`raw_proto`]: protobuf without a schema, identical to `protoc --decode_raw`.
 //! - [`schema`]: protobuf with the customer's `.proto` (compiled at run time).
@@ -25,27 +26,6 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// The encoding Centiloc uses on `topic` (SPEC: Facts about the Centiloc side):
-    /// `.../json/...` is JSON; `.../proto/...` and the legacy `centiloc/<tenant>` are
-    /// protobuf. A shared-subscription prefix `$share/<group>/` is ignored. `None` for a
-    /// topic that says nothing.
-    pub fn from_topic(topic: &str) -> Option<Encoding> {
-        let topic = match topic.strip_prefix("$share/") {
-            Some(rest) => rest.split_once('/').map_or("", |(_, t)| t),
-            None => topic,
-        };
-        let levels: Vec<&str> = topic.split('/').collect();
-        if levels.contains(&"json") {
-            Some(Encoding::Json)
-        } else if levels.contains(&"proto")
-            || (levels.len() == 2 && levels[0] == "centiloc" && !levels[1].is_empty())
-        {
-            Some(Encoding::Proto)
-        } else {
-            None
-        }
-    }
-
     /// For a payload of unknown origin (`decode` without `--encoding`): JSON when its
     /// first non-blank byte is `{` or `[`, else protobuf. In wire format those bytes
     /// would open a proto2 group (fields 15 and 11); Centiloc's schema is proto3 and has
@@ -166,29 +146,6 @@ impl Decoded {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encoding_from_centiloc_topics() {
-        use Encoding::*;
-        assert_eq!(Encoding::from_topic("centiloc/acme"), Some(Proto));
-        assert_eq!(
-            Encoding::from_topic("centiloc/acme/json/item/v1/update"),
-            Some(Json)
-        );
-        assert_eq!(
-            Encoding::from_topic("centiloc/acme/proto/board/v1/update"),
-            Some(Proto)
-        );
-        assert_eq!(
-            Encoding::from_topic("$share/acme-g/centiloc/acme/json/board/v1/update"),
-            Some(Json)
-        );
-        assert_eq!(
-            Encoding::from_topic("$share/acme-g/centiloc/acme"),
-            Some(Proto)
-        );
-        assert_eq!(Encoding::from_topic("other/topic/x"), None);
-    }
 
     #[test]
     fn guess_prefers_json_only_for_json_looking_bytes() {

@@ -5,7 +5,10 @@
 //! [`check`] is the reusable probe: `test-connect` is a report around it, and
 //! `install-cert --test` can run it with the pending key and certificate.
 
+pub mod message;
+pub mod report;
 pub mod session;
+pub mod setup;
 pub mod tls;
 pub mod topics;
 
@@ -280,6 +283,7 @@ async fn receive(
     while *received < count {
         while let Some(p) = session.try_next().map_err(Some)? {
             obs.message(&p, Utc::now());
+            session.ack(&p);
             *received += 1;
             if *received >= count {
                 return Ok(());
@@ -355,7 +359,7 @@ pub fn preflight(
             fix: fix("renew"),
         });
     }
-    if let Some(reason) = leaf.version_problem() {
+    if let Some(reason) = leaf.client_auth_problem() {
         return Err(Error::BadData {
             path: files.cert.clone(),
             reason,

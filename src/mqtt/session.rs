@@ -278,27 +278,22 @@ impl Session {
                     }
                     return Ok(granted);
                 }
-                Packet::Publish(p) => {
-                    self.ack(&p);
-                    self.early.push_back(p);
-                }
+                Packet::Publish(p) => self.early.push_back(p),
                 _ => continue,
             }
         }
     }
 
-    /// The next message already received, without waiting; acknowledges QoS 1 (the
-    /// PUBACK goes out with the next [`Session::fill`], batched).
+    /// The next message already received, without waiting. Not acknowledged: the caller
+    /// calls [`Session::ack`] once the message is handed on, so that one it could not
+    /// hand on is redelivered to a persistent session (issue 14).
     pub fn try_next(&mut self) -> Result<Option<Publish>, Failure> {
         if let Some(p) = self.early.pop_front() {
             return Ok(Some(p));
         }
         loop {
             match Packet::read(&mut self.rbuf, MAX_PACKET) {
-                Ok(Packet::Publish(p)) => {
-                    self.ack(&p);
-                    return Ok(Some(p));
-                }
+                Ok(Packet::Publish(p)) => return Ok(Some(p)),
                 Ok(Packet::PingResp) => self.ping_outstanding = false,
                 Ok(_) => {}
                 Err(mqttbytes::Error::InsufficientBytes(_)) => return Ok(None),
@@ -346,7 +341,9 @@ impl Session {
         .await;
     }
 
-    fn ack(&mut self, p: &Publish) {
+    /// Acknowledges a QoS 1 message; the PUBACK goes out with the next
+    /// [`Session::fill`], [`Session::fill_acks`] or [`Session::disconnect`], batched.
+    pub fn ack(&mut self, p: &Publish) {
         if p.qos == QoS::AtLeastOnce {
             let _ = PubAck::new(p.pkid).write(&mut self.wbuf);
         }

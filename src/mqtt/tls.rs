@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore};
 
 use crate::cert::Certificate;
@@ -14,6 +16,13 @@ pub use super::Hints;
 
 /// TLS client settings: trust only `ca` (never the system store: the broker is Centiloc's
 /// own PKI), present `chain` signed for `key`.
+///
+/// The chain goes through a fixed client-certificate resolver rather than
+/// `with_client_auth_cert`: that one checks the key against the certificate by parsing
+/// it with webpki, which rejects X.509 version 1 certificates, what the plain
+/// `openssl x509 -req` recipe makes (issue 11). Presenting a certificate needs no parse,
+/// and brokers (mosquitto/OpenSSL) accept version 1; the key match is checked by our own
+/// code instead, here and in the pre-flight.
 pub fn client_config(
     ca: &[Certificate],
     chain: &[Certificate],
@@ -25,24 +34,40 @@ pub fn client_config(
             .add(CertificateDer::from(c.der().to_vec()))
             .map_err(|e| format!("the CA certificate cannot be used as a trust anchor ({e})"))?;
     }
-    let chain: Vec<CertificateDer<'static>> = chain
-        .iter()
-        .map(|c| CertificateDer::from(c.der().to_vec()))
-        .collect();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let identity = certified_key(&provider, chain, key)?;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| {
-            format!(
-                "the TLS library refused the certificate and key: {}",
-                describe(&e)
-            )
-        })?;
+        .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(identity)));
     Ok(Arc::new(config))
+}
+
+/// The chain and the signing key rustls presents, after our own check that the leaf
+/// holds `key` (the check rustls would do through webpki).
+fn certified_key(
+    provider: &CryptoProvider,
+    chain: &[Certificate],
+    key: &PrivateKey,
+) -> Result<CertifiedKey, String> {
+    match chain.first() {
+        Some(leaf) if leaf.holds_key(key.public_key_der()) => {}
+        Some(_) => {
+            return Err("the private key does not belong to the certificate".into());
+        }
+        None => return Err("there is no certificate to present".into()),
+    }
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec()));
+    let signer = provider
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| format!("the TLS library refused the private key: {}", describe(&e)))?;
+    let chain = chain
+        .iter()
+        .map(|c| CertificateDer::from(c.der().to_vec()))
+        .collect();
+    Ok(CertifiedKey::new(chain, signer))
 }
 
 /// Who a TLS failure points at.
@@ -153,7 +178,7 @@ pub fn cert_words(c: &CertificateError) -> String {
 /// webpki's errors print as their variant names.
 fn webpki_words(name: &str) -> String {
     match name {
-        "UnsupportedCertVersion" => "it is not an X.509 version 3 certificate (a version 1 certificate has no extensions, and rustls/webpki cannot use it): ask Centiloc support for a version 3 certificate".into(),
+        "UnsupportedCertVersion" => "it is not an X.509 version 3 certificate, which the TLS library (rustls/webpki) requires of the certificate it verifies".into(),
         "UnsupportedCriticalExtension" => {
             "it has a critical extension the TLS library does not support".into()
         }

@@ -31,9 +31,36 @@ pub fn centiloc_topic(tenant: &str, kind: Kind, encoding: Encoding) -> String {
     }
 }
 
-/// The encoding a topic name implies, for messages on Centiloc's topics.
+/// The encoding Centiloc uses on `topic` (SPEC: Facts about the Centiloc side):
+/// `.../json/...` is JSON; `.../proto/...` and the legacy `centiloc/<tenant>` are
+/// protobuf. A shared-subscription prefix `$share/<group>/` is ignored. `None` for a
+/// topic that says nothing.
 pub fn encoding_of(topic: &str) -> Option<Encoding> {
-    Encoding::from_topic(topic)
+    let topic = match topic.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or("", |(_, t)| t),
+        None => topic,
+    };
+    let levels: Vec<&str> = topic.split('/').collect();
+    if levels.contains(&"json") {
+        Some(Encoding::Json)
+    } else if levels.contains(&"proto")
+        || (levels.len() == 2 && levels[0] == "centiloc" && !levels[1].is_empty())
+    {
+        Some(Encoding::Proto)
+    } else {
+        None
+    }
+}
+
+/// The encoding of a message: the topic's, else the one given for its subscription.
+pub fn encoding_for(subs: &[Subscription], topic: &str) -> Option<Encoding> {
+    encoding_of(topic).or_else(|| match subs {
+        [one] => one.encoding,
+        _ => subs
+            .iter()
+            .find(|s| s.filter == topic || s.filter.ends_with(&format!("/{topic}")))
+            .and_then(|s| s.encoding),
+    })
 }
 
 /// What the user asked for on the command line, before validation.
@@ -149,5 +176,22 @@ mod tests {
         };
         let e = subscriptions("acme", &choice).unwrap_err().to_string();
         assert!(e.contains("start with the tenant ID \"acme\""), "{e}");
+    }
+
+    #[test]
+    fn encoding_from_centiloc_topics() {
+        use Encoding::*;
+        assert_eq!(encoding_of("centiloc/acme"), Some(Proto));
+        assert_eq!(encoding_of("centiloc/acme/json/item/v1/update"), Some(Json));
+        assert_eq!(
+            encoding_of("centiloc/acme/proto/board/v1/update"),
+            Some(Proto)
+        );
+        assert_eq!(
+            encoding_of("$share/acme-g/centiloc/acme/json/board/v1/update"),
+            Some(Json)
+        );
+        assert_eq!(encoding_of("$share/acme-g/centiloc/acme"), Some(Proto));
+        assert_eq!(encoding_of("other/topic/x"), None);
     }
 }

@@ -348,3 +348,31 @@ pub fn asn1_time(epoch: i64) -> String {
         .format("%Y%m%d%H%M%SZ")
         .to_string()
 }
+
+/// Runs `install-cert` with `args` (stdin `input` when given), expecting exit `code`, one
+/// `ERROR:` sentence holding every text of `says`, and the whole home byte-identical
+/// afterwards. Returns stderr.
+pub fn assert_install_refused(
+    h: &TestHome,
+    args: &[&str],
+    input: Option<&[u8]>,
+    code: i32,
+    says: &[&str],
+) -> String {
+    let before = snapshot(h.path());
+    let mut c = h.cmd();
+    c.arg("install-cert").args(args);
+    if let Some(bytes) = input {
+        c.write_stdin(bytes.to_vec());
+    }
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert!(err.starts_with("ERROR: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
+    for s in says {
+        assert!(err.contains(s), "{args:?}: {s:?} not in {err}");
+    }
+    assert_eq!(snapshot(h.path()), before, "{args:?} changed files");
+    err
+}

@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use super::Ctx;
-use super::check_expiry::{Checked, Facts, Kind};
-use super::expiry_report::renew_steps;
+use super::report::renew_steps;
+use super::{Checked, Facts, Kind, Owner};
 use crate::config::{self, Notify};
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::expiry::{self, DEFAULT_NOTICE_DAYS, Notice};
 use crate::notices::Notices;
@@ -292,15 +292,18 @@ fn print_dry_run(
     from: &Mailbox,
     to: &Mailbox,
     r: &Rendered,
-    owner: &super::check_expiry::Owner,
+    owner: &Owner,
     kind: Kind,
     due: Notice,
 ) {
-    println!(
-        "--- dry run: {} notice for profile {} ({} certificate), not sent ---",
-        notice_name(due),
-        owner.name,
-        kind.as_str()
+    crate::output::write_stdout(
+        format!(
+            "--- dry run: {} notice for profile {} ({} certificate), not sent ---\n{}",
+            notice_name(due),
+            owner.name,
+            kind.as_str(),
+            notify::preview(from, to, r)
+        )
+        .as_bytes(),
     );
-    print!("{}", notify::preview(from, to, r));
 }

@@ -4,14 +4,13 @@
 //! (text), serde's escaping (JSON) or label escaping (Prometheus).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use super::Ctx;
-use super::check_expiry::{Checked, Kind, Problem};
+use super::{Checked, Facts, Kind, Problem};
 use crate::cli::ExpiryFormat;
+use crate::context::Ctx;
 use crate::expiry::{self, State};
 use crate::output::safe;
 
@@ -29,9 +28,8 @@ pub fn print(
         ExpiryFormat::Json => json(ctx, checked, nothing, now),
         ExpiryFormat::Prometheus => prometheus(checked, now),
     };
-    // One write for the whole report: 10,000 lines must not cost 10,000 syscalls. A
-    // closed pipe (`| head`) is not an error worth reporting.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    // One write for the whole report: 10,000 lines must not cost 10,000 syscalls.
+    crate::output::write_stdout(text.as_bytes());
 }
 
 /// One line per certificate, worst first (Icinga/Nagios severity: CRITICAL, UNKNOWN,
@@ -224,7 +222,7 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
     }
 }
 
-fn facts(c: &Checked) -> Option<&super::check_expiry::Facts> {
+fn facts(c: &Checked) -> Option<&Facts> {
     c.outcome.as_ref().ok()
 }
 

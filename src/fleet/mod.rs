@@ -1,0 +1,166 @@
+//! The certificates `check-expiry` looks at across a home: which certificate of which
+//! profile ([`Kind`], [`Owner`]), what its file says ([`Facts`]), the verdict with the
+//! limits that applied ([`Checked`]), or why there is none ([`Problem`]). [`scan`] reads
+//! them, [`report`] renders them, [`notice`] e-mails the notices that are due. The
+//! verdict itself is [`crate::expiry`]'s.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::expiry::{self, Limits, State, Verdict};
+use crate::profile::Profile;
+
+pub mod notice;
+pub mod report;
+pub mod scan;
+
+/// Which certificate of a profile, or a file given with `--cert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Client,
+    Ca,
+    File,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Client => "client",
+            Kind::Ca => "ca",
+            Kind::File => "file",
+        }
+    }
+}
+
+/// The profile a certificate belongs to, as far as check-expiry needs it.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub name: String,
+    pub dir: PathBuf,
+    /// `None` when profile.toml could not be read (then the line says why).
+    pub profile: Option<Profile>,
+    /// mtime of `pending/certificate-request.csr`: a renewal waiting for its certificate.
+    pub pending_since: Option<DateTime<Utc>>,
+}
+
+/// What was found in one certificate file.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub subject: String,
+    pub common_name: Option<String>,
+    pub serial: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    /// SHA-256 of the DER: the key of `notices.toml` (empty unless `--notify`).
+    pub fingerprint: String,
+    pub verdict: Verdict,
+}
+
+/// One checked certificate.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// Shared by the profile's two certificates (no copy of its settings per line).
+    pub owner: Option<Arc<Owner>>,
+    pub kind: Kind,
+    pub file: PathBuf,
+    pub limits: Limits,
+    /// The facts, or why there are none (missing file, unreadable, broken profile).
+    pub outcome: std::result::Result<Facts, Problem>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Problem {
+    Missing,
+    /// The certificate file exists but cannot be read or parsed.
+    Unreadable(String),
+    /// `profile.toml` cannot be read, is invalid, or sets contradictory thresholds: the
+    /// sentence names the file and the fix.
+    BadProfile(String),
+}
+
+impl Checked {
+    pub fn state(&self) -> State {
+        match &self.outcome {
+            Ok(f) => f.verdict.state,
+            Err(_) => State::Unknown,
+        }
+    }
+
+    /// When the profile's renewal CSR was made, on the client certificate's line only:
+    /// a renewal replaces the client certificate, never the CA.
+    pub fn pending_since(&self) -> Option<DateTime<Utc>> {
+        match self.kind {
+            Kind::Client => self.owner.as_ref().and_then(|o| o.pending_since),
+            Kind::Ca | Kind::File => None,
+        }
+    }
+}
+
+/// Thresholds from the command line; each unset one falls back to the profile, then to
+/// the defaults. The command line wins: it is what the person or cron job asked for now.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LimitFlags {
+    pub warn_days: Option<u32>,
+    pub critical_days: Option<u32>,
+}
+
+impl LimitFlags {
+    pub fn resolve(self, profile: Option<&Profile>) -> Limits {
+        let p = profile.map(|p| &p.expiry);
+        let d = Limits::default();
+        Limits {
+            warn_days: self
+                .warn_days
+                .or(p.and_then(|p| p.warn_days))
+                .unwrap_or(d.warn_days),
+            critical_days: self
+                .critical_days
+                .or(p.and_then(|p| p.critical_days))
+                .unwrap_or(d.critical_days),
+        }
+    }
+
+    /// Why the thresholds that apply to a profile contradict each other (critical above
+    /// warn), when `profile.toml` set at least one of them; `None` when they are fine.
+    /// Both from the command line is a usage error, caught before the scan. Treated as
+    /// an invalid `profile.toml` (check-expiry reports it UNKNOWN, naming the file): a
+    /// guess at which number was meant could report WARNING for what should be CRITICAL.
+    pub fn conflict(self, profile: &Profile, file: &Path) -> Option<String> {
+        let l = self.resolve(Some(profile));
+        // Only when a value in force came from profile.toml: that file is what to fix.
+        let e = &profile.expiry;
+        let set = (self.warn_days.is_none() && e.warn_days.is_some())
+            || (self.critical_days.is_none() && e.critical_days.is_some());
+        if l.critical_days <= l.warn_days || !set {
+            return None;
+        }
+        let source = |flag: Option<u32>, set: Option<u32>, key: &str, v: u32| match (flag, set) {
+            (Some(_), _) => format!("--{} {v}", key.replace('_', "-")),
+            (None, Some(_)) => format!("[expiry] {key} = {v}"),
+            (None, None) => format!("the default {key} {v}"),
+        };
+        Some(format!(
+            "{} is not valid: {} is more than {}, but CRITICAL must come after WARNING; set [expiry] critical_days to at most warn_days there (defaults: warn_days = {}, critical_days = {})",
+            file.display(),
+            source(
+                self.critical_days,
+                e.critical_days,
+                "critical_days",
+                l.critical_days
+            ),
+            source(self.warn_days, e.warn_days, "warn_days", l.warn_days),
+            expiry::DEFAULT_WARN_DAYS,
+            expiry::DEFAULT_CRITICAL_DAYS,
+        ))
+    }
+}
+
+/// What the scan needs to know besides the files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOptions {
+    pub limits: LimitFlags,
+    /// Compute SHA-256 fingerprints (the key of notices.toml); only `--notify` needs them.
+    pub fingerprints: bool,
+}

@@ -1,0 +1,217 @@
+//! Setting up a session for a profile: pre-flight (files, key match, expiry,
+//! credentials), the settings and subscriptions, the runtime and the signals that end
+//! it. Shared by `test-connect`, `watch` and `install-cert --test`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::report::Report;
+use super::topics::{self, TopicChoice};
+use super::{ConnectSettings, Hints, StageReport, Subscription, TlsFiles};
+use crate::context::Ctx;
+use crate::credentials;
+use crate::error::{Error, Result};
+use crate::output::{Format, Output};
+use crate::profile::{Broker, Profile};
+
+/// Warn about expiry this many days ahead unless the profile says otherwise (SPEC).
+const DEFAULT_WARN_DAYS: i64 = 30;
+
+/// What the command line asks of a session (`--broker`, `--ca`, topics, `--client-id`,
+/// `--connect-timeout`), before [`prepare`] checks it against the profile.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Overrides the profile's broker.
+    pub broker: Option<String>,
+    /// Overrides the profile's CA certificate file.
+    pub ca: Option<PathBuf>,
+    pub topics: TopicChoice,
+    /// Overrides the profile's client ID.
+    pub client_id: Option<String>,
+    pub connect_timeout: Duration,
+}
+
+/// Validated settings for a session with this profile: pre-flight passed.
+pub struct Prepared {
+    pub settings: ConnectSettings,
+    pub subs: Vec<Subscription>,
+}
+
+/// Pre-flight (files, key match, expiry, credentials) and the subscription list.
+pub fn prepare(ctx: &Ctx, a: &Request, clean_session: bool) -> Result<Prepared> {
+    prepare_with(ctx, a, clean_session, None)
+}
+
+/// [`prepare`] with other key and certificate files than the profile's (for
+/// `install-cert --test`, which proves a certificate before installing it).
+pub fn prepare_with(
+    ctx: &Ctx,
+    a: &Request,
+    clean_session: bool,
+    key_and_cert: Option<(PathBuf, PathBuf)>,
+) -> Result<Prepared> {
+    let (paths, profile) = ctx.load()?;
+    let broker = match &a.broker {
+        Some(b) => Broker::parse(b)?,
+        None => profile.broker.clone(),
+    };
+    // install-cert --test has neither --ca nor --broker, and a failure there is about the
+    // new certificate, not the installed one `status` checks.
+    let testing_new = key_and_cert.is_some();
+    let hints = Hints {
+        install_ca: ctx.cmd("install-ca FILE"),
+        ca_flag: !testing_new,
+        broker_flag: !testing_new,
+        check_cert: (!testing_new).then(|| ctx.cmd("status")),
+    };
+    let (key, cert) = key_and_cert.unwrap_or_else(|| (paths.key(), paths.cert()));
+    let files = TlsFiles {
+        key,
+        cert,
+        ca: a.ca.clone().unwrap_or_else(|| paths.ca()),
+    };
+    let now = Utc::now();
+    let id = super::preflight(&files, now, &|rest| ctx.cmd(rest), hints.ca_flag)?;
+    warn_expiry(ctx, &profile, &id.leaf, now);
+    let username = profile
+        .username
+        .clone()
+        .ok_or_else(|| Error::NotInstalled {
+            what: "the MQTT username",
+            path: paths.settings(),
+            fix: format!(
+                "set the username Centiloc support gave you with `{}`",
+                ctx.cmd("credentials --username NAME")
+            ),
+        })?;
+    let (password, _) = credentials::read_password(&paths)?.ok_or_else(|| Error::NotInstalled {
+        what: "the MQTT password",
+        path: paths.password(),
+        fix: format!(
+            "store it with `{}` or set CENTILOC_MQTT_PASSWORD",
+            ctx.cmd("credentials")
+        ),
+    })?;
+    let client_id = super::client_id(
+        &profile.tenant,
+        a.client_id.as_deref().or(profile.client_id.as_deref()),
+    )?;
+    let subs = topics::subscriptions(&profile.tenant, &a.topics)?;
+    Ok(Prepared {
+        settings: ConnectSettings {
+            broker,
+            ca_file: files.ca,
+            tls: id.tls,
+            username,
+            password,
+            client_id,
+            clean_session,
+            stage_timeout: a.connect_timeout,
+            hints,
+        },
+        subs,
+    })
+}
+
+fn warn_expiry(ctx: &Ctx, profile: &Profile, leaf: &crate::cert::Certificate, now: DateTime<Utc>) {
+    let warn_days = profile
+        .expiry
+        .warn_days
+        .map(i64::from)
+        .unwrap_or(DEFAULT_WARN_DAYS);
+    let left = leaf.days_left(now);
+    if left <= warn_days {
+        ctx.out.warn(format!(
+            "the client certificate expires {}, on {}: renew now with `{}`",
+            expires_in_words(left),
+            leaf.not_after.format("%Y-%m-%d %H:%M UTC"),
+            ctx.cmd("renew")
+        ));
+    }
+    if leaf.is_not_yet_valid(now) {
+        ctx.out.warn(format!(
+            "the client certificate is valid only from {}: the broker will refuse it until then",
+            leaf.not_before.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+}
+
+/// "within 24 hours", "in 1 day", "in 12 days" (whole days left, truncated).
+fn expires_in_words(days_left: i64) -> String {
+    match days_left {
+        i64::MIN..=0 => "within 24 hours".into(),
+        1 => "in 1 day".into(),
+        n => format!("in {n} days"),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, whichever comes first.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the network runtime: {e}")))
+}
+
+/// Connects and subscribes with `key` and `cert` (count 0: no message needed), printing
+/// the stages unless `quiet`; every stage that ran is pushed to `stages`. Err is the
+/// pre-flight error or the connection failure with its SPEC exit code.
+pub fn probe(
+    ctx: &Ctx,
+    a: &Request,
+    key: PathBuf,
+    cert: PathBuf,
+    quiet: bool,
+    stages: &mut Vec<StageReport>,
+) -> Result<()> {
+    let p = prepare_with(ctx, a, true, Some((key, cert)))?;
+    let out = Output {
+        quiet: quiet || ctx.out.quiet,
+        ..ctx.out
+    };
+    let mut report = Report::new(out, Format::Text, &p);
+    let result = runtime()?.block_on(super::check(
+        &p.settings,
+        &p.subs,
+        0,
+        Duration::ZERO,
+        shutdown_signal(),
+        &mut report,
+    ));
+    report.finish(&p.settings, &result);
+    stages.append(&mut report.stages);
+    match result.failure {
+        None => Ok(()),
+        Some(f) => Err(f.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_in_words() {
+        assert_eq!(expires_in_words(0), "within 24 hours");
+        assert_eq!(expires_in_words(1), "in 1 day");
+        assert_eq!(expires_in_words(12), "in 12 days");
+    }
+}
