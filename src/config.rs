@@ -130,16 +130,21 @@ pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
     let Some(text) = crate::input::read_text_if_exists(file, crate::input::Kind::Settings)? else {
         return Ok(None);
     };
+    parse_notify(file, &text)
+}
+
+/// `[notify]` from the text of `config.toml`; `file` only names it in errors.
+pub fn parse_notify(file: &Path, text: &str) -> Result<Option<Notify>> {
     let bad = |reason: String| Error::Config {
         path: file.to_path_buf(),
         reason,
     };
-    let raw: RawConfig = toml::from_str(&text).map_err(|e| bad(toml_reason(&text, &e)))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| bad(toml_reason(text, &e)))?;
     let Some(n) = raw.notify else {
         return Ok(None);
     };
     let at = |key: &str| {
-        key_line(&text, key)
+        key_line(text, key)
             .map(|l| format!("line {l}: "))
             .unwrap_or_default()
     };

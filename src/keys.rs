@@ -149,7 +149,13 @@ impl PrivateKey {
     /// another key's public half was adopted, showed that key's fingerprint, and `csr`
     /// failed later).
     pub fn adopt(path: &Path) -> Result<PrivateKey> {
-        let key = Self::from_file(path)?;
+        let bytes = zeroize::Zeroizing::new(input::read(path, input::Kind::Key)?);
+        Self::adopt_bytes(path, &bytes)
+    }
+
+    /// [`Self::adopt`] on bytes already read; `path` only names the source in errors.
+    pub fn adopt_bytes(path: &Path, bytes: &[u8]) -> Result<PrivateKey> {
+        let key = Self::parse(path, bytes)?;
         key.check_halves().map_err(|reason| Error::KeyRefused {
             path: path.to_path_buf(),
             reason,

@@ -149,3 +149,34 @@ fn check_expiry_all_reports_a_fifo_or_endless_profile_unknown_and_goes_on() {
     );
     line("OK good (t-good) client certificate");
 }
+
+#[test]
+fn a_fifo_as_schema_or_import_is_refused_at_once() {
+    let h = TestHome::new();
+    let d = h.path();
+    mkfifo(&d.join("fifo.proto"));
+    std::fs::write(
+        d.join("top.proto"),
+        "syntax = \"proto3\";\nimport \"fifo.proto\";\nmessage M { int32 a = 1; }\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("payload.bin"), [0x08, 0x01]).unwrap();
+    for proto in ["fifo.proto", "top.proto"] {
+        let started = Instant::now();
+        let out = h
+            .cmd()
+            .current_dir(d)
+            .args(["decode", "--encoding", "proto", "--proto", proto, "-I", "."])
+            .args(["--message", "M", "payload.bin"])
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10), "{proto}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(65), "{proto}: {err}");
+        assert!(
+            err.contains("fifo.proto is a named pipe (FIFO), not a regular file"),
+            "{proto}: {err}"
+        );
+    }
+}
