@@ -380,7 +380,7 @@ fn check_csr(
 ) {
     let file = paths.csr();
     let has_cert = paths.cert().exists();
-    let bytes = match std::fs::read(&file) {
+    let bytes = match crate::input::read(&file, crate::input::Kind::Certificate) {
         Ok(b) => b,
         Err(_) if has_cert => {
             list.push(
