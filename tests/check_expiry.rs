@@ -94,8 +94,9 @@ fn exit_codes_per_profile_and_worst_of_all() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         (c, &doc["state"], &doc["exit_code"]),
-        (2, &"CRITICAL".into(), &2.into())
+        (2, &"critical".into(), &2.into())
     );
+    assert_eq!(doc["format_version"], 1);
     // UNKNOWN still beats WARNING and OK.
     let onboarding = TestHome::new();
     let ca = Ca::new("CA");
@@ -141,12 +142,12 @@ fn day_counts_truncate_like_status_and_never_say_zero_days() {
             "prometheus",
         ],
     );
-    assert!(
-        out.contains(
-            "centiloc_cert_days_left{profile=\"gone\",tenant=\"t-gone\",kind=\"client\"} -2\n"
-        ),
-        "{out}"
-    );
+    // Prometheus has no days (they freeze when cron dies, issue 13): expired is 1.
+    let expired = parse_prometheus(&out)
+        .into_iter()
+        .find(|(n, l, _)| n == "centiloc_cert_expired" && l["profile"] == "gone")
+        .map(|(_, _, v)| v);
+    assert_eq!(expired, Some(1.0), "{out}");
     // Ends in 5 hours: hours, not "0 days left".
     let csr = h.profile_with_csr("today", "t-today");
     let signed = ca.sign_dates(
@@ -183,7 +184,7 @@ fn invalid_profile_toml_is_unknown_with_the_file_and_the_fix() {
     let (_, out, _) = code(&h, &["check-expiry", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     for cert in doc["certificates"].as_array().unwrap() {
-        assert_eq!(cert["state"], "UNKNOWN");
+        assert_eq!(cert["state"], "unknown");
         assert!(
             cert["problem"].as_str().unwrap().contains("profile.toml"),
             "{cert}"
@@ -332,7 +333,7 @@ fn missing_certificate_is_unknown_and_missing_profile_is_66() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["state"], "UNKNOWN");
+    assert_eq!(doc["state"], "unknown");
     assert_eq!(doc["certificates"].as_array().map(Vec::len), Some(0));
     assert!(
         doc["problem"]
@@ -366,7 +367,7 @@ fn json_report_parses_with_stable_fields() {
     let (c, out, _) = code(&h, &["check-expiry", "--all", "--format", "json"]);
     assert_eq!(c, 2);
     let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
-    assert_eq!(doc["state"], "CRITICAL");
+    assert_eq!(doc["state"], "critical");
     assert_eq!(doc["exit_code"], 2);
     let certs = doc["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 8);
@@ -397,7 +398,15 @@ fn json_report_parses_with_stable_fields() {
         assert!(!p25[field].is_null(), "{field} missing: {p25}");
     }
     assert_eq!(p25["tenant"], "t-p25");
-    assert_eq!(p25["state"], "WARNING");
+    assert_eq!(p25["state"], "warning");
+    assert_eq!(p25["format_version"], serde_json::Value::Null);
+    assert!(
+        p25["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("WARNING p25 (t-p25) client certificate expires "),
+        "{p25}"
+    );
     assert_eq!(p25["days_left"], 24);
     assert!(
         p25["subject"].as_str().unwrap().contains("CN=t-p25"),
@@ -430,10 +439,10 @@ fn json_report_parses_with_stable_fields() {
     assert_eq!(p25["not_after"].as_str().unwrap(), iso);
     assert_eq!(
         by[&("expired".into(), "client".into())]["state"],
-        "CRITICAL"
+        "critical"
     );
     assert_eq!(by[&("expired".into(), "client".into())]["expired"], true);
-    assert_eq!(by[&("p200".into(), "ca".into())]["state"], "OK");
+    assert_eq!(by[&("p200".into(), "ca".into())]["state"], "ok");
     drop(ca);
 }
 
@@ -510,7 +519,14 @@ fn prometheus_report_parses_line_by_line() {
     assert_eq!(get("centiloc_cert_state", "p25", "client"), 1.0);
     assert_eq!(get("centiloc_cert_state", "p5", "client"), 2.0);
     assert_eq!(get("centiloc_cert_state", "expired", "client"), 2.0);
-    assert_eq!(get("centiloc_cert_days_left", "p25", "client"), 24.0);
+    assert_eq!(get("centiloc_cert_expired", "p25", "client"), 0.0);
+    assert_eq!(get("centiloc_cert_expired", "expired", "client"), 1.0);
+    // WARNING from less than warn_days + 1 days: the same second check-expiry turns.
+    assert_eq!(
+        get("centiloc_cert_warning_threshold_seconds", "p25", "client"),
+        31.0 * 86400.0
+    );
+    assert!(!out.contains("days_left"), "{out}");
     let now = chrono::Utc::now().timestamp() as f64;
     let na = get("centiloc_cert_not_after_timestamp_seconds", "p25", "client");
     assert!((na - now - 25.0 * 86400.0).abs() < 120.0, "{na} vs {now}");

@@ -515,7 +515,7 @@ fn renew_then_install_promotes_key_csr_and_certificate_together() {
 
     h.cmd().arg("renew").assert().success().stdout(
         predicate::str::contains("pending/certificate-request.csr")
-            .and(predicate::str::contains("install-cert FILE")),
+            .and(predicate::str::contains("install-cert tls-cert.pem")),
     );
     let pending = dir.join("pending");
     assert_eq!(mode(&pending), 0o700);
@@ -1074,7 +1074,8 @@ fn list_shows_every_profile_with_expiry_and_state() {
 
     let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = v.as_array().unwrap();
+    assert_eq!(v["format_version"], 1);
+    let rows = v["profiles"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     let ready = rows.iter().find(|r| r["profile"] == "ready").unwrap();
     assert_eq!(ready["tenant"], "t-ready");
@@ -1384,11 +1385,12 @@ fn list_states_come_from_the_same_checks_as_status() {
     let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let state = |p: &str| {
-        v.as_array()
+        v["profiles"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|r| r["profile"] == p)
-            .unwrap()["state"]
+            .unwrap()["summary"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -1570,7 +1572,7 @@ fn renew_before_any_certificate_is_refused_with_the_way_on() {
             "send the existing {}",
             dir.join("certificate-request.csr").display()
         ),
-        "install-cert FILE",
+        "install-cert tls-cert.pem",
         "init --force --tenant demo --org 'Demo Corp' --email ops@example.com",
     ] {
         assert!(err.contains(says), "{says:?} not in {err}");

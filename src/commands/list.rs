@@ -11,6 +11,7 @@ use crate::cli::ListArgs;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::output::{Format, safe};
 use crate::paths::ProfilePaths;
 use crate::profile::Profile;
@@ -43,19 +44,20 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
                     "tenant": r.tenant,
                     "not_after": r.cert.as_ref().map(|c| crate::time::rfc3339(c.not_after)),
                     "days_left": r.cert.as_ref().map(|c| c.days_left(now)),
-                    "state": r.state.as_str(),
+                    "state": r.state.token(),
+                    "summary": r.state.as_str(),
                     "renewal_pending": r.renewal_pending,
                 })
             })
             .collect();
-        ctx.out.json(&json!(items));
+        ctx.out.json(&json!({ "profiles": items }));
         return Ok(ExitCode::Ok);
     }
     if rows.is_empty() {
         ctx.out.note(format!(
             "no profiles in {}: create one with `{}`",
             ctx.home.profiles_dir().display(),
-            ctx.cmd("init --tenant ID --org NAME --email ADDRESS")
+            ctx.fix(Fix::Init)
         ));
         return Ok(ExitCode::Ok);
     }

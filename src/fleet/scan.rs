@@ -158,8 +158,7 @@ pub fn check_profile(
             // Not a profile (`Home::profile_names` skips these too).
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
             Ok(()) => {
-                let text = String::from_utf8_lossy(reader.data());
-                Profile::from_toml(&paths.settings(), &text).map_err(|e| e.to_string())
+                Profile::from_bytes(&paths.settings(), reader.data()).map_err(|e| e.to_string())
             }
             Err(e) => Err(Error::read(paths.settings(), e).to_string()),
         },
@@ -185,6 +184,8 @@ pub fn check_profile(
         name: paths.name.clone(),
         dir: paths.dir.clone(),
         pending_since,
+        // Nothing records a request yet: issue 15's autopilot will.
+        renewal_requested: None,
         profile,
     });
     let limits = opts.limits.resolve(owner.profile.as_ref());
@@ -277,10 +278,22 @@ fn facts_of(
         } else {
             String::new()
         },
+        issuer: if opts.issuers {
+            issuer_of(leaf.der())
+        } else {
+            String::new()
+        },
         subject: leaf.subject,
         common_name: leaf.common_name,
         serial: leaf.serial,
         not_before: leaf.not_before,
         not_after: leaf.not_after,
     })
+}
+
+/// The issuer name of a certificate already parsed once (the fast path skips it).
+fn issuer_of(der: &[u8]) -> String {
+    x509_parser::parse_x509_certificate(der)
+        .map(|(_, x)| x.issuer().to_string())
+        .unwrap_or_default()
 }
