@@ -191,9 +191,14 @@ fn report(
             ctx.out.note(n);
         }
     }
-    if args.format == Format::Json {
-        return;
+    if args.format != Format::Json {
+        print_text(ctx, plan, done, now);
     }
+}
+
+fn print_text(ctx: &Ctx, plan: &Plan, done: &Installed, now: chrono::DateTime<Utc>) {
+    let leaf = &plan.leaf;
+    let promoted = plan.target == Target::Pending;
     let o = &ctx.out;
     if plan.unchanged {
         o.line(format!(
