@@ -484,6 +484,35 @@ mod tests {
         a.check_halves().unwrap();
     }
 
+    /// What the `key_file` fuzz target checks, on a thousand mutations of a real key
+    /// (its PEM text and its DER inside), so `cargo test` covers it without a fuzzer:
+    /// adopted or refused, never a panic, and an adopted key can sign.
+    #[test]
+    fn mutated_keys_are_adopted_only_when_they_can_sign() {
+        let k = PrivateKey::generate(Curve::P256).unwrap();
+        let der = pem_input::blocks(Path::new("k"), k.pem().as_bytes()).unwrap()[0]
+            .contents()
+            .to_vec();
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..1000 {
+            let mut d = der.clone();
+            for _ in 0..1 + next() % 3 {
+                let i = (next() as usize) % d.len();
+                d[i] ^= 1 << (next() % 8);
+            }
+            let pem = pem_input::encode(&::pem::Pem::new("EC PRIVATE KEY", d));
+            if let Ok(adopted) = PrivateKey::adopt_bytes(Path::new("k"), pem.as_bytes()) {
+                adopted.verify().expect("an adopted key can sign");
+            }
+        }
+    }
+
     #[test]
     fn two_keys_differ() {
         let a = PrivateKey::generate(Curve::P256).unwrap();

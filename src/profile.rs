@@ -174,6 +174,7 @@ impl Profile {
     /// Reads and validates `profile.toml`; a missing profile is [`Error::NoProfile`].
     pub fn load(paths: &ProfilePaths) -> Result<Profile> {
         let file = paths.settings();
+        // Through the input module: a FIFO or an endless file is refused (issue 14).
         let bytes = match crate::input::read_if_exists(&file, crate::input::Kind::Settings)? {
             Some(b) => b,
             None => {
