@@ -251,6 +251,10 @@ pub fn assess_scope(
     scope: Scope,
 ) -> Checklist {
     let mut list = Checklist::default();
+    if let Some((problem, fix)) = crate::paths::dir_mode_problem(&paths.dir) {
+        list.push("dir_mode", State::Wrong, problem);
+        list.hint(fix);
+    }
     // Without a certificate the state is "waiting for certificate" whatever the key is.
     let key = if scope == Scope::Full || paths.cert().exists() {
         // `list` trusts the public half stored in the key file; `status` proves it.
@@ -396,7 +400,7 @@ fn check_csr(
 ) {
     let file = paths.csr();
     let has_cert = paths.cert().exists();
-    let bytes = match std::fs::read(&file) {
+    let bytes = match crate::input::read(&file, crate::input::Kind::Certificate) {
         Ok(b) => b,
         Err(_) if has_cert => {
             list.push(

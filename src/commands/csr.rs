@@ -35,10 +35,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
     let dest = match &args.out {
         _ if to_stdout => None,
         Some(file) => {
-            if file.exists() && !args.force {
-                return Err(Error::WouldOverwrite { path: file.clone() });
-            }
-            store::write_atomic(file, pem.as_bytes(), store::Mode::Public)?;
+            store::write_out(file, pem.as_bytes(), args.force)?;
             Some(file.clone())
         }
         None if target.pending => Some(target.csr.clone()),
@@ -154,7 +151,7 @@ impl CsrMail {
         })?;
         Ok(CsrMail {
             templates: Templates::load(&ctx.home.config_dir)?,
-            mailer: Mailer::new(&cfg)?,
+            mailer: notify::mailer(&cfg, &ctx.out)?,
             support,
             cfg,
         })

@@ -138,7 +138,7 @@ fn first_certificate(file: &Path) -> Result<Certificate> {
 
 /// The installed `tls-cert.pem`, when there is a readable one (only to spot a re-install).
 fn installed_chain(file: &Path) -> Option<Vec<Certificate>> {
-    let bytes = std::fs::read(file).ok()?;
+    let bytes = crate::input::read(file, crate::input::Kind::Certificate).ok()?;
     cert::parse_chain(file, &bytes).ok()
 }
 

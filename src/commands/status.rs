@@ -14,6 +14,8 @@ use crate::time::when;
 
 pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
     let (paths, profile) = ctx.load()?;
+    // Never a replacement or promotion half done (issue 14 item 12).
+    let _read = crate::store::read_lock(&paths.lock());
     let now = Utc::now();
     let list = readiness::assess(&paths, &profile, &|rest| ctx.cmd(rest), now);
     let code = list.exit_code();

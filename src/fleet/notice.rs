@@ -124,7 +124,7 @@ impl Notifier {
         let mailer = if dry_run {
             None
         } else {
-            Some(Mailer::new(&cfg)?)
+            Some(notify::mailer(&cfg, &ctx.out)?)
         };
         Ok(Notifier {
             cfg,
