@@ -14,6 +14,8 @@ pub enum Fix {
     CsrMail,
     /// Start a renewal: new key and CSR.
     Renew,
+    /// Start a renewal and e-mail the CSR to support.
+    RenewMail,
     /// Install the certificate support returned.
     InstallCert,
     /// Install Centiloc's CA certificate.
@@ -36,6 +38,7 @@ impl Fix {
             Fix::Csr => "csr",
             Fix::CsrMail => "csr --mail",
             Fix::Renew => "renew",
+            Fix::RenewMail => "renew --mail",
             Fix::InstallCert => "install-cert tls-cert.pem",
             Fix::InstallCa => "install-ca ca-cert.pem",
             Fix::Credentials => "credentials",

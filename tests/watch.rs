@@ -329,7 +329,7 @@ fn an_expired_certificate_ends_watch_with_77() {
     assert!(
         rest.contains("expired on")
             && rest.contains("renew --mail")
-            && rest.contains("install-cert FILE"),
+            && rest.contains("install-cert tls-cert.pem"),
         "{rest}"
     );
     let (_, err) = run(&h, &["watch"], 77);

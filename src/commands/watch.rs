@@ -17,6 +17,7 @@ use crate::context::Ctx;
 use crate::decode::Schemas;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::mqtt::message::{
     decode_message, schema_for, stamp, write_message_json, write_undecodable,
 };
@@ -85,8 +86,8 @@ impl Watch<'_> {
             Error::CertExpired { .. } => Error::Connection {
                 message: format!(
                     "{e}; then send the new CSR to Centiloc support (`{}`), install their answer with `{}` and start watch again (it exits 77 so that systemd's Restart=on-failure does)",
-                    ctx.cmd("renew --mail"),
-                    ctx.cmd("install-cert FILE")
+                    ctx.fix(Fix::RenewMail),
+                    ctx.fix(Fix::InstallCert)
                 ),
                 code: ExitCode::NoPerm,
             },
