@@ -51,7 +51,7 @@ fn invalid_values_list_the_valid_ones_and_the_subcommands_help() {
         ),
         (
             &["check-expiry", "--format", "yaml"][..],
-            "ERROR: invalid value 'yaml' for '--format <FORMAT>' (valid values: text, json, prometheus); see `centiloc-cert check-expiry --help`\n",
+            "ERROR: invalid value 'yaml' for '--format <FORMAT>' (valid values: text, json, prometheus, nagios); see `centiloc-cert check-expiry --help`\n",
         ),
         (
             &["completions", "tcsh"][..],
@@ -276,7 +276,7 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
 fn bash_completes_subcommand_flags_values_and_profiles() {
     assert_eq!(
         bash_complete(&["centiloc-cert", "check-expiry", "--format", ""]),
-        ["json", "prometheus", "text"]
+        ["json", "nagios", "prometheus", "text"]
     );
     assert_eq!(
         bash_complete(&["centiloc-cert", "check-expiry", "--wa"]),
@@ -330,7 +330,7 @@ fn fish_completes_subcommand_values_and_profiles() {
     };
     assert_eq!(
         complete("centiloc-cert check-expiry --format "),
-        ["json", "prometheus", "text"]
+        ["json", "nagios", "prometheus", "text"]
     );
     let h = home.path().display();
     assert_eq!(
@@ -382,7 +382,7 @@ fn zsh_complete(line: &str, shown: &str) -> String {
 #[test]
 fn zsh_completes_subcommand_values_and_profiles() {
     let shown = zsh_complete("centiloc-cert check-expiry --format ", "prometheus");
-    for v in ["json", "prometheus", "text"] {
+    for v in ["json", "nagios", "prometheus", "text"] {
         assert!(shown.contains(v), "zsh offered no {v}: {shown:?}");
     }
     let home = home_with_two_profiles();
