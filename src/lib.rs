@@ -17,6 +17,7 @@ pub mod expiry;
 pub mod export;
 pub mod fix;
 pub mod fleet;
+pub mod input;
 pub mod install;
 pub mod keys;
 pub mod mqtt;

@@ -9,6 +9,8 @@ use centiloc_cert::output::{stdout_error, write_stderr, write_stdout};
 use centiloc_cert::{cli, commands};
 
 fn main() -> std::process::ExitCode {
+    // Before any secret is read (issue 14 item 9).
+    centiloc_cert::credentials::protect_process();
     // A bug must still end in one line, not a backtrace (SPEC: no panic is ever shown).
     std::panic::set_hook(Box::new(|info| {
         let at = info

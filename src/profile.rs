@@ -174,16 +174,15 @@ impl Profile {
     /// Reads and validates `profile.toml`; a missing profile is [`Error::NoProfile`].
     pub fn load(paths: &ProfilePaths) -> Result<Profile> {
         let file = paths.settings();
-        let bytes = match std::fs::read(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let bytes = match crate::input::read_if_exists(&file, crate::input::Kind::Settings)? {
+            Some(b) => b,
+            None => {
                 return Err(Error::NoProfile {
                     name: paths.name.clone(),
                     dir: paths.dir.parent().unwrap_or(&paths.dir).to_path_buf(),
                     init_cmd: "centiloc-cert init --tenant ID --org NAME --email ADDRESS".into(),
                 });
             }
-            Err(e) => return Err(Error::read(file, e)),
         };
         Profile::from_bytes(&file, &bytes)
     }
