@@ -382,7 +382,7 @@ fn zsh_complete(line: &str, shown: &str) -> String {
 #[test]
 fn zsh_completes_subcommand_values_and_profiles() {
     let shown = zsh_complete("centiloc-cert check-expiry --format ", "prometheus");
-    for v in ["json", "prometheus", "text"] {
+    for v in ["json", "nagios", "prometheus", "text"] {
         assert!(shown.contains(v), "zsh offered no {v}: {shown:?}");
     }
     let home = home_with_two_profiles();
