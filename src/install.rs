@@ -496,6 +496,7 @@ mod tests {
             client_id: None,
             broker: Broker::default(),
             expiry: Thresholds::default(),
+            renewal: Default::default(),
         }
     }
 

@@ -40,6 +40,18 @@ const BUILTIN: &[(&str, &str)] = &[
         "csr-request.html",
         include_str!("../templates/csr-request.html"),
     ),
+    (
+        "renewal-request.subject.txt",
+        include_str!("../templates/renewal-request.subject.txt"),
+    ),
+    (
+        "renewal-request.txt",
+        include_str!("../templates/renewal-request.txt"),
+    ),
+    (
+        "renewal-request.html",
+        include_str!("../templates/renewal-request.html"),
+    ),
 ];
 
 /// A family of templates: `<kind>.subject.txt`, `<kind>.txt`, `<kind>.html`.
@@ -47,6 +59,8 @@ const BUILTIN: &[(&str, &str)] = &[
 pub enum Kind {
     ExpiryNotice,
     CsrRequest,
+    /// The renewal's CSR to support, and the reminders (issue 15).
+    RenewalRequest,
 }
 
 impl Kind {
@@ -54,6 +68,7 @@ impl Kind {
         match self {
             Kind::ExpiryNotice => "expiry-notice",
             Kind::CsrRequest => "csr-request",
+            Kind::RenewalRequest => "renewal-request",
         }
     }
 }
@@ -312,7 +327,7 @@ mod tests {
             "fingerprint": "AA:BB", "not_after": "2026-12-01 08:00 UTC",
             "days_left": days_left, "expired": expired, "file": "/p/tls-cert.pem",
             "distance": if days_left == 0 { "5 hours".to_string() } else { format!("{} day{}", days_left.abs(), if days_left.abs() == 1 { "" } else { "s" }) },
-            "pending_since": null, "steps": ["centiloc-cert renew", "send it", "centiloc-cert install-cert FILE"],
+            "pending_since": null, "renewal_requested": null, "renewal_requested_to": null, "steps": ["centiloc-cert renew", "send it", "centiloc-cert install-cert FILE"],
             "hostname": "h", "thresholds": "30, 14, 7, 3, 1", "notice": "30",
         })
     }

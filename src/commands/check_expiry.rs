@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::expiry::State;
 use crate::fleet::scan::{self, Reader};
-use crate::fleet::{Checked, LimitFlags, ScanOptions, notice, report};
+use crate::fleet::{Checked, LimitFlags, ScanOptions, autopilot, notice, report};
 
 pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     let flags = LimitFlags {
@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         fingerprints: args.notify,
     };
     let now = Utc::now();
-    let checked = if let Some(file) = &args.cert {
+    let mut checked = if let Some(file) = &args.cert {
         vec![scan::check_file(file, opts, now)]
     } else if args.all {
         let names = scan::profile_dirs(&ctx.home)?;
@@ -51,6 +51,11 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         }
         scan::check_profile(&ctx.paths(), opts, now, &mut Reader::default())
     };
+    // The autopilot acts before the report, so the report and the notices say what it did.
+    if let Some(n) = &notifier {
+        let touched = autopilot::run(ctx, n, &checked, now);
+        scan::rescan(&ctx.home, &mut checked, &touched, opts, now);
+    }
     // `--all` with nothing checked has nothing to vouch for: UNKNOWN, with one line (or
     // JSON field) saying how to create a profile, still in the asked format so a JSON
     // reader or the textfile collector gets a well-formed document.

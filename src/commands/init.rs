@@ -125,6 +125,7 @@ fn gather(args: &InitArgs) -> Result<Profile> {
         client_id: None,
         broker: Broker::parse(&args.broker)?,
         expiry: Thresholds::default(),
+        renewal: Default::default(),
     };
     p.validate()?;
     Ok(p)

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::expiry::{self, Limits, State, Verdict};
 use crate::profile::Profile;
 
+pub mod autopilot;
 pub mod notice;
 pub mod report;
 pub mod scan;
@@ -43,6 +44,9 @@ pub struct Owner {
     pub profile: Option<Profile>,
     /// mtime of `pending/certificate-request.csr`: a renewal waiting for its certificate.
     pub pending_since: Option<DateTime<Utc>>,
+    /// The renewal request sent to support for the pending key (read only when one is
+    /// pending, so a quiet fleet pays nothing for it).
+    pub request: Option<crate::autopilot::Request>,
 }
 
 /// What was found in one certificate file.
@@ -85,6 +89,18 @@ impl Checked {
         match &self.outcome {
             Ok(f) => f.verdict.state,
             Err(_) => State::Unknown,
+        }
+    }
+
+    /// When support was sent the renewal CSR, on the client certificate's line only.
+    pub fn requested_at(&self) -> Option<DateTime<Utc>> {
+        match self.kind {
+            Kind::Client => self
+                .owner
+                .as_ref()
+                .and_then(|o| o.request.as_ref())
+                .and_then(|r| r.requested()),
+            _ => None,
         }
     }
 

@@ -107,7 +107,13 @@ fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
     if v.not_yet_valid {
         let _ = write!(s, ", not valid before {}", date(f.not_before));
     }
-    if let Some(since) = c.pending_since() {
+    if let Some(at) = c.requested_at() {
+        let _ = write!(
+            s,
+            "; {}, no certificate yet",
+            crate::autopilot::requested_words(at, now)
+        );
+    } else if let Some(since) = c.pending_since() {
         let _ = write!(
             s,
             "; renewal CSR made on {}, waiting for the signed certificate",
@@ -212,10 +218,17 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
             if o.pending_since.is_none() {
                 steps.push(ctx.cmd_for(&o.name, "renew"));
             }
-            steps.push(format!(
-                "Send {} to Centiloc support (if not done yet); they answer within one working day.",
-                pending.display()
-            ));
+            match o.request.as_ref().and_then(|r| r.requested()) {
+                Some(at) => steps.push(format!(
+                    "Wait for Centiloc support's answer to {} (e-mailed on {}; they are reminded at each notice threshold).",
+                    pending.display(),
+                    at.format("%Y-%m-%d")
+                )),
+                None => steps.push(format!(
+                    "Send {} to Centiloc support (if not done yet); they answer within one working day.",
+                    pending.display()
+                )),
+            }
             steps.push(ctx.cmd_for(&o.name, "install-cert tls-cert.pem"));
             steps
         }
@@ -267,6 +280,8 @@ fn json(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc
                 "warn_days": c.limits.warn_days,
                 "critical_days": c.limits.critical_days,
                 "renewal_pending_since": c.pending_since().map(rfc3339),
+                "renewal_requested_at": c.requested_at().map(rfc3339),
+                "renewal_requested_to": c.requested_at().and(owner.and_then(|o| o.request.as_ref())).and_then(|r| r.to.clone()),
                 "fix": fix(ctx, c),
             })
         })
@@ -362,6 +377,11 @@ fn prometheus(checked: &[Checked], now: DateTime<Utc>) -> String {
                 .as_ref()
                 .map(|_| u8::from(c.pending_since().is_some()).to_string())
         },
+    );
+    family(
+        "centiloc_cert_renewal_requested_timestamp_seconds",
+        "When the pending renewal's CSR was e-mailed to Centiloc support, as a Unix timestamp (client certificates with such a request only).",
+        &|c| c.requested_at().map(|t| t.timestamp().to_string()),
     );
     let _ = writeln!(
         out,

@@ -55,6 +55,26 @@ pub fn scan_profiles(
     })
 }
 
+/// Checks `names` again after the renewal autopilot changed their files, in place.
+pub fn rescan(
+    home: &Home,
+    checked: &mut Vec<Checked>,
+    names: &[String],
+    opts: ScanOptions,
+    now: DateTime<Utc>,
+) {
+    for name in names {
+        let is_it = |c: &Checked| c.owner.as_ref().is_some_and(|o| &o.name == name);
+        let Some(first) = checked.iter().position(is_it) else {
+            continue;
+        };
+        let fresh = check_profile(&home.profile(name), opts, now, &mut Reader::default());
+        checked.retain(|c| !is_it(c));
+        let at = first.min(checked.len());
+        checked.splice(at..at, fresh);
+    }
+}
+
 /// The directories under `profiles/`, sorted; like [`Home::profile_names`] without a stat
 /// per entry (the directory listing already says which entries are directories), the
 /// check for `profile.toml` being the read that [`check_profile`] does anyway.
@@ -180,10 +200,12 @@ pub fn check_profile(
             .conflict(p, &paths.settings())
             .map(Problem::BadProfile);
     }
+    let request = pending_since.and_then(|_| crate::autopilot::Request::current(paths));
     let owner = Arc::new(Owner {
         name: paths.name.clone(),
         dir: paths.dir.clone(),
         pending_since,
+        request,
         profile,
     });
     let limits = opts.limits.resolve(owner.profile.as_ref());
