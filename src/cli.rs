@@ -288,6 +288,13 @@ pub struct CredentialsArgs {
     /// Read the password from the first line of standard input (never pass it as an argument).
     #[arg(long)]
     pub password_stdin: bool,
+    /// Store the SMTP password ([notify] smtp_url's user) from the first line of standard
+    /// input in smtp-password beside config.toml (0600), for cron and systemd jobs.
+    #[arg(long, conflicts_with_all = ["username", "password_stdin", "smtp_password"])]
+    pub smtp_password_stdin: bool,
+    /// Ask for the SMTP password on the terminal (hidden) and store it like --smtp-password-stdin.
+    #[arg(long, conflicts_with_all = ["username", "password_stdin"])]
+    pub smtp_password: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -211,7 +211,7 @@ impl SmtpServer {
         if url.password().is_some() {
             // The secret must not sit in a file that is shared and shown in messages.
             return Err(format!(
-                "[notify] smtp_url holds a password; remove it from the file and set {SMTP_PASSWORD_ENV} instead"
+                "[notify] smtp_url holds a password; remove it from the file and store it with `centiloc-cert credentials --smtp-password-stdin` (or set {SMTP_PASSWORD_ENV})"
             ));
         }
         let host = url

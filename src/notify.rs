@@ -11,7 +11,7 @@ use lettre::{Message, SmtpTransport, Transport};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::config::{Notify, SMTP_PASSWORD_ENV};
+use crate::config::Notify;
 use crate::error::{Error, Result};
 
 /// Built-in templates, by file name.
@@ -242,19 +242,18 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// Prepares the transport from `[notify]` and `CENTILOC_SMTP_PASSWORD`.
+    /// Prepares the transport from `[notify]` and `CENTILOC_SMTP_PASSWORD` or the
+    /// `smtp-password` file beside config.toml.
     pub fn new(cfg: &Notify) -> Result<Mailer> {
         let server = format!("{} ({})", cfg.smtp.display, cfg.file.display());
         let mut builder = SmtpTransport::from_url(&cfg.smtp.url).map_err(|e| Error::Config {
             path: cfg.file.clone(),
             reason: format!("[notify] smtp_url cannot be used ({e})"),
         })?;
-        let password = std::env::var(SMTP_PASSWORD_ENV)
-            .ok()
-            .filter(|p| !p.is_empty());
+        let password = crate::credentials::read_smtp_password(&cfg.file)?;
         match (&cfg.smtp.user, password) {
             (Some(user), Some(pw)) => {
-                builder = builder.credentials(Credentials::new(user.clone(), pw));
+                builder = builder.credentials(Credentials::new(user.clone(), pw.to_string()));
             }
             (Some(user), None) => {
                 return Err(Error::SmtpPassword {
@@ -265,7 +264,8 @@ impl Mailer {
             // A password with no user in the URL: log in as the sender, as most providers
             // expect.
             (None, Some(pw)) => {
-                builder = builder.credentials(Credentials::new(cfg.from.email.to_string(), pw));
+                builder = builder
+                    .credentials(Credentials::new(cfg.from.email.to_string(), pw.to_string()));
             }
             (None, None) => {}
         }

@@ -237,3 +237,62 @@ fn off_unless_set_and_a_manual_renewal_is_left_alone() {
     assert_eq!(notify_at(&h, 0, &[]).status.code(), Some(0));
     assert!(smtp.messages().is_empty());
 }
+
+#[test]
+fn smtp_login_with_the_stored_secret_from_a_bare_environment() {
+    const SECRET: &str = "s3cret-Relay-pw";
+    let smtp = Smtp::start_with_auth("mailer", SECRET);
+    let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        format!(
+            "[notify]\nsmtp_url = \"smtp://mailer@127.0.0.1:{}\"\nfrom = \"certs@example.com\"\nsupport_to = \"{SUPPORT}\"\n",
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 25);
+    // Without the secret: the error says how to store it.
+    let out = h.cmd().args(["check-expiry", "--notify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("credentials --smtp-password-stdin"), "{err}");
+    // Stored once, 0600, from stdin; never echoed.
+    let out = h
+        .cmd()
+        .args(["credentials", "--smtp-password-stdin"])
+        .write_stdin(format!("{SECRET}\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let file = h.path().join("smtp-password");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), SECRET);
+    // A cron-like environment: no CENTILOC_SMTP_PASSWORD (h.cmd() removes it).
+    let out = h
+        .cmd()
+        .args(["-v", "check-expiry", "--notify"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "{out:?}");
+    for o in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(o).contains(SECRET));
+    }
+    // A wrong stored secret is refused by the server, and still not printed.
+    h.cmd()
+        .args(["credentials", "--smtp-password-stdin"])
+        .write_stdin("wrong\n")
+        .assert()
+        .success();
+    std::fs::remove_file(h.profile_dir("default").join("notices.toml")).unwrap();
+    let out = h.cmd().args(["check-expiry", "--notify"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("was not sent"), "{err}");
+    assert!(!err.contains("wrong") && !err.contains(SECRET), "{err}");
+    assert_eq!(smtp.messages().len(), 1);
+}
