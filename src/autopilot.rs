@@ -9,7 +9,7 @@
 //! --force`) or finished (`install-cert`) makes it stale without a reset step, as
 //! `notices.toml` does with certificate fingerprints.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 
@@ -102,10 +102,6 @@ pub fn pending_key_sha256(paths: &ProfilePaths) -> Option<String> {
     Some(keys::spki_fingerprint(&spki))
 }
 
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 /// "renewal requested on 2026-11-30 (3 days ago)", for status, list and check-expiry.
 pub fn requested_words(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let days = (now - at).num_days();
@@ -114,7 +110,7 @@ pub fn requested_words(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         1 => "1 day ago".to_string(),
         n => format!("{n} days ago"),
     };
-    format!("renewal requested on {} ({ago})", at.format("%Y-%m-%d"))
+    format!("renewal requested on {} ({ago})", crate::time::day(at))
 }
 
 /// What the autopilot does for one profile on this run.
@@ -245,7 +241,7 @@ fn request_facts(
         replaces_serial: r.map(|r| r.serial.clone()).unwrap_or_default(),
         replaces_fingerprint: r.map(|r| r.fingerprint.clone()).unwrap_or_default(),
         replaces_not_after: r
-            .map(|r| r.not_after.format("%Y-%m-%d %H:%M UTC").to_string())
+            .map(|r| crate::time::when(r.not_after))
             .unwrap_or_default(),
         days_left: r
             .map(|r| expiry::days_left(r.not_after, now))
@@ -253,7 +249,7 @@ fn request_facts(
         reminder: reminder_of.is_some(),
         first_sent: reminder_of
             .and_then(Request::requested)
-            .map(|t| t.format("%Y-%m-%d").to_string()),
+            .map(crate::time::day),
         hostname: notify::hostname(),
     }
 }
@@ -365,7 +361,7 @@ pub fn record_request(
         .filter(|r| r.pending_key_sha256 == key)
         .unwrap_or_default();
     r.pending_key_sha256 = key;
-    r.requested_at = Some(rfc3339(now));
+    r.requested_at = Some(crate::time::rfc3339(now));
     r.to = Some(to.to_string());
     r.message_id = message_id;
     r.reminders = crossed.map(|n| vec![n.key()]).unwrap_or_default();

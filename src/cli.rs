@@ -104,6 +104,9 @@ pub enum Command {
     InstallCa(InstallCaArgs),
     /// Set the MQTT username and password Centiloc support gave you.
     Credentials(CredentialsArgs),
+    /// Hand key, certificate and chain to another client as a PKCS#12 file (Java, .NET, Node).
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
     /// The readiness checklist: is everything there to connect?
     Status(StatusArgs),
     /// Every profile: tenant, certificate expiry, days left, state.
@@ -116,6 +119,15 @@ pub enum Command {
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert export --format pkcs12 --out acme.p12            # asks for a password
+  printf '%s\\n' \"$P12_PASSWORD\" | centiloc-cert export --out acme.p12 --password-stdin
+  centiloc-cert export --out acme.p12 --password-stdin --format pkcs12,json < pw.txt
+
+Exit codes: 0 written; 66 no certificate installed or no password; 65 key and certificate
+do not match; 73 FILE exists (pass --force).";
 
 const TEST_CONNECT_EXAMPLES: &str = "\
 Examples:
@@ -300,6 +312,38 @@ pub struct CredentialsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The file kind (`pkcs12`, the only one and the default) and/or the report (`text`
+    /// or `json`), repeated or comma-separated: `--format pkcs12 --format json`.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "pkcs12")]
+    pub format: Vec<ExportFormat>,
+    /// The file to write (mode 0600). An existing file is kept unless --force.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Read the file's password from the first line of standard input (never an argument).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Replace an existing FILE.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl ExportArgs {
+    /// Is the report JSON?
+    pub fn json(&self) -> bool {
+        self.format.contains(&ExportFormat::Json)
+    }
+}
+
+/// `export --format`: what to write (`pkcs12`) and how to report (`text`, `json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Pkcs12,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -420,7 +464,8 @@ pub struct CsrArgs {
     /// Write the CSR to FILE instead of the profile's certificate-request.csr (`-`: stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Replace FILE given with --out if it exists.
+    /// Replace FILE given with --out if it exists; make a CSR even though a certificate
+    /// for this key is installed (a new certificate usually means `renew`).
     #[arg(long)]
     pub force: bool,
     /// Also e-mail the CSR to Centiloc support ([notify] support_to in config.toml), attached.

@@ -128,6 +128,16 @@ pub enum Error {
         fix: String,
     },
 
+    /// `csr` for a key Centiloc already signed (issue 11): a second request for the same
+    /// key is not what the user wants; a renewal (new key) is.
+    #[error("a certificate for this key is already installed ({}, serial {serial}, valid until {until}): to get a new one start a renewal with `{renew_cmd}` (new key, no downtime), or pass --force to make a CSR for the same key again", cert.display())]
+    AlreadyCertified {
+        cert: PathBuf,
+        serial: String,
+        until: String,
+        renew_cmd: String,
+    },
+
     #[error("the certificate {} was not issued for the key {}: install the certificate Centiloc signed for this key's CSR", cert.display(), key.display())]
     CertKeyMismatch { cert: PathBuf, key: PathBuf },
 
@@ -221,6 +231,7 @@ impl Error {
             }
             Error::NoProfile { .. } => ExitCode::NoInput,
             Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
+            Error::AlreadyCertified { .. } => ExitCode::CantCreate,
             // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.
             Error::Locked { .. } => ExitCode::IoErr,
             Error::NotInstalled { .. } => ExitCode::NoInput,

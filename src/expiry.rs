@@ -7,9 +7,12 @@
 //! CRITICAL > UNKNOWN > WARNING > OK, so a profile still waiting for its first
 //! certificate (UNKNOWN, normal during onboarding) never hides an expired one elsewhere.
 
+use std::path::Path;
+
 use chrono::{DateTime, Utc};
 
 use crate::exit_codes::ExitCode;
+use crate::profile::Profile;
 
 pub const DEFAULT_WARN_DAYS: u32 = 30;
 pub const DEFAULT_CRITICAL_DAYS: u32 = 7;
@@ -70,6 +73,73 @@ impl Default for Limits {
     }
 }
 
+/// Thresholds from the command line; each unset one falls back to the profile, then to
+/// the defaults. The command line wins: it is what the person or cron job asked for now.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LimitFlags {
+    pub warn_days: Option<u32>,
+    pub critical_days: Option<u32>,
+}
+
+impl LimitFlags {
+    pub fn resolve(self, profile: Option<&Profile>) -> Limits {
+        let p = profile.map(|p| &p.expiry);
+        let d = Limits::default();
+        Limits {
+            warn_days: self
+                .warn_days
+                .or(p.and_then(|p| p.warn_days))
+                .unwrap_or(d.warn_days),
+            critical_days: self
+                .critical_days
+                .or(p.and_then(|p| p.critical_days))
+                .unwrap_or(d.critical_days),
+        }
+    }
+
+    /// Why the thresholds that apply to a profile contradict each other (critical above
+    /// warn), when `profile.toml` set at least one of them; `None` when they are fine.
+    /// Both from the command line is a usage error, caught before the scan. Treated as
+    /// an invalid `profile.toml` (check-expiry reports it UNKNOWN, naming the file): a
+    /// guess at which number was meant could report WARNING for what should be CRITICAL.
+    pub fn conflict(self, profile: &Profile, file: &Path) -> Option<String> {
+        let l = self.resolve(Some(profile));
+        // Only when a value in force came from profile.toml: that file is what to fix.
+        let e = &profile.expiry;
+        let set = (self.warn_days.is_none() && e.warn_days.is_some())
+            || (self.critical_days.is_none() && e.critical_days.is_some());
+        if l.critical_days <= l.warn_days || !set {
+            return None;
+        }
+        let source = |flag: Option<u32>, set: Option<u32>, key: &str, v: u32| match (flag, set) {
+            (Some(_), _) => format!("--{} {v}", key.replace('_', "-")),
+            (None, Some(_)) => format!("[expiry] {key} = {v}"),
+            (None, None) => format!("the default {key} {v}"),
+        };
+        Some(format!(
+            "{} is not valid: {} is more than {}, but CRITICAL must come after WARNING; set [expiry] critical_days to at most warn_days there (defaults: warn_days = {}, critical_days = {})",
+            file.display(),
+            source(
+                self.critical_days,
+                e.critical_days,
+                "critical_days",
+                l.critical_days
+            ),
+            source(self.warn_days, e.warn_days, "warn_days", l.warn_days),
+            DEFAULT_WARN_DAYS,
+            DEFAULT_CRITICAL_DAYS,
+        ))
+    }
+}
+
+impl Limits {
+    /// The limits that apply to `profile` when no flag overrides them: what `status`,
+    /// `list` and `test-connect` warn by, the same as a plain `check-expiry`.
+    pub fn for_profile(profile: &Profile) -> Limits {
+        LimitFlags::default().resolve(Some(profile))
+    }
+}
+
 /// Where a certificate stands at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
@@ -119,23 +189,6 @@ pub fn verdict(
 /// `list` and the e-mails all show the same number (pinned by a unit test).
 pub fn days_left(not_after: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (not_after - now).num_days()
-}
-
-/// How far `not_after` is from `now`, in words, without a sign: "24 days", "1 day", and
-/// below a day "5 hours", "1 hour" or "less than an hour" (never "0 days"). Days are
-/// counted as [`days_left`] counts them. The caller says "left"/"in" or "ago".
-pub fn distance(not_after: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let span = not_after - now;
-    let days = span.num_days().unsigned_abs();
-    let hours = span.num_hours().unsigned_abs();
-    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if days > 0 {
-        plural(days, "day")
-    } else if hours > 0 {
-        plural(hours, "hour")
-    } else {
-        "less than an hour".into()
-    }
 }
 
 /// A notice threshold: "N days left" or "expired". Stored in `notices.toml` by its
@@ -214,6 +267,7 @@ fn urgency(n: Notice) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::distance;
     use chrono::Duration;
 
     fn at(s: &str) -> DateTime<Utc> {

@@ -70,10 +70,17 @@ impl KeyFacts {
 /// that chain (a signer's S/MIME certificate, another customer's) are left out. Ordered
 /// inputs (a PEM or DER file) keep their order. Returns the chain and notes saying where
 /// the certificate came from and what was left out.
-pub fn arrange(received: Received, keys: &KeyFacts) -> (Vec<Certificate>, Vec<String>) {
+///
+/// An unordered input without a certificate for our keys is refused here, listing what
+/// it held (an e-mail may carry only a signer's S/MIME certificate).
+pub fn arrange(
+    received: Received,
+    keys: &KeyFacts,
+    source: &str,
+) -> Result<(Vec<Certificate>, Vec<String>)> {
     let mut certs = received.certificates();
     if !received.unordered {
-        return (certs, Vec::new());
+        return Ok((certs, Vec::new()));
     }
     let holds = |k: &Option<(Vec<u8>, String)>, c: &Certificate| {
         k.as_ref().is_some_and(|(spki, _)| c.holds_key(spki))
@@ -85,9 +92,10 @@ pub fn arrange(received: Received, keys: &KeyFacts) -> (Vec<Certificate>, Vec<St
     };
     let Some(leaf) = newest(&|c| holds(&keys.pending, c)).or(newest(&|c| holds(&keys.current, c)))
     else {
-        // No certificate for our keys: `plan` refuses, naming the first end-entity one.
-        certs.sort_by_key(|c| c.is_ca);
-        return (certs, Vec::new());
+        return Err(Error::CertRefused {
+            file: source.to_owned(),
+            reason: none_for_us(&received, keys),
+        });
     };
     let mut notes = Vec::new();
     let place = &received.found[leaf].place;
@@ -125,7 +133,42 @@ pub fn arrange(received: Received, keys: &KeyFacts) -> (Vec<Certificate>, Vec<St
             names.join("; ")
         ));
     }
-    (chain, notes)
+    Ok((chain, notes))
+}
+
+/// Why an unordered input is refused: what it held, and whose keys we looked for.
+fn none_for_us(received: &Received, keys: &KeyFacts) -> String {
+    let held: Vec<String> = received
+        .found
+        .iter()
+        .map(|f| {
+            let what = safe(&f.cert.subject).into_owned();
+            match f.place.as_str() {
+                "" => what,
+                place => format!("{what} in {place}"),
+            }
+        })
+        .collect();
+    format!(
+        "the {} holds {} certificate{} ({}) but none for {}; check the profile (--profile), or send support the CSR from this profile",
+        received.form,
+        held.len(),
+        if held.len() == 1 { "" } else { "s" },
+        held.join("; "),
+        our_keys(keys)
+    )
+}
+
+/// "this profile's key (SHA-256 …) nor the pending renewal key (SHA-256 …)".
+fn our_keys(keys: &KeyFacts) -> String {
+    let mut ours = Vec::new();
+    if let Some((_, fp)) = &keys.current {
+        ours.push(format!("this profile's key (SHA-256 {fp})"));
+    }
+    if let Some((_, fp)) = &keys.pending {
+        ours.push(format!("the pending renewal key (SHA-256 {fp})"));
+    }
+    ours.join(" nor ")
 }
 
 /// A certificate that passed every check, and what installing it will do.
@@ -309,13 +352,6 @@ fn find_leaf(chain: &[Certificate], keys: &KeyFacts) -> Option<(usize, Target)> 
 
 fn key_mismatch(chain: &[Certificate], keys: &KeyFacts) -> String {
     let first = &chain[0];
-    let mut ours = Vec::new();
-    if let Some((_, fp)) = &keys.current {
-        ours.push(format!("this profile's key (SHA-256 {fp})"));
-    }
-    if let Some((_, fp)) = &keys.pending {
-        ours.push(format!("the pending renewal key (SHA-256 {fp})"));
-    }
     let hint = if first.is_ca {
         "it is a CA certificate: install it with `centiloc-cert install-ca`"
     } else {
@@ -324,7 +360,7 @@ fn key_mismatch(chain: &[Certificate], keys: &KeyFacts) -> String {
     format!(
         "its public key (SHA-256 {}) is not {}; {hint}",
         first.key_fingerprint(),
-        ours.join(" nor ")
+        our_keys(keys)
     )
 }
 
@@ -401,7 +437,7 @@ pub fn commit(paths: &ProfilePaths, plan: &Plan) -> Result<Installed> {
 
 /// A time as the tool prints it everywhere.
 pub fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    crate::time::when(t)
 }
 
 /// What is wrong with a CA certificate file, as raw text (callers make it terminal-safe):
@@ -586,7 +622,7 @@ mod tests {
         let e = refusal(cert(&ours, "other", 2026, 2027));
         assert!(e.contains("\"other\"") && e.contains("\"demo\""), "{e}");
         let e = refusal(cert(&ours, "demo", 2024, 2025));
-        assert!(e.contains("expired on 2025-01-01 00:00:00 UTC"), "{e}");
+        assert!(e.contains("expired on 2025-01-01 00:00 UTC"), "{e}");
     }
 
     #[test]

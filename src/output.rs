@@ -115,6 +115,21 @@ pub fn stdout_gone() -> bool {
     STDOUT_FAILURE.get().is_some()
 }
 
+/// True when stdout is a pipe, socket or terminal whose reader has gone (the kernel
+/// reports an error or hang-up on our end), before anything fails to write: `watch` in
+/// a quiet hour must not keep its session after `| head -1` exited.
+pub fn stdout_reader_gone() -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let out = io::stdout();
+    let mut fds = [PollFd::new(&out, PollFlags::empty())];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&now)).is_ok()
+        && fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP)
+}
+
 /// What a failed stdout means for the exit: `None` when it did not fail or its reader
 /// went away (`list | head -1`: nobody is left to tell, and the command's own exit code
 /// stands), else the error to report (exit 74).

@@ -10,14 +10,11 @@ use chrono::{DateTime, Utc};
 use crate::cert::{self, Certificate};
 use crate::credentials::{PASSWORD_ENV, PasswordSource, read_password};
 use crate::exit_codes::ExitCode;
-use crate::install::when;
 use crate::keys::PrivateKey;
 use crate::paths::ProfilePaths;
 use crate::profile::{Broker, Profile};
-use crate::{csr, renewal};
-
-/// A certificate this close to expiry gets a warning (the `check-expiry` default).
-pub const WARN_DAYS: i64 = 30;
+use crate::time::{self, when};
+use crate::{csr, expiry, renewal};
 
 /// How one item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -82,7 +79,7 @@ impl Check {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Validity {
     Current,
-    /// Valid, but fewer than [`WARN_DAYS`] days left.
+    /// Valid, but within the warning limits ([`crate::expiry::Limits::for_profile`]).
     ExpiringSoon,
     Expired,
     NotYetValid,
@@ -101,6 +98,8 @@ pub enum Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListState {
     Ready,
+    /// Ready, but within the profile's warning limits: time to renew.
+    ExpiringSoon,
     WaitingForCertificate,
     RenewalPending,
     Expired,
@@ -121,6 +120,7 @@ impl ListState {
     pub fn as_str(self) -> &'static str {
         match self {
             ListState::Ready => "ready",
+            ListState::ExpiringSoon => "expiring soon",
             ListState::WaitingForCertificate => "waiting for certificate",
             ListState::RenewalPending => "renewal pending",
             ListState::Expired => "expired",
@@ -205,6 +205,7 @@ impl Checklist {
             ExitCode::DataErr => ListState::NotReady,
             ExitCode::NoInput => ListState::Incomplete,
             _ if self.state_of("renewal") == Some(State::Info) => ListState::RenewalPending,
+            _ if self.validity == Some(Validity::ExpiringSoon) => ListState::ExpiringSoon,
             _ => ListState::Ready,
         }
     }
@@ -506,18 +507,27 @@ fn check_certificate(
             "ask Centiloc support for a client certificate, then: {install}"
         ));
     }
-    check_validity(list, paths, &cert, cmd, now);
+    check_validity(list, paths, profile, &cert, cmd, now);
     list.certificate = Some(cert);
 }
 
+/// Validity by the same verdict and limits as `check-expiry` (the profile's `[expiry]`
+/// settings, else the defaults), so `status`, `list` and `check-expiry` never disagree
+/// on whether a certificate expires soon.
 fn check_validity(
     list: &mut Checklist,
     paths: &ProfilePaths,
+    profile: &Profile,
     cert: &Certificate,
     cmd: &dyn Fn(&str) -> String,
     now: DateTime<Utc>,
 ) {
-    let days = cert.days_left(now);
+    let v = expiry::verdict(
+        cert.not_before,
+        cert.not_after,
+        now,
+        expiry::Limits::for_profile(profile),
+    );
     let renew_hint = if renewal::is_pending(paths) {
         format!(
             "a renewal is pending: install its certificate with {}",
@@ -526,46 +536,28 @@ fn check_validity(
     } else {
         format!("renew: {}", cmd("renew"))
     };
-    list.validity = Some(if cert.is_expired(now) {
-        Validity::Expired
-    } else if cert.is_not_yet_valid(now) {
-        Validity::NotYetValid
-    } else if days < WARN_DAYS {
-        Validity::ExpiringSoon
+    let left = time::distance(cert.not_after, now);
+    let (validity, state, text) = if v.expired {
+        let text = format!("expired on {} ({left} ago)", when(cert.not_after));
+        (Validity::Expired, State::Wrong, text)
+    } else if v.not_yet_valid {
+        let text = format!("not valid before {}", when(cert.not_before));
+        (Validity::NotYetValid, State::Wrong, text)
+    } else if v.state != expiry::State::Ok {
+        let text = format!("expires {} ({left} left)", when(cert.not_after));
+        (Validity::ExpiringSoon, State::Warning, text)
     } else {
-        Validity::Current
-    });
-    if cert.is_expired(now) {
-        list.push(
-            "certificate_validity",
-            State::Wrong,
-            format!("expired on {}", when(cert.not_after)),
-        );
-        list.hint(renew_hint);
-    } else if cert.is_not_yet_valid(now) {
-        list.push(
-            "certificate_validity",
-            State::Wrong,
-            format!("not valid before {}", when(cert.not_before)),
-        );
-        list.hint("wait until then, or ask Centiloc support why it starts in the future");
-    } else if days < WARN_DAYS {
-        list.push(
-            "certificate_validity",
-            State::Warning,
-            format!(
-                "expires {} ({} left)",
-                when(cert.not_after),
-                crate::install::span_words(cert.not_after - now)
-            ),
-        );
-        list.hint(renew_hint);
-    } else {
-        list.push(
-            "certificate_validity",
-            State::Ok,
-            format!("until {} ({days} days left)", when(cert.not_after)),
-        );
+        let text = format!("until {} ({left} left)", when(cert.not_after));
+        (Validity::Current, State::Ok, text)
+    };
+    list.validity = Some(validity);
+    list.push("certificate_validity", state, text);
+    match validity {
+        Validity::Expired | Validity::ExpiringSoon => list.hint(renew_hint),
+        Validity::NotYetValid => {
+            list.hint("wait until then, or ask Centiloc support why it starts in the future")
+        }
+        Validity::Current => {}
     }
 }
 

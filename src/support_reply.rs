@@ -114,7 +114,12 @@ const MAIL_HEADERS: &[&str] = &[
     "references",
     "dkim-signature",
     "arc-seal",
+    "arc-message-signature",
+    "arc-authentication-results",
     "authentication-results",
+    "received-spf",
+    "envelope-to",
+    "thread-topic",
 ];
 
 /// Does the input start like an e-mail message? Decided by its first line, so that PEM
@@ -216,14 +221,39 @@ fn walk_message(msg: &Message<'_>, prefix: &str, depth: usize, walk: &mut Walk) 
     }
 }
 
-/// Adds the certificates of one part; a part that holds none is only inventory.
+/// Adds the certificates of one part; a part that holds none is only inventory, with
+/// the reason when it was meant to be a certificate (a damaged attachment).
 fn take(walk: &mut Walk, place: &str, bytes: &[u8]) {
-    if let Ok((certs, _, _)) = certificates_in(Path::new(place), bytes) {
-        walk.found.extend(certs.into_iter().map(|cert| Found {
+    match certificates_in(Path::new(place), bytes) {
+        Ok((certs, _, _)) => walk.found.extend(certs.into_iter().map(|cert| Found {
             cert,
             place: place.to_owned(),
-        }));
+        })),
+        Err(Error::BadData { reason, .. }) if meant_as_certificate(place) => {
+            if let Some(last) = walk.parts.last_mut() {
+                last.push_str(&format!(" which is not readable: {}", safe(&reason)));
+            }
+        }
+        Err(_) => {}
     }
+}
+
+/// Does a part's name or type say it carries a certificate?
+fn meant_as_certificate(place: &str) -> bool {
+    let p = place.to_ascii_lowercase();
+    [
+        ".pem",
+        ".crt",
+        ".cer",
+        ".der",
+        ".p7b",
+        ".p7c",
+        "x509",
+        "pkix-cert",
+        "pkcs7",
+    ]
+    .iter()
+    .any(|k| p.contains(k))
 }
 
 /// `attachment "tls-cert.pem" (application/x-pem-file)`, or `the text body`.
@@ -309,6 +339,16 @@ mod tests {
             "<p>Hello</p><pre>-----BEGIN X-----<br>AB&#43;/&#61;<br/>-----END X-----</pre>",
         );
         assert_eq!(t, "Hello\n-----BEGIN X-----\nAB+/=\n-----END X-----");
+    }
+
+    #[test]
+    fn a_damaged_certificate_attachment_says_why() {
+        let mail = b"From: s@example.com\r\nSubject: cert\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/x-x509-user-cert; name=tls-cert.crt\r\nContent-Transfer-Encoding: base64\r\n\r\nMIIBAA==\r\n--b--\r\n";
+        let e = read(Path::new("m"), mail).unwrap_err().to_string();
+        assert!(
+            e.contains("attachment \"tls-cert.crt\" (application/x-x509-user-cert) which is not readable: not a valid X.509 certificate"),
+            "{e}"
+        );
     }
 
     #[test]

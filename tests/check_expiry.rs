@@ -610,3 +610,60 @@ fn profile_thresholds_and_pending_renewal_are_honoured() {
             "when support returns the certificate, run `centiloc-cert",
         ));
 }
+
+/// One rule for "expires soon" (issue 10 item 1): with `[expiry] warn_days = 45` and 39
+/// days left, `check-expiry`, `status`, `list` and their JSON agree that it is a warning
+/// (`status` kept its own 30 days and said all was well).
+#[test]
+fn status_list_and_check_expiry_use_the_profile_limits() {
+    let h = TestHome::new();
+    let ca = Ca::new("Centiloc Test CA");
+    let csr = h.profile_with_csr("default", "acme");
+    let now = chrono::Utc::now().timestamp();
+    let end = now + 39 * 86_400 + 3_600;
+    let signed = ca.sign_dates(&csr, &asn1_time(now - 86_400), &asn1_time(end));
+    h.install("default", &signed, &ca.cert);
+    let settings = h.profile_dir("default").join("profile.toml");
+    let toml = std::fs::read_to_string(&settings).unwrap();
+    let toml = format!("username = \"acme-user\"\n{toml}\n[expiry]\nwarn_days = 45\n");
+    std::fs::write(&settings, toml).unwrap();
+    let password = h.profile_dir("default").join("mqtt-password");
+    std::fs::write(&password, "pw").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let (c, out, _) = code(&h, &["check-expiry"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(
+        out.starts_with("WARNING default (acme) client certificate expires "),
+        "{out}"
+    );
+    assert!(out.contains("(39 days left)"), "{out}");
+
+    let (_, out, _) = code(&h, &["status"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("validity"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("expires ") && line.contains("(39 days left)"),
+        "{out}"
+    );
+    assert!(!line.contains('✓'), "{out}");
+
+    let (_, out, _) = code(&h, &["status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let check = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "certificate_validity")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(check["state"], "warning", "{out}");
+
+    let (_, out, _) = code(&h, &["list"]);
+    assert!(
+        out.lines().nth(1).unwrap().ends_with("  39  expiring soon"),
+        "{out}"
+    );
+}

@@ -793,3 +793,18 @@ fn test_connect_with_a_closed_or_full_stdout() {
         "ERROR: cannot write to standard output: the disk is full; check where the output is redirected\n"
     );
 }
+
+/// `watch | head -1` in a quiet hour: the reader is gone before any message comes, and
+/// watch notices within seconds instead of holding its session until the next message.
+#[test]
+fn watch_stops_when_its_reader_goes_while_no_message_comes() {
+    let (h, _m) = setup();
+    let (mut child, err) = spawn_watch(&h, &[], Stdio::piped());
+    wait_subscribed(&err);
+    drop(child.stdout.take());
+    let started = std::time::Instant::now();
+    let (code, rest) = exit_of(&mut child, &err);
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(!rest.contains("ERROR"), "{rest}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -810,7 +810,7 @@ fn cli_output_to_a_full_disk_exits_74() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert_eq!(
             stderr,
-            "ERROR: cannot write to standard output: no storage space; check where the output is redirected\n"
+            "ERROR: cannot write to standard output: the disk is full; check where the output is redirected\n"
         );
     }
 }

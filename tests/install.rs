@@ -1102,58 +1102,9 @@ fn list_shows_every_profile_with_expiry_and_state() {
     assert_eq!(waiting["days_left"], serde_json::Value::Null);
 }
 
-/// Runs `credentials` on a real terminal (`script`, util-linux, gives the binary a pty),
-/// answering each prompt once it is shown (the n-th time for a repeated prompt), as a
-/// person would. Returns the exit code and everything the terminal showed.
+/// Runs `credentials` on a real terminal, answering each prompt as a person would.
 fn credentials_on_terminal(h: &TestHome, replies: &[(&str, &str)]) -> (Option<i32>, String) {
-    use std::io::Read;
-    use std::sync::mpsc;
-    let script = support::require("script", "bsdutils");
-    let line = format!(
-        "{} --home {} credentials",
-        env!("CARGO_BIN_EXE_centiloc-cert"),
-        h.path().display()
-    );
-    let mut child = Command::new(script)
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 256];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = String::new();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut asked = std::collections::HashMap::new();
-    for (prompt, reply) in replies {
-        let n = asked.entry(*prompt).or_insert(0);
-        *n += 1;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while seen.matches(prompt).count() < *n {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-                Err(_) => panic!("no prompt {prompt:?} (#{n}); got {seen:?}"),
-            }
-        }
-        // Let the terminal switch echo off before typing.
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        stdin.write_all(format!("{reply}\n").as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    }
-    let code = child.wait().unwrap().code();
-    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    (code, seen)
+    support::on_terminal(h, "credentials", replies)
 }
 
 const USER: &str = "MQTT username: ";

@@ -353,7 +353,17 @@ fn a_reply_without_our_certificate_is_refused_naming_what_it_held() {
     let bytes = mail(json!({
         "attachments": [{"file": s(&other), "type": "application/x-pem-file", "name": "tls-cert.pem"}],
     }));
-    assert_install_refused(&h, &["-"], Some(&bytes), 65, &["is not this profile's key"]);
+    let err = assert_install_refused(&h, &["-"], Some(&bytes), 65, &[]);
+    assert!(
+        err.starts_with(
+            "ERROR: the certificate on standard input refused, nothing was changed: the e-mail \"Re: certificate request\" from support@centiloc.example holds 1 certificate (O=Demo Corp, CN=demo, Email=ops@example.com in attachment \"tls-cert.pem\" (application/x-pem-file)) but none for this profile's key (SHA-256 "
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("check the profile (--profile), or send support the CSR from this profile"),
+        "{err}"
+    );
     // A mail that is not one: headers and nothing else.
     assert_install_refused(
         &h,

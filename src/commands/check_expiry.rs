@@ -10,9 +10,9 @@ use crate::cli::CheckExpiryArgs;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
-use crate::expiry::State;
+use crate::expiry::{LimitFlags, State};
 use crate::fleet::scan::{self, Reader};
-use crate::fleet::{Checked, LimitFlags, ScanOptions, autopilot, notice, report};
+use crate::fleet::{Checked, ScanOptions, autopilot, notice, report};
 
 pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     let flags = LimitFlags {

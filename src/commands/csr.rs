@@ -5,7 +5,8 @@ use serde_json::json;
 use crate::cli::CsrArgs;
 use crate::config::{self, Notify};
 use crate::context::Ctx;
-use crate::csr::{self, Subject};
+use crate::csr::Subject;
+use crate::csr_target;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::keys::PrivateKey;
@@ -19,15 +20,17 @@ use serde::Serialize;
 
 pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
     let (paths, profile) = ctx.load()?;
+    // Issue 11: a renewal's pending CSR, or a refusal when this key is certified already.
+    let target = csr_target::decide(&paths, args.force, &ctx.cmd("renew"))?;
     // Checked before anything is written, so a missing [notify] costs nothing.
     let mail = if args.mail {
         Some(CsrMail::prepare(ctx)?)
     } else {
         None
     };
-    let key = PrivateKey::from_file(&paths.key())?;
+    let key = PrivateKey::from_file(&target.key)?;
     let subject = Subject::of(&profile);
-    let pem = csr::build(&key, &subject)?;
+    let pem = csr_target::request(&target, &key, &subject)?;
 
     let to_stdout = args.out.as_deref() == Some(std::path::Path::new("-"));
     let dest = match &args.out {
@@ -39,12 +42,16 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
             store::write_atomic(file, pem.as_bytes(), store::Mode::Public)?;
             Some(file.clone())
         }
+        None if target.pending => Some(target.csr.clone()),
         None => {
             let _lock = store::lock(&paths.lock())?;
             store::write_atomic(&paths.csr(), pem.as_bytes(), store::Mode::Public)?;
             Some(paths.csr())
         }
     };
+    if let Some(note) = csr_target::pending_note(&target, &ctx.cmd("install-cert FILE")) {
+        ctx.out.note(note);
+    }
 
     if let Some(m) = &mail {
         let to = m.send(&profile, &key, &subject, &pem)?;
@@ -60,6 +67,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
             "curve": key.curve(),
             "key_fingerprint_sha256": key.fingerprint(),
             "signature_algorithm": signature_name(&key),
+            "pending_renewal": target.pending,
         }));
         return Ok(ExitCode::Ok);
     }
@@ -82,6 +90,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
             "curve": key.curve(),
             "key_fingerprint_sha256": key.fingerprint(),
             "signature_algorithm": signature_name(&key),
+            "pending_renewal": target.pending,
         }));
         return Ok(ExitCode::Ok);
     }

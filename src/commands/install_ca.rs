@@ -9,9 +9,10 @@ use crate::cli::InstallCaArgs;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
-use crate::install::{self, when};
+use crate::install;
 use crate::output::{Format, safe};
 use crate::store;
+use crate::time::when;
 
 pub fn run(ctx: &Ctx, args: InstallCaArgs) -> Result<ExitCode> {
     let (paths, _profile) = ctx.load()?;
@@ -40,7 +41,7 @@ pub fn run(ctx: &Ctx, args: InstallCaArgs) -> Result<ExitCode> {
             "changed": !unchanged,
             "subject": ca.subject,
             "fingerprint_sha256": ca.fingerprint(),
-            "not_after": ca.not_after.to_rfc3339(),
+            "not_after": crate::time::rfc3339(ca.not_after),
             "days_left": ca.days_left(now),
             "certificates": chain.len(),
             "archived_to": archived,

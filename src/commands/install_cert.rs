@@ -11,12 +11,13 @@ use crate::cli::InstallCertArgs;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
-use crate::install::{self, Installed, KeyFacts, Plan, Target, when};
+use crate::install::{self, Installed, KeyFacts, Plan, Target};
 use crate::mqtt::StageReport;
 use crate::output::{Format, safe};
 use crate::paths::ProfilePaths;
 use crate::store;
 use crate::support_reply::{self, Received};
+use crate::time::when;
 
 pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
     let mut stages = Vec::new();
@@ -63,7 +64,7 @@ fn install_cert(
     let installed = installed_chain(&paths.cert());
     let now = Utc::now();
     let keys = KeyFacts::read(&paths)?;
-    let (chain, notes) = install::arrange(received, &keys);
+    let (chain, notes) = install::arrange(received, &keys, &source_name(&args.file))?;
     let mut plan = install::plan(
         &source_name(&args.file),
         chain,
@@ -172,8 +173,8 @@ fn report(
             "serial": leaf.serial,
             "fingerprint_sha256": leaf.fingerprint(),
             "key_fingerprint_sha256": leaf.key_fingerprint(),
-            "not_before": leaf.not_before.to_rfc3339(),
-            "not_after": leaf.not_after.to_rfc3339(),
+            "not_before": crate::time::rfc3339(leaf.not_before),
+            "not_after": crate::time::rfc3339(leaf.not_after),
             "days_left": leaf.days_left(now),
             "chain_length": plan.chain.len(),
             "archived_to": done.archived,
@@ -214,7 +215,7 @@ fn report(
         "  valid        {} to {} ({} left)",
         when(leaf.not_before),
         when(leaf.not_after),
-        install::span_words(leaf.not_after - now)
+        crate::time::distance(leaf.not_after, now)
     ));
     if plan.chain.len() > 1 {
         o.line(format!(

@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
                 json!({
                     "profile": r.profile,
                     "tenant": r.tenant,
-                    "not_after": r.cert.as_ref().map(|c| c.not_after.to_rfc3339()),
+                    "not_after": r.cert.as_ref().map(|c| crate::time::rfc3339(c.not_after)),
                     "days_left": r.cert.as_ref().map(|c| c.days_left(now)),
                     "state": r.state.as_str(),
                     "renewal_pending": r.renewal_pending,
@@ -71,10 +71,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
     ));
     for r in &rows {
         let (not_after, days) = match &r.cert {
-            Some(c) => (
-                c.not_after.format("%Y-%m-%d %H:%M UTC").to_string(),
-                c.days_left(now).to_string(),
-            ),
+            Some(c) => (crate::time::when(c.not_after), c.days_left(now).to_string()),
             None => ("-".into(), "-".into()),
         };
         ctx.out.line(format!(

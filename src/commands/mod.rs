@@ -15,6 +15,7 @@ mod connect;
 mod credentials;
 mod csr;
 mod decode;
+mod export;
 mod init;
 mod install_ca;
 mod install_cert;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::InstallCert(a) => install_cert::run(&ctx, a),
         Command::InstallCa(a) => install_ca::run(&ctx, a),
         Command::Credentials(a) => credentials::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::List(a) => list::run(&ctx, a),
         Command::Renew(a) => renew::run(&ctx, a),

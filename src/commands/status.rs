@@ -8,9 +8,9 @@ use crate::cli::StatusArgs;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
-use crate::install::when;
 use crate::output::{Format, safe};
 use crate::readiness::{self, State};
+use crate::time::when;
 
 pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
     let (paths, profile) = ctx.load()?;
@@ -23,8 +23,8 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
                 "subject": c.subject,
                 "serial": c.serial,
                 "fingerprint_sha256": c.fingerprint(),
-                "not_before": c.not_before.to_rfc3339(),
-                "not_after": c.not_after.to_rfc3339(),
+                "not_before": crate::time::rfc3339(c.not_before),
+                "not_after": crate::time::rfc3339(c.not_after),
                 "days_left": c.days_left(now),
             })
         });

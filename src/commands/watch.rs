@@ -167,6 +167,18 @@ async fn pump(
         tokio::select! {
             r = session.fill() => r?,
             _ = &mut *shutdown => return Ok(Stop::Done),
+            _ = reader_gone() => return Ok(Stop::OutputGone),
+        }
+    }
+}
+
+/// Resolves once stdout's reader has gone, checked every second while no message
+/// comes (a write would find out too, but only with the next message).
+async fn reader_gone() {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if crate::output::stdout_reader_gone() {
+            return;
         }
     }
 }

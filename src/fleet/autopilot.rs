@@ -148,7 +148,7 @@ fn start(ctx: &Ctx, paths: &ProfilePaths, profile: &Profile, now: DateTime<Utc>)
     let started = renewal::start(paths, profile, None, false, &install)?;
     Request {
         pending_key_sha256: started.key_fingerprint.clone(),
-        started_at: Some(autopilot::rfc3339(now)),
+        started_at: Some(crate::time::rfc3339(now)),
         ..Default::default()
     }
     .save(paths)?;
@@ -195,9 +195,7 @@ fn remind(
         "profile {}: reminded Centiloc support at {} of the renewal requested on {}",
         paths.name,
         s.to,
-        r.requested()
-            .map(|t| t.format("%Y-%m-%d").to_string())
-            .unwrap_or_default()
+        r.requested().map(crate::time::day).unwrap_or_default()
     ));
     Ok(())
 }

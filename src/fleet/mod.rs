@@ -4,12 +4,12 @@
 //! them, [`report`] renders them, [`notice`] e-mails the notices that are due. The
 //! verdict itself is [`crate::expiry`]'s.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::expiry::{self, Limits, State, Verdict};
+use crate::expiry::{LimitFlags, Limits, State, Verdict};
 use crate::profile::Profile;
 
 pub mod autopilot;
@@ -111,65 +111,6 @@ impl Checked {
             Kind::Client => self.owner.as_ref().and_then(|o| o.pending_since),
             Kind::Ca | Kind::File => None,
         }
-    }
-}
-
-/// Thresholds from the command line; each unset one falls back to the profile, then to
-/// the defaults. The command line wins: it is what the person or cron job asked for now.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LimitFlags {
-    pub warn_days: Option<u32>,
-    pub critical_days: Option<u32>,
-}
-
-impl LimitFlags {
-    pub fn resolve(self, profile: Option<&Profile>) -> Limits {
-        let p = profile.map(|p| &p.expiry);
-        let d = Limits::default();
-        Limits {
-            warn_days: self
-                .warn_days
-                .or(p.and_then(|p| p.warn_days))
-                .unwrap_or(d.warn_days),
-            critical_days: self
-                .critical_days
-                .or(p.and_then(|p| p.critical_days))
-                .unwrap_or(d.critical_days),
-        }
-    }
-
-    /// Why the thresholds that apply to a profile contradict each other (critical above
-    /// warn), when `profile.toml` set at least one of them; `None` when they are fine.
-    /// Both from the command line is a usage error, caught before the scan. Treated as
-    /// an invalid `profile.toml` (check-expiry reports it UNKNOWN, naming the file): a
-    /// guess at which number was meant could report WARNING for what should be CRITICAL.
-    pub fn conflict(self, profile: &Profile, file: &Path) -> Option<String> {
-        let l = self.resolve(Some(profile));
-        // Only when a value in force came from profile.toml: that file is what to fix.
-        let e = &profile.expiry;
-        let set = (self.warn_days.is_none() && e.warn_days.is_some())
-            || (self.critical_days.is_none() && e.critical_days.is_some());
-        if l.critical_days <= l.warn_days || !set {
-            return None;
-        }
-        let source = |flag: Option<u32>, set: Option<u32>, key: &str, v: u32| match (flag, set) {
-            (Some(_), _) => format!("--{} {v}", key.replace('_', "-")),
-            (None, Some(_)) => format!("[expiry] {key} = {v}"),
-            (None, None) => format!("the default {key} {v}"),
-        };
-        Some(format!(
-            "{} is not valid: {} is more than {}, but CRITICAL must come after WARNING; set [expiry] critical_days to at most warn_days there (defaults: warn_days = {}, critical_days = {})",
-            file.display(),
-            source(
-                self.critical_days,
-                e.critical_days,
-                "critical_days",
-                l.critical_days
-            ),
-            source(self.warn_days, e.warn_days, "warn_days", l.warn_days),
-            expiry::DEFAULT_WARN_DAYS,
-            expiry::DEFAULT_CRITICAL_DAYS,
-        ))
     }
 }
 

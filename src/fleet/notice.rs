@@ -77,14 +77,14 @@ impl<'a> NoticeFacts<'a> {
             subject: safe(&facts.subject).into_owned(),
             serial: &facts.serial,
             fingerprint: &facts.fingerprint,
-            not_after: facts.not_after.format("%Y-%m-%d %H:%M UTC").to_string(),
+            not_after: crate::time::when(facts.not_after),
             days_left: facts.verdict.days_left,
-            distance: expiry::distance(facts.not_after, now),
+            distance: crate::time::distance(facts.not_after, now),
             expired: facts.verdict.expired,
             notice: due.key(),
             file: c.file.display().to_string(),
-            pending_since: c.pending_since().map(|t| t.format("%Y-%m-%d").to_string()),
-            renewal_requested: c.requested_at().map(|t| t.format("%Y-%m-%d").to_string()),
+            pending_since: c.pending_since().map(crate::time::day),
+            renewal_requested: c.requested_at().map(crate::time::day),
             renewal_requested_to: c
                 .requested_at()
                 .and(owner.and_then(|o| o.request.as_ref()))

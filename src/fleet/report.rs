@@ -5,14 +5,15 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Checked, Facts, Kind, Problem};
 use crate::cli::ExpiryFormat;
 use crate::context::Ctx;
-use crate::expiry::{self, State};
+use crate::expiry::State;
 use crate::output::safe;
+use crate::time::{self, rfc3339};
 
 /// `nothing` is why nothing was checked (`--all` in a home with no profile): the text
 /// report prints it as its one UNKNOWN line, the JSON report as `problem`.
@@ -52,10 +53,6 @@ fn text(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc
     out
 }
 
-fn date(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// `default (acme) client certificate`, or the file for `--cert`.
 fn what(c: &Checked) -> String {
     match &c.owner {
@@ -92,20 +89,20 @@ fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
     };
     let v = &f.verdict;
     // Days as `Certificate::days_left` counts them; below one day, hours (never "0 days").
-    let span = expiry::distance(f.not_after, now);
+    let span = crate::time::distance(f.not_after, now);
     let when = if v.expired {
-        format!("EXPIRED on {} ({span} ago)", date(f.not_after))
+        format!("EXPIRED on {} ({span} ago)", time::when(f.not_after))
     } else if v.days_left == 0 {
         format!(
             "expires {} (within 24 hours: {span} left)",
-            date(f.not_after)
+            time::when(f.not_after)
         )
     } else {
-        format!("expires {} ({span} left)", date(f.not_after))
+        format!("expires {} ({span} left)", time::when(f.not_after))
     };
     let mut s = format!("{state} {what} {when}, serial {}", safe(&f.serial));
     if v.not_yet_valid {
-        let _ = write!(s, ", not valid before {}", date(f.not_before));
+        let _ = write!(s, ", not valid before {}", time::when(f.not_before));
     }
     if let Some(at) = c.requested_at() {
         let _ = write!(
@@ -117,7 +114,7 @@ fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
         let _ = write!(
             s,
             "; renewal CSR made on {}, waiting for the signed certificate",
-            since.format("%Y-%m-%d")
+            time::day(since)
         );
     }
     if c.state() != State::Ok {
@@ -237,10 +234,6 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
 
 fn facts(c: &Checked) -> Option<&Facts> {
     c.outcome.as_ref().ok()
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// One document; field names are stable (issue 4).

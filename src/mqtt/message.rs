@@ -1,7 +1,7 @@
 //! One received message as the user sees it: decoded by topic encoding, as a text line
 //! or a JSON value. [`decode_message`] is the single call site of the decoder.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::decode;
@@ -57,7 +57,7 @@ fn truncate(mut s: String, max: usize) -> String {
 
 /// RFC 3339 with milliseconds, UTC.
 pub fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::time::rfc3339_millis(t)
 }
 
 /// The JSON form of one message (`watch --format json` line, `test-connect` document).

@@ -355,7 +355,7 @@ pub fn preflight(
     if leaf.is_expired(now) {
         return Err(Error::CertExpired {
             path: files.cert.clone(),
-            date: leaf.not_after.format("%Y-%m-%d %H:%M UTC").to_string(),
+            date: crate::time::when(leaf.not_after),
             fix: fix("renew"),
         });
     }

@@ -15,9 +15,7 @@ use crate::credentials;
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
 use crate::profile::{Broker, Profile};
-
-/// Warn about expiry this many days ahead unless the profile says otherwise (SPEC).
-const DEFAULT_WARN_DAYS: i64 = 30;
+use crate::{expiry, time};
 
 /// What the command line asks of a session (`--broker`, `--ca`, topics, `--client-id`,
 /// `--connect-timeout`), before [`prepare`] checks it against the profile.
@@ -115,35 +113,31 @@ pub fn prepare_with(
     })
 }
 
+/// The same limits and verdict as `check-expiry` and `status` (the profile's
+/// `[expiry] warn_days`, else the default): all three agree on what is "soon".
 fn warn_expiry(ctx: &Ctx, profile: &Profile, leaf: &crate::cert::Certificate, now: DateTime<Utc>) {
-    let warn_days = profile
-        .expiry
-        .warn_days
-        .map(i64::from)
-        .unwrap_or(DEFAULT_WARN_DAYS);
-    let left = leaf.days_left(now);
-    if left <= warn_days {
+    let limits = expiry::Limits::for_profile(profile);
+    let v = expiry::verdict(leaf.not_before, leaf.not_after, now, limits);
+    if v.days_left <= i64::from(limits.warn_days) {
+        let soon = if v.days_left <= 0 {
+            format!(
+                "within 24 hours ({} left)",
+                time::distance(leaf.not_after, now)
+            )
+        } else {
+            format!("in {}", time::distance(leaf.not_after, now))
+        };
         ctx.out.warn(format!(
-            "the client certificate expires {}, on {}: renew now with `{}`",
-            expires_in_words(left),
-            leaf.not_after.format("%Y-%m-%d %H:%M UTC"),
+            "the client certificate expires {soon}, on {}: renew now with `{}`",
+            time::when(leaf.not_after),
             ctx.cmd("renew")
         ));
     }
-    if leaf.is_not_yet_valid(now) {
+    if v.not_yet_valid {
         ctx.out.warn(format!(
             "the client certificate is valid only from {}: the broker will refuse it until then",
-            leaf.not_before.format("%Y-%m-%d %H:%M UTC")
+            time::when(leaf.not_before)
         ));
-    }
-}
-
-/// "within 24 hours", "in 1 day", "in 12 days" (whole days left, truncated).
-fn expires_in_words(days_left: i64) -> String {
-    match days_left {
-        i64::MIN..=0 => "within 24 hours".into(),
-        1 => "in 1 day".into(),
-        n => format!("in {n} days"),
     }
 }
 
@@ -201,17 +195,5 @@ pub fn probe(
     match result.failure {
         None => Ok(()),
         Some(f) => Err(f.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expiry_in_words() {
-        assert_eq!(expires_in_words(0), "within 24 hours");
-        assert_eq!(expires_in_words(1), "in 1 day");
-        assert_eq!(expires_in_words(12), "in 12 days");
     }
 }
