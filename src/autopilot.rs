@@ -369,6 +369,57 @@ pub fn record_request(
     Ok(r)
 }
 
+/// What `renew --mail` needs, checked before any key is made.
+pub struct MailSetup {
+    pub cfg: Notify,
+    pub templates: Templates,
+    pub mailer: Mailer,
+}
+
+impl MailSetup {
+    pub fn prepare(home: &crate::paths::Home, what: &'static str) -> Result<MailSetup> {
+        let cfg = crate::config::require_notify(&home.config_file(), what, &["support_to"])?;
+        support_address(&cfg, what)?;
+        let templates = Templates::load(&home.config_dir)?;
+        templates.render(notify::Kind::RenewalRequest, &RequestFacts::sample())?;
+        Ok(MailSetup {
+            mailer: Mailer::new(&cfg)?,
+            templates,
+            cfg,
+        })
+    }
+}
+
+/// `renew --mail`, `csr --mail` during a renewal: the pending CSR to support, recorded
+/// like the autopilot's request so that check-expiry reminds support instead of sending
+/// it again. The caller holds the profile lock.
+pub fn mail_pending(
+    paths: &ProfilePaths,
+    profile: &Profile,
+    cfg: &Notify,
+    templates: &Templates,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+) -> Result<Mailbox> {
+    let s = Support {
+        cfg,
+        to: support_address(cfg, "--mail")?,
+        templates,
+        mailer: Some(mailer),
+    };
+    let letter = s.letter(paths, profile, None, now)?;
+    let id = s.send(profile, &letter)?;
+    let thresholds = profile
+        .expiry
+        .notice_days
+        .clone()
+        .unwrap_or_else(|| expiry::DEFAULT_NOTICE_DAYS.to_vec());
+    let crossed =
+        Replaced::of(paths).and_then(|r| expiry::crossed_notice(r.not_after, now, &thresholds));
+    record_request(paths, &s.to, id, now, crossed)?;
+    Ok(s.to)
+}
+
 /// The support address of `[notify]`, or the error that says how to add it.
 pub fn support_address(cfg: &Notify, what: &str) -> Result<Mailbox> {
     cfg.support_to.clone().ok_or_else(|| Error::Config {

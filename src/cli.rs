@@ -363,6 +363,9 @@ pub struct RenewArgs {
     /// Start over when a renewal is already pending (its key and CSR are archived).
     #[arg(long)]
     pub force: bool,
+    /// E-mail the new CSR to Centiloc support ([notify] support_to in config.toml), attached.
+    #[arg(long)]
+    pub mail: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

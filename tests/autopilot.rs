@@ -296,3 +296,76 @@ fn smtp_login_with_the_stored_secret_from_a_bare_environment() {
     assert!(!err.contains("wrong") && !err.contains(SECRET), "{err}");
     assert_eq!(smtp.messages().len(), 1);
 }
+
+#[test]
+fn renew_mail_and_csr_mail_send_the_pending_csr_and_record_it() {
+    let (smtp, h, _ca) = setup(60);
+    let dir = h.profile_dir("default");
+    let out = h.cmd().args(["renew", "--mail"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "E-mailed the new CSR to Centiloc support at {SUPPORT}"
+        )),
+        "{text}"
+    );
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    let pending_csr = std::fs::read_to_string(dir.join("pending/certificate-request.csr")).unwrap();
+    assert_eq!(mails[0].attachments[0].content, pending_csr);
+    assert!(
+        mails[0].text.contains("The certificate being replaced:"),
+        "{}",
+        mails[0].text
+    );
+    assert!(dir.join("renewal-request.toml").is_file());
+    // The autopilot sees the request: at 45 days it neither starts nor re-sends.
+    assert_eq!(notify_at(&h, 16, &[]).status.code(), Some(0));
+    assert_eq!(smtp.messages().len(), 1);
+
+    // csr --mail during the renewal sends the pending CSR, and says so.
+    let out = h.cmd().args(["csr", "--mail"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("e-mailed the pending renewal CSR")
+            && err.contains("pending/certificate-request.csr"),
+        "{err}"
+    );
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[1].attachments[0].content, pending_csr);
+
+    // status and list show the request.
+    let out = h.cmd().arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("renewal requested on ") && text.contains("(today)"),
+        "{text}"
+    );
+    let out = h.cmd().arg("list").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("renewal requested on "), "{text}");
+    let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // `list` is becoming an object (`profiles`); accept the array it was.
+    let p = v.get("profiles").map_or(&v[0], |p| &p[0]);
+    assert!(
+        p["renewal_requested_at"].as_str().unwrap().ends_with('Z'),
+        "{v}"
+    );
+    assert_eq!(p["renewal_requested_to"], SUPPORT);
+    let out = h
+        .cmd()
+        .args(["check-expiry", "--format", "prometheus"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "centiloc_cert_renewal_requested_timestamp_seconds{profile=\"default\",tenant=\"acme\""
+        )),
+        "{text}"
+    );
+}

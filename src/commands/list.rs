@@ -24,6 +24,8 @@ struct Row {
     cert: Option<Certificate>,
     state: ListState,
     renewal_pending: bool,
+    /// The renewal request sent to support, when one is pending (issue 15).
+    request: Option<crate::autopilot::Request>,
 }
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
@@ -45,6 +47,8 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
                     "days_left": r.cert.as_ref().map(|c| c.days_left(now)),
                     "state": r.state.as_str(),
                     "renewal_pending": r.renewal_pending,
+                    "renewal_requested_at": requested(r).map(crate::time::rfc3339),
+                    "renewal_requested_to": requested(r).and(r.request.as_ref()).and_then(|q| q.to.clone()),
                 })
             })
             .collect();
@@ -74,8 +78,11 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
             Some(c) => (crate::time::when(c.not_after), c.days_left(now).to_string()),
             None => ("-".into(), "-".into()),
         };
+        let request = requested(r)
+            .map(|at| format!(", {}", crate::autopilot::requested_words(at, now)))
+            .unwrap_or_default();
         ctx.out.line(format!(
-            "{:wp$}  {:wt$}  {:20}  {:>5}  {}",
+            "{:wp$}  {:wt$}  {:20}  {:>5}  {}{request}",
             r.profile,
             r.tenant.as_deref().map(safe).unwrap_or("-".into()),
             not_after,
@@ -86,6 +93,12 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+fn requested(r: &Row) -> Option<DateTime<Utc>> {
+    r.request
+        .as_ref()
+        .and_then(crate::autopilot::Request::requested)
+}
+
 fn row(ctx: &Ctx, paths: &ProfilePaths, now: DateTime<Utc>) -> Row {
     let mut r = Row {
         profile: paths.name.clone(),
@@ -93,7 +106,11 @@ fn row(ctx: &Ctx, paths: &ProfilePaths, now: DateTime<Utc>) -> Row {
         cert: None,
         state: ListState::InvalidProfile,
         renewal_pending: renewal::is_pending(paths),
+        request: None,
     };
+    if r.renewal_pending {
+        r.request = crate::autopilot::Request::current(paths);
+    }
     let Ok(profile) = Profile::load(paths) else {
         return r;
     };

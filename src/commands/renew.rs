@@ -6,6 +6,7 @@
 
 use serde_json::json;
 
+use crate::autopilot::{self, MailSetup};
 use crate::cert;
 use crate::cli::RenewArgs;
 use crate::context::Ctx;
@@ -14,6 +15,7 @@ use crate::exit_codes::ExitCode;
 use crate::keys::PrivateKey;
 use crate::output::{Format, safe};
 use crate::{readiness, renewal, store};
+use chrono::Utc;
 
 /// What the current key and certificate do while the renewal waits.
 enum Current {
@@ -60,11 +62,31 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     let current = match PrivateKey::from_file(&paths.key()) {
         Err(e) => Current::BrokenKey(e.to_string()),
         Ok(_) => match cert::load_chain(&paths.cert()) {
-            Ok(chain) if chain[0].is_expired(chrono::Utc::now()) => Current::Expired,
+            Ok(chain) if chain[0].is_expired(Utc::now()) => Current::Expired,
             _ => Current::InUse,
         },
     };
+    // A broken [notify] is found before a key is made.
+    let mail = if args.mail {
+        Some(MailSetup::prepare(&ctx.home, "renew --mail")?)
+    } else {
+        None
+    };
     let started = renewal::start(&paths, &profile, args.curve, args.force, &install)?;
+    let mailed_to = match &mail {
+        Some(m) => Some(
+            autopilot::mail_pending(&paths, &profile, &m.cfg, &m.templates, &m.mailer, Utc::now())
+                .map_err(|e| Error::Smtp {
+                    server: m.cfg.smtp.display.clone(),
+                    reason: format!(
+                        "{e}; the renewal is started (new key and CSR in {}): send the CSR with `{}` when the mail server is back",
+                        paths.pending_dir().display(),
+                        ctx.cmd("csr --mail")
+                    ),
+                })?,
+        ),
+        None => None,
+    };
     if args.format == Format::Json {
         ctx.out.json(&json!({
             "profile": paths.name,
@@ -76,6 +98,7 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
             "resumed": started.resumed,
             "archived_to": started.archived,
             "current_in_use": matches!(current, Current::InUse),
+            "mailed_to": mailed_to.as_ref().map(|m| m.to_string()),
         }));
         return Ok(ExitCode::Ok);
     }
@@ -118,9 +141,15 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
             ));
         }
     }
-    o.line(format!(
-        "Next: send {} to Centiloc support, then install their answer with `{install}`",
-        started.csr_file.display()
-    ));
+    match &mailed_to {
+        Some(to) => o.line(format!(
+            "E-mailed the new CSR to Centiloc support at {to}. Next: install their answer with `{install}`"
+        )),
+        None => o.line(format!(
+            "Next: send {} to Centiloc support (or `{}`), then install their answer with `{install}`",
+            started.csr_file.display(),
+            ctx.cmd("csr --mail")
+        )),
+    }
     Ok(ExitCode::Ok)
 }
