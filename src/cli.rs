@@ -414,6 +414,12 @@ pub struct CheckExpiryArgs {
     /// With --notify: print the e-mails that are due instead of sending them.
     #[arg(long, requires = "notify")]
     pub dry_run: bool,
+    /// Also make a TLS handshake with each profile's broker (no MQTT login): its
+    /// certificate's days left as kind `broker`, CRITICAL when ca-cert.pem no longer
+    /// verifies it or the host name does not match, UNKNOWN when it does not answer
+    /// within 5 s (also `[expiry] check_broker = true` in profile.toml).
+    #[arg(long, conflicts_with = "cert")]
+    pub check_broker: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::expiry::{LimitFlags, State};
 use crate::fleet::scan::{self, Reader};
-use crate::fleet::{Checked, ScanOptions, autopilot, notice, report};
+use crate::fleet::{Checked, ScanOptions, autopilot, broker, notice, report};
 
 pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     let flags = LimitFlags {
@@ -55,6 +55,13 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     if let Some(n) = &notifier {
         let touched = autopilot::run(ctx, n, &checked, now);
         scan::rescan(&ctx.home, &mut checked, &touched, opts, now);
+    }
+    for (name, line) in broker::check(&checked, args.check_broker, now) {
+        let last = checked
+            .iter()
+            .rposition(|c| c.owner.as_ref().is_some_and(|o| o.name == name));
+        let at = last.map_or(checked.len(), |i| i + 1);
+        checked.insert(at, line);
     }
     // `--all` with nothing checked has nothing to vouch for: UNKNOWN, with one line (or
     // JSON field) saying how to create a profile, still in the asked format so a JSON

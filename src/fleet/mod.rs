@@ -13,6 +13,7 @@ use crate::expiry::{LimitFlags, Limits, State, Verdict};
 use crate::profile::Profile;
 
 pub mod autopilot;
+pub mod broker;
 pub mod notice;
 pub mod report;
 pub mod scan;
@@ -23,6 +24,9 @@ pub enum Kind {
     Client,
     Ca,
     File,
+    /// The certificate the profile's broker presents (`--check-broker`, issue 15); its
+    /// `file` is the broker's `host:port`.
+    Broker,
 }
 
 impl Kind {
@@ -31,6 +35,7 @@ impl Kind {
             Kind::Client => "client",
             Kind::Ca => "ca",
             Kind::File => "file",
+            Kind::Broker => "broker",
         }
     }
 }
@@ -60,6 +65,9 @@ pub struct Facts {
     /// SHA-256 of the DER: the key of `notices.toml` (empty unless `--notify`).
     pub fingerprint: String,
     pub verdict: Verdict,
+    /// Why the certificate is CRITICAL whatever its dates (the broker's, when the
+    /// installed CA no longer verifies it); the verdict's state already says CRITICAL.
+    pub alarm: Option<String>,
 }
 
 /// One checked certificate.
@@ -109,7 +117,7 @@ impl Checked {
     pub fn pending_since(&self) -> Option<DateTime<Utc>> {
         match self.kind {
             Kind::Client => self.owner.as_ref().and_then(|o| o.pending_since),
-            Kind::Ca | Kind::File => None,
+            Kind::Ca | Kind::File | Kind::Broker => None,
         }
     }
 }

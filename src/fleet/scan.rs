@@ -301,5 +301,6 @@ fn facts_of(
         serial: leaf.serial,
         not_before: leaf.not_before,
         not_after: leaf.not_after,
+        alarm: None,
     })
 }
