@@ -98,7 +98,7 @@ pub enum Command {
     /// Decode one Centiloc payload (protobuf or JSON) from FILE or stdin.
     #[command(after_help = DECODE_EXAMPLES)]
     Decode(DecodeArgs),
-    /// Store the certificate Centiloc support returned (PEM or DER; `-` reads stdin).
+    /// Store the certificate Centiloc support returned (PEM, DER, PKCS#7, or the reply e-mail; `-` reads stdin).
     InstallCert(InstallCertArgs),
     /// Store Centiloc's public CA certificate (ca-cert.pem), which verifies the broker.
     InstallCa(InstallCaArgs),
@@ -149,6 +149,23 @@ Examples:
 Reconnects after any network failure with exponential backoff (0.5 s doubling to 30 s, with
 jitter); Ctrl-C or SIGTERM disconnects cleanly and exits 0.";
 
+// The customer's protobuf schema; the same options on `decode`, `test-connect` and `watch`.
+// (A plain comment: a doc comment here would become the help's description of `decode`.)
+#[derive(Debug, Clone, Default, Args)]
+pub struct SchemaArgs {
+    /// Schema file (.proto) to decode protobuf with field names; repeatable.
+    #[arg(long = "proto", value_name = "FILE")]
+    pub protos: Vec<PathBuf>,
+    /// Directory to look up the schema's imports in; repeatable (default: each --proto's directory).
+    #[arg(short = 'I', long = "proto-path", value_name = "DIR")]
+    pub includes: Vec<PathBuf>,
+    /// Fully qualified message name, e.g. transtreamdatamodel.ItemEvent, for every topic;
+    /// or per topic kind: --message item=NAME --message board=NAME (optional when the
+    /// schema has one message).
+    #[arg(long, value_name = "[item=|board=]NAME")]
+    pub message: Vec<String>,
+}
+
 /// Where to connect and what to subscribe to; shared by `test-connect` and `watch`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
@@ -176,6 +193,15 @@ pub struct ConnectArgs {
     /// Limit for each connection stage (DNS, TCP, TLS, CONNECT, SUBSCRIBE).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    /// Decode protobuf without a schema, ignoring profile.toml's [decode].
+    #[arg(long, conflicts_with_all = ["protos", "message", "includes"])]
+    pub raw: bool,
+    /// Largest message to receive, e.g. 64MiB, 2MB, 500000; a larger one is skipped,
+    /// reported and acknowledged.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_message_size: usize,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -224,6 +250,12 @@ pub struct WatchArgs {
 pub struct SnippetArgs {
     #[arg(value_enum)]
     pub kind: SnippetKind,
+    /// mosquitto-sub: the form to pipe into `decode` (one message, -N, no -v).
+    #[arg(long)]
+    pub for_decode: bool,
+    /// systemd: a service unit that runs `watch` (Restart=on-failure) instead of the daily check.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -236,6 +268,36 @@ pub enum SnippetKind {
     Cron,
     /// A systemd service and timer pair running the same daily check.
     Systemd,
+}
+
+/// `500000`, `64KiB`, `2MB`, `64MiB`, `1GiB` (bytes; KB/MB are powers of 1000).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| "expected a size such as 64MiB, 2MB or 500000".to_string())?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}: use B, KB, KiB, MB, MiB, GB or GiB"
+            ));
+        }
+    };
+    // MQTT's remaining length is at most 268,435,455 bytes (MQTT 3.1.1, 2.2.3).
+    n.checked_mul(mult)
+        .filter(|v| (1..=268_435_455).contains(v))
+        .ok_or_else(|| {
+            "the size must be from 1 byte to 256 MiB (MQTT's largest packet)".to_string()
+        })
 }
 
 /// `30`, `30s`, `500ms`, `2m`: a plain number is seconds.
@@ -264,15 +326,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Args)]
 pub struct InstallCertArgs {
-    /// The certificate file support sent: PEM (leaf first, chain allowed) or DER; `-` for stdin.
+    /// What support sent: PEM (leaf first, chain allowed), DER, a PKCS#7 bundle (.p7b/.p7c),
+    /// or the reply e-mail itself (.eml, or piped by a mail filter); `-` for stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Also check that this CA certificate signed it.
     #[arg(long, value_name = "FILE")]
     pub issuer: Option<PathBuf>,
     /// Install anyway a certificate that is not valid yet over a working one (the
-    /// connection stops until the new one starts), or an X.509 version 1 certificate
-    /// (which many TLS stacks, this tool's included, cannot present).
+    /// connection stops until the new one starts), or one whose extended key usage
+    /// excludes clientAuth (the broker refuses it).
     #[arg(long)]
     pub force: bool,
     /// Before installing, connect to the profile's broker with the new certificate (and
@@ -372,12 +435,13 @@ pub struct RenewArgs {
 
 const CHECK_EXPIRY_EXAMPLES: &str = "\
 Examples:
-  centiloc-cert check-expiry                         # this profile's certificate and CA
-  centiloc-cert check-expiry --all --format prometheus > /var/lib/node_exporter/textfile/centiloc.prom
+  centiloc-cert check-expiry                           # this profile's certificate and CA
   centiloc-cert check-expiry --cert tls-cert.pem --warn-days 45
   centiloc-cert check-expiry --all --notify --dry-run  # show the e-mails that are due
-  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet   # crontab: silent while all is well
-(cron's PATH is only /usr/bin:/bin: give the full path that `command -v centiloc-cert` prints)";
+  centiloc-cert check-expiry --all --format nagios     # Nagios/Icinga: status line, perfdata, exit 0-3
+Crontab lines (cron's PATH is only /usr/bin:/bin: give the full path `command -v centiloc-cert` prints):
+  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet
+  */30 * * * * /usr/bin/centiloc-cert check-expiry --all --format prometheus --output /var/lib/prometheus/node-exporter/centiloc-cert.prom";
 
 /// `check-expiry --format`: adds Prometheus to the usual text and JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -389,6 +453,9 @@ pub enum ExpiryFormat {
     Json,
     /// Prometheus text exposition format (node_exporter textfile collector).
     Prometheus,
+    /// Monitoring-plugins form for Nagios/Icinga: status line with perfdata, then one line
+    /// per certificate; any error is an UNKNOWN line (exit 3).
+    Nagios,
 }
 
 #[derive(Debug, Args)]
@@ -420,6 +487,12 @@ pub struct CheckExpiryArgs {
     /// within 5 s (also `[expiry] check_broker = true` in profile.toml).
     #[arg(long, conflicts_with = "cert")]
     pub check_broker: bool,
+    /// Write the report to FILE (mode 0644) atomically instead of stdout: a temporary
+    /// file in FILE's directory, fsynced, then renamed, as node_exporter's textfile
+    /// collector requires. The exit code stays the verdict; a run that cannot make a
+    /// report leaves FILE as it was.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -502,20 +575,12 @@ pub struct DecodeArgs {
     /// Payload encoding (default: JSON if it starts with { or [, else protobuf).
     #[arg(long, value_enum)]
     pub encoding: Option<crate::decode::Encoding>,
-    /// Schema file (.proto) to decode protobuf with field names; repeatable.
-    #[arg(long = "proto", value_name = "FILE")]
-    pub protos: Vec<PathBuf>,
-    /// Directory to look up the schema's imports in; repeatable (default: each --proto's directory).
-    #[arg(
-        short = 'I',
-        long = "proto-path",
-        value_name = "DIR",
-        requires = "protos"
-    )]
-    pub includes: Vec<PathBuf>,
-    /// Fully qualified message name, e.g. transtreamdatamodel.ItemEvent (optional when the schema has one message).
-    #[arg(long, value_name = "NAME", requires = "protos")]
-    pub message: Option<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    /// Check the schema options and write them to profile.toml's [decode] section, which
+    /// test-connect and watch then use; nothing is decoded.
+    #[arg(long, requires = "protos", conflicts_with_all = ["file", "encoding"])]
+    pub save_schema: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -533,6 +533,7 @@ mod tests {
             broker: Broker::default(),
             expiry: Thresholds::default(),
             renewal: Default::default(),
+            decode: Default::default(),
         }
     }
 

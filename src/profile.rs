@@ -40,6 +40,9 @@ pub struct Profile {
     pub expiry: Thresholds,
     #[serde(default, skip_serializing_if = "Renewal::is_unset")]
     pub renewal: Renewal,
+    /// The customer's protobuf schema, used by `test-connect` and `watch` (issue 12).
+    #[serde(default, skip_serializing_if = "DecodeSettings::is_unset")]
+    pub decode: DecodeSettings,
 }
 
 /// `[renewal]`: the renewal autopilot of `check-expiry --notify` (issue 15).
@@ -55,6 +58,28 @@ pub struct Renewal {
 impl Renewal {
     fn is_unset(&self) -> bool {
         *self == Renewal::default()
+    }
+}
+
+/// `[decode]`: the `.proto` files Centiloc handed out and the message of each topic kind.
+/// Relative paths are relative to the profile directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecodeSettings {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proto: Vec<std::path::PathBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<std::path::PathBuf>,
+    /// Fully qualified message name for item topics, e.g. `transtreamdatamodel.ItemEvent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board_message: Option<String>,
+}
+
+impl DecodeSettings {
+    pub fn is_unset(&self) -> bool {
+        *self == DecodeSettings::default()
     }
 }
 
@@ -420,6 +445,12 @@ mod tests {
             },
             renewal: Renewal {
                 request_days: Some(45),
+            },
+            decode: DecodeSettings {
+                proto: vec!["/etc/centiloc/centiloc.proto".into()],
+                include: Vec::new(),
+                item_message: Some("transtreamdatamodel.ItemEvent".into()),
+                board_message: Some("transtreamdatamodel.BoardEvent".into()),
             },
         };
         let back: Profile = toml::from_str(&toml::to_string_pretty(&p).unwrap()).unwrap();

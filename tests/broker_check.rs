@@ -95,9 +95,9 @@ fn the_right_ca_is_ok_with_days_left_in_every_format() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(
-            "centiloc_cert_days_left{profile=\"default\",tenant=\"acme\",kind=\"broker\"} 29"
-        ),
+        text.lines().any(|l| l.starts_with(
+            "centiloc_cert_not_after_timestamp_seconds{profile=\"default\",tenant=\"acme\",kind=\"broker\",serial="
+        ) && l.contains("Centiloc Broker CA")),
         "{text}"
     );
     // Without the flag, no handshake, unless profile.toml asks for it.

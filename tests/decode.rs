@@ -584,7 +584,7 @@ fn cli_missing_file_exits_66() {
 }
 
 #[test]
-fn cli_missing_schema_exits_66_and_unknown_message_65() {
+fn cli_missing_schema_exits_66_and_unknown_message_or_broken_schema_78() {
     bin()
         .args(["decode", "--proto", "/nonexistent/x.proto"])
         .write_stdin(&b""[..])
@@ -595,8 +595,50 @@ fn cli_missing_schema_exits_66_and_unknown_message_65() {
         .arg(fixtures().join("transtream.proto"))
         .write_stdin(&b""[..])
         .assert()
-        .code(65)
+        .code(78)
         .stderr(predicates::str::contains("transtreamdatamodel.ItemEvent"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.proto");
+    std::fs::write(
+        &bad,
+        "syntax = \"proto3\";\nmessage A {\n  int32 x = ;\n}\n",
+    )
+    .unwrap();
+    bin()
+        .args(["decode", "--proto"])
+        .arg(&bad)
+        .write_stdin(&b""[..])
+        .assert()
+        .code(78)
+        .stderr(predicates::str::contains("bad.proto:3:"));
+}
+
+/// mosquitto_sub without -N adds a newline after the payload: from a pipe, the data
+/// without it is decoded and the note says why (issue 12).
+#[test]
+fn cli_stray_newline_from_a_pipe_is_dropped_and_said() {
+    bin()
+        .args(["decode", "-"])
+        .write_stdin(&b"\x08\x96\x01\n"[..])
+        .assert()
+        .code(0)
+        .stdout("1: 150\n")
+        .stderr(predicates::str::contains(
+            "without its last byte, a newline",
+        ));
+    // A payload that ends in a valid 0x0A (the varint 10) is left alone.
+    bin()
+        .args(["decode", "-"])
+        .write_stdin(&b"\x08\x0a"[..])
+        .assert()
+        .code(0)
+        .stdout("1: 10\n")
+        .stderr("");
+    // From a file, the bytes are what they are.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("p.bin");
+    std::fs::write(&f, b"\x08\x96\x01\n").unwrap();
+    bin().arg("decode").arg(&f).assert().code(65);
 }
 
 /// A schema in two directories, as Centiloc's might be laid out: `top.proto` in the

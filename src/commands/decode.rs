@@ -6,7 +6,8 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use crate::cli::DecodeArgs;
-use crate::decode::{self, Encoding, Schema, SchemaError, raw_proto};
+use crate::decode::options::SchemaRequest;
+use crate::decode::{self, Encoding, Schema, raw_proto};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::output::{self, Format};
@@ -24,22 +25,14 @@ struct Settings {
 
 impl Settings {
     fn from_args(a: DecodeArgs) -> Result<Settings> {
-        let schema = if a.protos.is_empty() {
-            None
-        } else {
-            Some(
-                Schema::compile(&a.protos, &a.includes, a.message.as_deref()).map_err(
-                    |e| match e {
-                        SchemaError::NotFound(_) => Error::SchemaNotFound(e.to_string()),
-                        // Which message to decode as is the user's choice to make: a
-                        // usage error (64) that lists the choices, not bad data.
-                        SchemaError::MessageRequired { .. } => {
-                            Error::Usage(format!("cannot use the schema: {e}"))
-                        }
-                        _ => Error::Schema(e.to_string()),
-                    },
-                )?,
-            )
+        let schema = match schema_request(&a).compile_flags()? {
+            None => None,
+            // One payload has no topic: per-kind messages are for test-connect/watch.
+            Some(s) => Some(s.other.ok_or_else(|| {
+                Error::Usage(
+                    "decode reads one payload without a topic: give the message as --message NAME (item=/board= are for test-connect and watch, or with --save-schema)".into(),
+                )
+            })?),
         };
         Ok(Settings {
             file: a.file.filter(|f| f != Path::new("-")),
@@ -57,10 +50,55 @@ impl Settings {
     }
 }
 
+fn schema_request(a: &DecodeArgs) -> SchemaRequest {
+    SchemaRequest {
+        protos: a.schema.protos.clone(),
+        includes: a.schema.includes.clone(),
+        messages: a.schema.message.clone(),
+        raw: false,
+    }
+}
+
+/// `decode --save-schema`: checks that the schema compiles and has the messages, then
+/// writes `[decode]` to profile.toml under the profile's lock.
+fn save_schema(ctx: &Ctx, a: &DecodeArgs) -> Result<ExitCode> {
+    let req = schema_request(a);
+    let settings = req.to_settings()?;
+    crate::decode::options::compile(
+        &settings.proto,
+        &settings.include,
+        &crate::decode::MessageNames {
+            any: None,
+            item: settings.item_message.clone(),
+            board: settings.board_message.clone(),
+        },
+    )?;
+    let (paths, mut profile) = ctx.load()?;
+    let _lock = crate::store::lock(&paths.lock())?;
+    profile.decode = settings;
+    profile.save(&paths)?;
+    ctx.out.note(format!(
+        "saved the schema in {} ([decode]); test-connect and watch use it unless given --raw or other schema options",
+        paths.settings().display()
+    ));
+    Ok(ExitCode::Ok)
+}
+
 pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
+    if args.save_schema {
+        return save_schema(ctx, &args);
+    }
     let s = Settings::from_args(args)?;
-    let bytes = read_payload(s.file.as_deref())?;
+    let mut bytes = read_payload(s.file.as_deref())?;
     let encoding = s.encoding.unwrap_or_else(|| Encoding::guess(&bytes));
+    if s.file.is_none()
+        && encoding == Encoding::Proto
+        && drop_stray_newline(&mut bytes, s.schema.as_ref())
+    {
+        ctx.out.note(
+            "decoded the data without its last byte, a newline that made it invalid protobuf (mosquitto_sub adds one unless given -N: `snippet mosquitto-sub --for-decode` prints the pipe form)",
+        );
+    }
     let bad_payload = |e: decode::DecodeError| Error::BadPayload {
         source_name: s.source_name(),
         reason: e.to_string(),
@@ -89,6 +127,18 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// mosquitto_sub prints a newline after each message unless `-N`: a protobuf payload piped
+/// from it ends in a 0x0A that reads as the start of a field 1 with no length. When the
+/// data is invalid with that byte and valid without it, the byte is dropped (issue 12).
+fn drop_stray_newline(bytes: &mut Vec<u8>, schema: Option<&Schema>) -> bool {
+    let valid = |b: &[u8]| decode::decode(b, Encoding::Proto, schema).is_ok();
+    if bytes.last() == Some(&b'\n') && !valid(bytes) && valid(&bytes[..bytes.len() - 1]) {
+        bytes.pop();
+        return true;
+    }
+    false
 }
 
 fn read_payload(file: Option<&Path>) -> Result<Vec<u8>> {

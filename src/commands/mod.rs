@@ -78,5 +78,12 @@ fn session_request(a: &ConnectArgs) -> Request {
         },
         client_id: a.client_id.clone(),
         connect_timeout: a.connect_timeout,
+        schema: crate::decode::options::SchemaRequest {
+            protos: a.schema.protos.clone(),
+            includes: a.schema.includes.clone(),
+            messages: a.schema.message.clone(),
+            raw: a.raw,
+        },
+        max_message_size: a.max_message_size,
     }
 }

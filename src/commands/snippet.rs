@@ -15,10 +15,24 @@ use crate::paths::ProfilePaths;
 use crate::profile::Profile;
 
 pub fn run(ctx: &Ctx, a: SnippetArgs) -> Result<ExitCode> {
+    if a.for_decode && a.kind != SnippetKind::MosquittoSub {
+        return Err(crate::error::Error::Usage(
+            "--for-decode goes with `snippet mosquitto-sub`".into(),
+        ));
+    }
+    if a.watch && a.kind != SnippetKind::Systemd {
+        return Err(crate::error::Error::Usage(
+            "--watch goes with `snippet systemd`".into(),
+        ));
+    }
     let text = match a.kind {
         SnippetKind::MosquittoSub => {
             let (paths, profile) = ctx.load()?;
-            mosquitto_sub(&paths, &profile)
+            mosquitto_sub(&paths, &profile, a.for_decode)
+        }
+        SnippetKind::Systemd if a.watch => {
+            let (_, profile) = ctx.load()?;
+            watch_service(ctx, &profile)
         }
         SnippetKind::Python => {
             let (paths, profile) = ctx.load()?;
@@ -55,16 +69,27 @@ fn q(p: &Path) -> String {
 /// A shell script around mosquitto_sub. mosquitto_sub takes a password only from `-P` on
 /// its command line (visible to every user in `ps`) or from its options file, so the
 /// script writes a private, temporary options file and points XDG_CONFIG_HOME at it.
-fn mosquitto_sub(paths: &ProfilePaths, p: &Profile) -> String {
+/// `for_decode`: one message, without the topic (`-v`) and without the newline mosquitto_sub
+/// adds (`-N`), so that the output is the payload `decode` reads (issue 12).
+fn mosquitto_sub(paths: &ProfilePaths, p: &Profile, for_decode: bool) -> String {
     let user = p.username.as_deref().unwrap_or("USERNAME");
+    let (what, how, opts) = if for_decode {
+        (
+            "one message from ",
+            "# Pipe it into decode: sh this-file | centiloc-cert decode -\n# (-N: no newline after the payload; no -v: the payload alone, without its topic.)\n",
+            "-C 1 -N",
+        )
+    } else {
+        ("", "", "-v")
+    };
     let topics: String = all_topics(&p.tenant)
         .iter()
         .map(|t| format!(" \\\n  -t {}", shell_quote(t)))
         .collect();
     format!(
         r#"#!/bin/sh
-# Subscribe to tenant {tenant}'s four Centiloc topics with mosquitto_sub (QoS 1, TLS).
-# Extra mosquitto_sub options can follow, e.g. `sh this-file -C 1 -W 30`.
+# Subscribe to {what}tenant {tenant}'s four Centiloc topics with mosquitto_sub (QoS 1, TLS).
+{how}# Extra mosquitto_sub options can follow, e.g. `sh this-file -C 1 -W 30`.
 # The password is read from {pwfile} (or CENTILOC_MQTT_PASSWORD) into a temporary
 # options file readable only by you: mosquitto_sub would otherwise need it on its command
 # line (-P), where `ps` shows it to every user. (The options file splits on spaces, so a
@@ -77,7 +102,7 @@ pw=${{CENTILOC_MQTT_PASSWORD:-$(cat {pwfile})}}
 unset pw
 XDG_CONFIG_HOME="$conf" mosquitto_sub -h {host} -p {port} \
   --cafile {ca} --cert {cert} --key {key} \
-  -u {user} -I {prefix} -k 60 -q 1 -v{topics} "$@"
+  -u {user} -I {prefix} -k 60 -q 1 {opts}{topics} "$@"
 "#,
         tenant = p.tenant,
         pwfile = q(&paths.password()),
@@ -300,6 +325,18 @@ fn notify_configured(ctx: &Ctx) -> bool {
 /// The daily check for every profile of this home, with an absolute path for cron's and
 /// systemd's minimal PATH.
 fn check_command(ctx: &Ctx, notify: bool) -> Vec<String> {
+    let mut v = base_command(ctx);
+    v.push("check-expiry".into());
+    v.push("--all".into());
+    if notify {
+        v.push("--notify".into());
+    }
+    v.push("--quiet".into());
+    v
+}
+
+/// This program by its absolute path, with --home when one was given.
+fn base_command(ctx: &Ctx) -> Vec<String> {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "centiloc-cert".into());
@@ -309,12 +346,6 @@ fn check_command(ctx: &Ctx, notify: bool) -> Vec<String> {
         v.push("--home".into());
         v.push(h.display().to_string());
     }
-    v.push("check-expiry".into());
-    v.push("--all".into());
-    if notify {
-        v.push("--notify".into());
-    }
-    v.push("--quiet".into());
     v
 }
 
@@ -370,6 +401,63 @@ fn current_user() -> String {
     from_passwd
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "YOUR_USER".into())
+}
+
+/// A system service that runs `watch` for this profile (issue 12, item 4): JSON lines to
+/// the journal (or a file), a kept session so nothing published during a restart is lost,
+/// SIGHUP to reload the files, and Restart=on-failure so that an exit 77 (certificate
+/// expired or refused) is retried once the renewal is installed.
+fn watch_service(ctx: &Ctx, p: &Profile) -> String {
+    let mut cmd = base_command(ctx);
+    if ctx.profile != "default" {
+        cmd.extend(["--profile".into(), ctx.profile.clone()]);
+    }
+    let client_id = p
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("{}-watch", p.tenant));
+    cmd.extend(
+        [
+            "watch",
+            "--format",
+            "json",
+            "--keep-session",
+            "--client-id",
+            &client_id,
+        ]
+        .map(String::from),
+    );
+    let exec = exec_start(&cmd);
+    let user = current_user();
+    format!(
+        "# As root, write the file below, then: systemctl daemon-reload && systemctl enable --now centiloc-cert-watch.service\n\
+         # Messages: journalctl -u centiloc-cert-watch -f (or StandardOutput= below for a file).\n\
+         # After install-cert puts a renewed certificate in place: systemctl reload centiloc-cert-watch\n\
+         # (watch also reads the files again at every reconnect).\n\
+         \n\
+         # /etc/systemd/system/centiloc-cert-watch.service\n\
+         [Unit]\n\
+         Description=Centiloc User-MQTT messages for tenant {tenant} (centiloc-cert watch)\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         # The user whose profile this is (the one who printed this snippet).\n\
+         User={user}\n\
+         # --keep-session with a fixed client ID: what is published while it is down is\n\
+         # delivered when it returns. Two runs with one client ID throw each other out.\n\
+         ExecStart={exec}\n\
+         ExecReload=/bin/kill -HUP $MAINPID\n\
+         # Exit 77 (certificate expired or refused) and other failures: start again later.\n\
+         Restart=on-failure\n\
+         RestartSec=60\n\
+         # One JSON line per message; to a file instead of the journal:\n\
+         #StandardOutput=append:/var/log/centiloc-cert-watch.jsonl\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        tenant = p.tenant,
+    )
 }
 
 /// Two ways to run the daily check: system units with `User=` first, because a user timer

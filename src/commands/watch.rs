@@ -1,111 +1,216 @@
-//! `watch`: the `test-connect` session kept open. Every message printed as it arrives,
-//! reconnection with exponential backoff and jitter, clean DISCONNECT on SIGINT/SIGTERM.
+//! `watch`: the `test-connect` session kept open, as a service (issue 12, item 4). Every
+//! message printed as it arrives; reconnection with capped exponential backoff and jitter,
+//! the cause logged in words; the key, certificate, CA, password and profile read again
+//! before every reconnect and on SIGHUP, so a promoted renewal is used without a restart;
+//! a local certificate that has expired ends it with 77 and the renewal steps; clean
+//! DISCONNECT on SIGINT/SIGTERM.
 
-use std::io::Write;
 use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::Utc;
 use rumqttc::Publish;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::cli::WatchArgs;
 use crate::context::Ctx;
-use crate::error::Result;
+use crate::decode::Schemas;
+use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
-use crate::mqtt::message::{decode_message, stamp, write_message_json};
-use crate::mqtt::setup::{prepare, runtime, shutdown_signal};
+use crate::mqtt::message::{
+    decode_message, schema_for, stamp, write_message_json, write_undecodable,
+};
+use crate::mqtt::setup::{Prepared, Request, prepare, runtime, shutdown_signal};
 use crate::mqtt::topics::encoding_for;
 use crate::mqtt::{self, Failure, Session, Subscription};
-use crate::output::{Format, safe};
+use crate::output::{Format, Output, safe};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub fn run(ctx: &Ctx, a: WatchArgs) -> Result<ExitCode> {
-    let format = a.conn.format;
-    let p = prepare(ctx, &super::session_request(&a.conn), !a.keep_session)?;
+    let w = Watch {
+        ctx,
+        request: super::session_request(&a.conn),
+        clean_session: !a.keep_session,
+        format: a.conn.format,
+        count: a.count,
+    };
+    let p = w.prepare(ctx)?;
     let rt = runtime()?;
-    rt.block_on(watch(ctx, &p.settings, &p.subs, format, a.count))?;
+    rt.block_on(w.run(p))?;
     Ok(ExitCode::Ok)
+}
+
+/// What `watch` was asked for; the files behind it are read again by [`Watch::prepare`].
+struct Watch<'a> {
+    ctx: &'a Ctx,
+    request: Request,
+    clean_session: bool,
+    format: Format,
+    count: u64,
 }
 
 type Shutdown = Pin<Box<dyn Future<Output = ()>>>;
 
-async fn watch(
-    ctx: &Ctx,
-    s: &mqtt::ConnectSettings,
-    subs: &[Subscription],
-    format: Format,
-    count: u64,
-) -> Result<()> {
-    let mut shutdown: Shutdown = Box::pin(shutdown_signal());
-    let filters: Vec<String> = subs.iter().map(|x| x.filter.clone()).collect();
-    let mut printer = Printer::new(format, subs, count);
-    let mut connected_once = false;
-    let mut attempt: u32 = 0;
-    loop {
-        let opened = tokio::select! {
-            r = open_and_subscribe(s, &filters) => r,
-            _ = &mut shutdown => return Ok(()),
+/// SIGHUP, when it can be listened to (it always can on Linux).
+async fn hangup(hup: &mut Option<Signal>) {
+    match hup {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// What ended one connection.
+enum Ended {
+    /// `--count` reached, or a signal.
+    Stop,
+    /// Standard output failed (its reader went away, or a full disk): nothing more can be
+    /// handed on. `main` reports it (74), or nothing when the reader left.
+    OutputGone,
+    /// SIGHUP: read the files again and reconnect now.
+    Reload,
+    /// The connection failed: wait, then read the files again and reconnect.
+    Lost(Failure),
+}
+
+impl Watch<'_> {
+    /// Pre-flight with the files as they are now. A certificate that has expired is 77
+    /// with the renewal steps, so that systemd's `Restart=on-failure` tries again later
+    /// rather than a loop the broker refuses forever (issue 12).
+    fn prepare(&self, ctx: &Ctx) -> Result<Prepared> {
+        prepare(ctx, &self.request, self.clean_session).map_err(|e| match e {
+            Error::CertExpired { .. } => Error::Connection {
+                message: format!(
+                    "{e}; then send the new CSR to Centiloc support (`{}`), install their answer with `{}` and start watch again (it exits 77 so that systemd's Restart=on-failure does)",
+                    ctx.cmd("renew --mail"),
+                    ctx.cmd("install-cert FILE")
+                ),
+                code: ExitCode::NoPerm,
+            },
+            e => e,
+        })
+    }
+
+    /// Reads the files again before a reconnect. Expiry warnings were said at start: not
+    /// again at every reconnect. A profile caught half-changed (another command writing
+    /// it) keeps the previous settings for this attempt.
+    fn reload(&self, p: &mut Prepared) -> Result<()> {
+        let quiet = Ctx {
+            home: self.ctx.home.clone(),
+            home_flag: self.ctx.home_flag.clone(),
+            profile: self.ctx.profile.clone(),
+            out: Output {
+                quiet: true,
+                ..self.ctx.out
+            },
         };
-        let why = match opened {
-            Ok(mut session) => {
-                attempt = 0;
-                let verb = if connected_once {
-                    "reconnected to"
-                } else {
-                    "connected to"
-                };
-                ctx.out.note(format!(
-                    "{verb} {} as {}, subscribed to {} topic(s){}",
-                    s.broker,
-                    s.client_id,
-                    filters.len(),
-                    if session.session_present {
-                        ", session resumed"
-                    } else {
-                        ""
-                    }
-                ));
-                connected_once = true;
-                match pump(&mut session, &mut printer, &mut shutdown).await {
-                    Ok(Stop::Done) => {
-                        session.disconnect().await;
-                        ctx.out.note(format!("disconnected from {}", s.broker));
-                        return Ok(());
-                    }
-                    // `main` reports a failed stdout (exit 74), or nothing when the
-                    // reader went away.
-                    Ok(Stop::OutputGone) => {
-                        session.disconnect().await;
-                        return Ok(());
-                    }
-                    Err(f) => {
-                        printer.connection_lost();
-                        f
+        match self.prepare(&quiet) {
+            Ok(fresh) => *p = fresh,
+            Err(e) if e.exit_code() == ExitCode::NoPerm => return Err(e),
+            Err(e) => self
+                .ctx
+                .out
+                .warn(format!("{e}; reconnecting with the files read before")),
+        }
+        Ok(())
+    }
+
+    async fn run(&self, mut p: Prepared) -> Result<()> {
+        let mut shutdown: Shutdown = Box::pin(shutdown_signal());
+        let mut hup = signal(SignalKind::hangup()).ok();
+        let mut printer = Printer::new(self.format, self.count);
+        let mut connected_once = false;
+        let mut attempt: u32 = 0;
+        loop {
+            let filters: Vec<String> = p.subs.iter().map(|x| x.filter.clone()).collect();
+            let s = &p.settings;
+            let opened = tokio::select! {
+                r = open_and_subscribe(s, &filters) => r,
+                _ = &mut shutdown => return Ok(()),
+            };
+            let why = match opened {
+                Ok(mut session) => {
+                    attempt = 0;
+                    self.connected(s, &session, filters.len(), connected_once);
+                    connected_once = true;
+                    let on = Decoding {
+                        subs: &p.subs,
+                        schemas: p.schemas.as_ref(),
+                    };
+                    match pump(&mut session, &mut printer, &on, &mut shutdown, &mut hup).await {
+                        Ended::Stop => {
+                            session.disconnect().await;
+                            self.ctx.out.note(format!("disconnected from {}", s.broker));
+                            return Ok(());
+                        }
+                        Ended::OutputGone => {
+                            session.disconnect().await;
+                            return Ok(());
+                        }
+                        Ended::Reload => {
+                            session.disconnect().await;
+                            self.ctx.out.note(format!(
+                                "SIGHUP: disconnected from {}, reading the key, certificate, CA, password and profile again",
+                                s.broker
+                            ));
+                            self.reload(&mut p)?;
+                            continue;
+                        }
+                        Ended::Lost(f) => {
+                            printer.connection_lost();
+                            f
+                        }
                     }
                 }
+                // Before the first success, a refusal or a TLS/config problem will not
+                // fix itself: stop with its exit code. A broker that is down, or that
+                // accepts TCP but stalls (issue 14), is waited for. Afterwards, keep
+                // trying: the broker may be restarting, or waiting for our renewal.
+                Err(f) if !connected_once && !f.transient => return Err(f.into()),
+                Err(f) => f,
+            };
+            let wait = backoff(attempt);
+            attempt = attempt.saturating_add(1);
+            self.ctx.out.warn(format!(
+                "{}; reconnecting in {:.1} s",
+                why.message,
+                wait.as_secs_f64()
+            ));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {},
+                _ = hangup(&mut hup) => {},
+                _ = &mut shutdown => return Ok(()),
             }
-            // Before the first success, a refusal or a TLS/config problem will not fix
-            // itself: stop with its exit code. Afterwards, keep trying (the broker may be
-            // restarting with a transient state).
-            Err(f) if !connected_once && f.code != crate::exit_codes::ExitCode::Unavailable => {
-                return Err(f.into());
-            }
-            Err(f) => f,
-        };
-        let wait = backoff(attempt);
-        attempt = attempt.saturating_add(1);
-        ctx.out.warn(format!(
-            "{}; reconnecting in {:.1} s",
-            why.message,
-            wait.as_secs_f64()
-        ));
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {},
-            _ = &mut shutdown => return Ok(()),
+            self.reload(&mut p)?;
         }
     }
+
+    fn connected(&self, s: &mqtt::ConnectSettings, session: &Session, topics: usize, again: bool) {
+        let verb = if again {
+            "reconnected to"
+        } else {
+            "connected to"
+        };
+        self.ctx.out.note(format!(
+            "{verb} {} as {}, subscribed to {topics} topic(s){}",
+            s.broker,
+            s.client_id,
+            if session.session_present {
+                ", session resumed"
+            } else {
+                ""
+            }
+        ));
+    }
+}
+
+/// How to decode what arrives: the encoding by topic, the schema by topic kind.
+struct Decoding<'a> {
+    subs: &'a [Subscription],
+    schemas: Option<&'a Schemas>,
 }
 
 async fn open_and_subscribe(
@@ -130,44 +235,54 @@ async fn open_and_subscribe(
     }
 }
 
-/// Why [`pump`] stopped without a connection failure.
-enum Stop {
-    /// `--count` messages printed, or a signal.
-    Done,
-    /// Standard output failed (its reader went away, or a full disk): nothing more can
-    /// be handed on.
-    OutputGone,
-}
-
-/// Prints messages until the connection fails (`Err`), a signal arrives or the output
-/// fails. A message is acknowledged only once its line reached stdout: one that could
-/// not be handed on is redelivered to the next `watch --keep-session` (issue 14).
+/// Prints messages until the connection fails, a signal arrives or the output fails. A
+/// message is acknowledged only once its line reached stdout: one that could not be
+/// handed on is redelivered to the next `watch --keep-session` (issue 14).
 async fn pump(
     session: &mut Session,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
+    on: &Decoding<'_>,
     shutdown: &mut Shutdown,
-) -> Result<Stop, Failure> {
+    hup: &mut Option<Signal>,
+) -> Ended {
+    match pump_until(session, printer, on, shutdown, hup).await {
+        Ok(e) => e,
+        Err(f) => Ended::Lost(f),
+    }
+}
+
+async fn pump_until(
+    session: &mut Session,
+    printer: &mut Printer,
+    on: &Decoding<'_>,
+    shutdown: &mut Shutdown,
+    hup: &mut Option<Signal>,
+) -> Result<Ended, Failure> {
     loop {
         while let Some(p) = session.try_next()? {
-            printer.print(p);
+            report_skipped(session);
+            printer.print(p, on);
             if printer.done() {
                 if printer.flush(session).is_err() {
-                    return Ok(Stop::OutputGone);
+                    return Ok(Ended::OutputGone);
                 }
                 // Send the PUBACKs of what was printed before DISCONNECT.
                 session.fill_acks().await?;
-                return Ok(Stop::Done);
+                return Ok(Ended::Stop);
             }
         }
+        report_skipped(session);
         // Flush once per batch read from the socket, not per message: output keeps up
-        // with the broker, and a pipe reader still sees each batch at once.
+        // with the broker, and a pipe reader still sees each batch at once. A failed
+        // write ends the run: `main` reports it (74), or nothing when the reader left.
         if printer.flush(session).is_err() {
-            return Ok(Stop::OutputGone);
+            return Ok(Ended::OutputGone);
         }
         tokio::select! {
             r = session.fill() => r?,
-            _ = &mut *shutdown => return Ok(Stop::Done),
-            _ = reader_gone() => return Ok(Stop::OutputGone),
+            _ = &mut *shutdown => return Ok(Ended::Stop),
+            _ = hangup(hup) => return Ok(Ended::Reload),
+            _ = reader_gone() => return Ok(Ended::OutputGone),
         }
     }
 }
@@ -183,6 +298,19 @@ async fn reader_gone() {
     }
 }
 
+/// Says on stderr which messages were larger than --max-message-size (read past and
+/// acknowledged by the session).
+fn report_skipped(session: &mut Session) {
+    for skipped in session.take_skipped() {
+        crate::output::write_stderr(&format!(
+            "Warning: skipped a message of {} bytes on {}: larger than --max-message-size ({} bytes); it was acknowledged so that the session goes on",
+            skipped.size,
+            safe(&skipped.topic),
+            skipped.limit
+        ));
+    }
+}
+
 /// 0.5 s doubling to 30 s, times a random factor in [0.5, 1) so that many clients cut
 /// off together do not reconnect together.
 fn backoff(attempt: u32) -> Duration {
@@ -195,10 +323,10 @@ fn backoff(attempt: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-/// Message output, buffered per batch; undecodable messages are reported on stderr.
-struct Printer<'a> {
+/// Message output, buffered per batch. A message that cannot be decoded is printed too,
+/// as hex or base64 with the reason (issue 12: nothing dropped).
+struct Printer {
     format: Format,
-    subs: &'a [Subscription],
     /// The lines of this batch, written to stdout by [`Printer::flush`].
     buf: Vec<u8>,
     /// The messages of this batch, acknowledged once their lines are written.
@@ -208,11 +336,10 @@ struct Printer<'a> {
     count: u64,
 }
 
-impl<'a> Printer<'a> {
-    fn new(format: Format, subs: &'a [Subscription], count: u64) -> Self {
+impl Printer {
+    fn new(format: Format, count: u64) -> Self {
         Printer {
             format,
-            subs,
             buf: Vec::with_capacity(64 * 1024),
             unacked: Vec::new(),
             printed: 0,
@@ -224,40 +351,47 @@ impl<'a> Printer<'a> {
         self.count > 0 && self.printed >= self.count
     }
 
-    fn print(&mut self, p: Publish) {
+    fn print(&mut self, p: Publish, on: &Decoding<'_>) {
         self.printed += 1;
         let now = Utc::now();
-        let decoded = decode_message(encoding_for(self.subs, &p.topic), &p.payload);
-        match &decoded {
-            // Never fatal (issue 5): say so and go on with the next message.
-            Err(e) => crate::output::write_stderr(&format!(
-                "Warning: skipped a message on {} ({} bytes) that cannot be decoded: {e}",
-                safe(&p.topic),
-                p.payload.len()
-            )),
-            Ok(d) => {
-                // Writing to a Vec cannot fail.
-                let _ = match self.format {
-                    Format::Json => write_message_json(
-                        &mut self.buf,
-                        &p.topic,
-                        &p.payload,
-                        p.retain,
-                        now,
-                        &decoded,
-                    )
-                    .and_then(|_| self.buf.write_all(b"\n")),
-                    Format::Text => {
-                        writeln!(
-                            self.buf,
-                            "{} {} {}",
-                            stamp(now),
-                            safe(&p.topic),
-                            d.summary()
-                        )
-                    }
-                };
+        let schema = schema_for(on.schemas, &p.topic);
+        let decoded = decode_message(encoding_for(on.subs, &p.topic), schema, &p.payload);
+        match self.format {
+            // Writing to a Vec cannot fail.
+            Format::Json => {
+                let _ = write_message_json(
+                    &mut self.buf,
+                    &p.topic,
+                    &p.payload,
+                    p.retain,
+                    now,
+                    &decoded,
+                );
+                self.buf.push(b'\n');
             }
+            Format::Text => {
+                let header = format!("{} {}", stamp(now), safe(&p.topic));
+                match &decoded {
+                    Ok(d) => d.write_text(&mut self.buf, &header, " ", "  "),
+                    Err(e) => {
+                        let header = format!("{header} ({} bytes)", p.payload.len());
+                        write_undecodable(&mut self.buf, &header, ": ", "  ", &p.payload, e)
+                    }
+                }
+            }
+        }
+        if let Err(e) = &decoded {
+            // Also said on stderr, where a service's log (the journal) keeps it.
+            crate::output::write_stderr(&format!(
+                "Warning: a message on {} ({} bytes) cannot be decoded: {e}; printed as {}",
+                safe(&p.topic),
+                p.payload.len(),
+                if self.format == Format::Json {
+                    "payload_base64"
+                } else {
+                    "hex"
+                }
+            ));
         }
         self.unacked.push(p);
     }

@@ -8,6 +8,7 @@
 //! - [`json`]: the JSON item and board updates.
 
 pub mod json;
+pub mod options;
 pub mod raw_proto;
 pub mod schema;
 
@@ -16,7 +17,7 @@ use std::fmt;
 use prost_reflect::DynamicMessage;
 use serde_json::Value;
 
-pub use schema::{Schema, SchemaError};
+pub use schema::{MessageNames, Schema, SchemaError, Schemas};
 
 /// How a payload is encoded (`--encoding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,6 +42,13 @@ impl Encoding {
             _ => Encoding::Proto,
         }
     }
+}
+
+/// The two kinds of Centiloc events; each has its own protobuf message type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Item,
+    Board,
 }
 
 /// A decoded payload, ready to show as text or JSON.

@@ -121,6 +121,89 @@ impl Schema {
     }
 }
 
+/// The message types of one schema per Centiloc topic kind (issue 12): item and board
+/// topics carry different messages, so one `--message` for every topic is not enough.
+#[derive(Debug, Clone, Default)]
+pub struct Schemas {
+    /// For item topics (`--message item=NAME`, or a bare `--message NAME`).
+    pub item: Option<Schema>,
+    /// For board topics (`--message board=NAME`, or a bare `--message NAME`).
+    pub board: Option<Schema>,
+    /// For topics of neither kind: the bare `--message NAME`, or the only message.
+    pub other: Option<Schema>,
+}
+
+/// Which messages to decode as: a bare name for every topic, or one per kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageNames {
+    pub any: Option<String>,
+    pub item: Option<String>,
+    pub board: Option<String>,
+}
+
+impl MessageNames {
+    /// `NAME`, `item=NAME` or `board=NAME` (`--message`, repeatable).
+    pub fn parse(values: &[String]) -> Result<MessageNames, String> {
+        let mut m = MessageNames::default();
+        for v in values {
+            let (slot, name) = match v.split_once('=') {
+                Some(("item", n)) => (&mut m.item, n),
+                Some(("board", n)) => (&mut m.board, n),
+                Some((k, _)) => {
+                    return Err(format!(
+                        "--message {v:?}: the topic kind must be item or board, not {k:?} (e.g. --message item=transtreamdatamodel.ItemEvent)"
+                    ));
+                }
+                None => (&mut m.any, v.as_str()),
+            };
+            if name.is_empty() {
+                return Err(format!("--message {v:?} names no message"));
+            }
+            *slot = Some(name.to_owned());
+        }
+        Ok(m)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == MessageNames::default()
+    }
+}
+
+impl Schemas {
+    /// Compiles `files` once and picks a message for each kind. Without any name, a
+    /// schema with exactly one message uses it everywhere.
+    pub fn compile(
+        files: &[PathBuf],
+        includes: &[PathBuf],
+        names: &MessageNames,
+    ) -> Result<Schemas, SchemaError> {
+        let (files, includes) = resolve(files, includes)?;
+        let pool = compile_pool(&files, &includes)?;
+        let pick = |n: Option<&String>| -> Result<Option<Schema>, SchemaError> {
+            n.map(|n| Schema::from_pool(&pool, Some(n))).transpose()
+        };
+        let other = match (&names.any, &names.item, &names.board) {
+            (None, None, None) => Some(Schema::from_pool(&pool, None)?),
+            (any, _, _) => pick(any.as_ref())?,
+        };
+        Ok(Schemas {
+            item: pick(names.item.as_ref())?.or_else(|| other.clone()),
+            board: pick(names.board.as_ref())?.or_else(|| other.clone()),
+            other,
+        })
+    }
+
+    /// The schema for a topic of `kind` (`None`: a topic of neither kind).
+    pub fn for_kind(&self, kind: Option<super::Kind>) -> Option<&Schema> {
+        use super::Kind;
+        match kind {
+            Some(Kind::Item) => self.item.as_ref(),
+            Some(Kind::Board) => self.board.as_ref(),
+            None => self.other.as_ref(),
+        }
+    }
+}
+
 /// Where the schema files and their imports are, the way protoc finds them (issue 6):
 ///
 /// - the include directories are `includes`, or the current directory when there are

@@ -55,6 +55,7 @@ fn line(owner: &Arc<Owner>, limits: expiry::Limits, now: DateTime<Utc>) -> Check
                 }
                 Ok(Facts {
                     fingerprint: leaf.fingerprint(),
+                    issuer: leaf.issuer.clone(),
                     subject: leaf.subject,
                     common_name: leaf.common_name,
                     serial: leaf.serial,

@@ -14,7 +14,9 @@ use crate::profile::Profile;
 
 pub mod autopilot;
 pub mod broker;
+pub mod nagios;
 pub mod notice;
+pub mod prometheus;
 pub mod report;
 pub mod scan;
 
@@ -52,6 +54,9 @@ pub struct Owner {
     /// The renewal request sent to support for the pending key (read only when one is
     /// pending, so a quiet fleet pays nothing for it).
     pub request: Option<crate::autopilot::Request>,
+    /// When the pending CSR was sent to Centiloc support, as the profile records it
+    /// (issue 15 fills it); Prometheus exports it so an unanswered request alerts.
+    pub renewal_requested: Option<DateTime<Utc>>,
 }
 
 /// What was found in one certificate file.
@@ -64,6 +69,9 @@ pub struct Facts {
     pub not_after: DateTime<Utc>,
     /// SHA-256 of the DER: the key of `notices.toml` (empty unless `--notify`).
     pub fingerprint: String,
+    /// The issuer's distinguished name (empty unless [`ScanOptions::issuers`]): a
+    /// Prometheus label, so that a certificate from another CA is a new series.
+    pub issuer: String,
     pub verdict: Verdict,
     /// Why the certificate is CRITICAL whatever its dates (the broker's, when the
     /// installed CA no longer verifies it); the verdict's state already says CRITICAL.
@@ -128,4 +136,7 @@ pub struct ScanOptions {
     pub limits: LimitFlags,
     /// Compute SHA-256 fingerprints (the key of notices.toml); only `--notify` needs them.
     pub fingerprints: bool,
+    /// Format issuer names; only the Prometheus report shows them, and formatting them is
+    /// a sizeable share of reading a certificate (see `cert::parse_leaf`).
+    pub issuers: bool,
 }

@@ -205,6 +205,9 @@ pub fn check_profile(
         name: paths.name.clone(),
         dir: paths.dir.clone(),
         pending_since,
+        renewal_requested: request
+            .as_ref()
+            .and_then(crate::autopilot::Request::requested),
         request,
         profile,
     });
@@ -296,6 +299,11 @@ fn facts_of(
         } else {
             String::new()
         },
+        issuer: if opts.issuers {
+            issuer_of(leaf.der())
+        } else {
+            String::new()
+        },
         subject: leaf.subject,
         common_name: leaf.common_name,
         serial: leaf.serial,
@@ -303,4 +311,11 @@ fn facts_of(
         not_after: leaf.not_after,
         alarm: None,
     })
+}
+
+/// The issuer name of a certificate already parsed once (the fast path skips it).
+fn issuer_of(der: &[u8]) -> String {
+    x509_parser::parse_x509_certificate(der)
+        .map(|(_, x)| x.issuer().to_string())
+        .unwrap_or_default()
 }

@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use crate::cert::{self, Certificate};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::profile::Broker;
 
@@ -44,6 +45,8 @@ pub struct ConnectSettings {
     pub clean_session: bool,
     /// Limit for each of DNS, TCP, TLS, CONNECT and SUBSCRIBE.
     pub stage_timeout: Duration,
+    /// Largest message handed on; a larger one is read past and acknowledged (issue 14).
+    pub max_message_size: usize,
     /// What failure sentences may suggest, for the command that prints them.
     pub hints: Hints,
 }
@@ -137,6 +140,9 @@ pub struct Failure {
     pub stage: Stage,
     pub code: ExitCode,
     pub message: String,
+    /// Worth retrying as is: the broker unreachable, or a stage that timed out (a broker
+    /// that accepts TCP but never speaks TLS, issue 14). Not a refusal or a trust error.
+    pub transient: bool,
 }
 
 impl Failure {
@@ -145,6 +151,7 @@ impl Failure {
             stage,
             code,
             message,
+            transient: code == ExitCode::Unavailable,
         }
     }
 
@@ -159,14 +166,17 @@ impl Failure {
             Stage::Connect => (ExitCode::Protocol, "the broker's CONNACK"),
             _ => (ExitCode::Protocol, "the broker's SUBACK"),
         };
-        Failure::new(
-            stage,
-            code,
-            format!(
-                "timed out after {} s waiting for {why}",
-                limit.as_secs_f64()
-            ),
-        )
+        Failure {
+            transient: true,
+            ..Failure::new(
+                stage,
+                code,
+                format!(
+                    "timed out after {} s waiting for {why}",
+                    limit.as_secs_f64()
+                ),
+            )
+        }
     }
 }
 
@@ -326,7 +336,7 @@ pub fn preflight(
         "the client certificate",
         format!(
             "install the certificate Centiloc support sent with `{}`",
-            fix("install-cert FILE")
+            fix(Fix::InstallCert.args())
         ),
     )?;
     require(
@@ -334,7 +344,7 @@ pub fn preflight(
         "Centiloc's CA certificate",
         format!(
             "download ca-cert.pem from Centiloc and run `{}`{}",
-            fix("install-ca FILE"),
+            fix(Fix::InstallCa.args()),
             if ca_flag { ", or pass --ca FILE" } else { "" }
         ),
     )?;
@@ -357,7 +367,7 @@ pub fn preflight(
         return Err(Error::CertExpired {
             path: files.cert.clone(),
             date: crate::time::when(leaf.not_after),
-            fix: fix("renew"),
+            fix: fix(Fix::Renew.args()),
         });
     }
     if let Some(reason) = leaf.client_auth_problem() {
@@ -393,18 +403,16 @@ pub fn random_client_id(tenant: &str) -> String {
     format!("{tenant}-{:02x}{:02x}{:02x}{:02x}", b[0], b[1], b[2], b[3])
 }
 
-/// The client ID to use: `explicit` (flag or profile) if it carries the tenant prefix.
+/// The client ID to use: `explicit` (flag or profile) when it passes the one client-ID
+/// rule ([`crate::profile::validate_client_id`]: the tenant prefix Centiloc requires, no
+/// spaces, at most 128 characters), else a random one with the prefix.
 pub fn client_id(tenant: &str, explicit: Option<&str>) -> Result<String> {
     match explicit {
         None => Ok(random_client_id(tenant)),
-        Some(id) if id.starts_with(tenant) && id.len() <= 65535 => Ok(id.to_owned()),
-        Some(id) => Err(Error::invalid(
-            "client ID",
-            id,
-            format!(
-                "Centiloc requires client IDs to start with the tenant ID {tenant:?}, e.g. {tenant}-consumer1"
-            ),
-        )),
+        Some(id) => {
+            crate::profile::validate_client_id(id, tenant)?;
+            Ok(id.to_owned())
+        }
     }
 }
 
@@ -419,5 +427,7 @@ mod tests {
         assert_ne!(a, client_id("acme", None).unwrap());
         assert_eq!(client_id("acme", Some("acme-x")).unwrap(), "acme-x");
         assert!(client_id("acme", Some("other")).is_err());
+        assert!(client_id("acme", Some("acme x")).is_err());
+        assert!(client_id("acme", Some(&format!("acme{}", "x".repeat(125)))).is_err());
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rumqttc::Publish;
 use serde_json::{Value, json};
 
-use super::message::{decode_message, message_json};
+use super::message::{decode_message, message_json, schema_for, write_undecodable};
 use super::setup::Prepared;
 use super::topics::encoding_for;
 use super::{CheckResult, ConnectSettings, Observer, Stage, StageReport, Subscription};
@@ -18,6 +18,7 @@ pub struct Report<'a> {
     out: Output,
     format: Format,
     subs: &'a [Subscription],
+    schemas: Option<&'a crate::decode::Schemas>,
     pub stages: Vec<StageReport>,
     messages: Vec<Value>,
     spinner: bool,
@@ -38,6 +39,7 @@ impl<'a> Report<'a> {
             out,
             format,
             subs: &p.subs,
+            schemas: p.schemas.as_ref(),
             stages: Vec::new(),
             messages: Vec::new(),
             spinner,
@@ -75,12 +77,16 @@ impl<'a> Report<'a> {
 impl Observer for Report<'_> {
     fn stage(&mut self, r: &StageReport) {
         if self.format == Format::Text {
-            let mark = if r.ok { "✓" } else { "✗" };
+            // A failed stage's sentence is the command's error, which `main` prints on
+            // stderr: the line only marks where it stopped, so it is said once.
+            let (mark, detail) = match r.ok {
+                true => ("✓", safe(&r.detail)),
+                false => ("✗", "failed".into()),
+            };
             self.out.line(format!(
-                "{mark} {:<14} {:>8.1} ms  {}",
+                "{mark} {:<14} {:>8.1} ms  {detail}",
                 r.stage.label(),
                 r.duration_ms,
-                safe(&r.detail)
             ));
             if r.ok && r.stage == Stage::Subscribe && self.spinner {
                 self.out.say("  waiting for messages (Ctrl-C to stop)…");
@@ -91,19 +97,24 @@ impl Observer for Report<'_> {
 
     fn message(&mut self, p: &Publish, received: DateTime<Utc>) {
         let encoding = encoding_for(self.subs, &p.topic);
-        let decoded = decode_message(encoding, &p.payload);
+        let schema = schema_for(self.schemas, &p.topic);
+        let decoded = decode_message(encoding, schema, &p.payload);
         match self.format {
             Format::Text => {
-                let body = match &decoded {
-                    Ok(d) => d.summary(),
-                    Err(e) => format!("cannot decode: {e}"),
-                };
-                self.out.line(format!(
-                    "  message on {} ({} bytes{}): {body}",
+                let header = format!(
+                    "  message on {} ({} bytes{})",
                     safe(&p.topic),
                     p.payload.len(),
                     if p.retain { ", retained" } else { "" }
-                ));
+                );
+                let mut text = Vec::new();
+                match &decoded {
+                    Ok(d) => d.write_text(&mut text, &header, ": ", "    "),
+                    Err(e) => write_undecodable(&mut text, &header, ": ", "    ", &p.payload, e),
+                }
+                // `line` adds the newline; the text is terminal-safe (decoders escape).
+                let text = String::from_utf8_lossy(&text);
+                self.out.line(text.trim_end());
             }
             Format::Json => {
                 self.messages.push(message_json(

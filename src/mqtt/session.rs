@@ -23,7 +23,7 @@ use crate::exit_codes::ExitCode;
 
 /// Centiloc's documented keepalive (SPEC: MQTT).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(60);
-/// Largest packet we accept: Centiloc events are small; this only bounds memory.
+/// Largest packet we send (CONNECT, SUBSCRIBE): ours are small.
 const MAX_PACKET: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -40,6 +40,22 @@ pub struct Session {
     host: String,
     /// CONNACK said the broker kept a session for this client ID.
     pub session_present: bool,
+    /// `--max-message-size`: a larger PUBLISH is read past and acknowledged (issue 14).
+    max_message_size: usize,
+    /// Bytes of an oversized PUBLISH still to read past.
+    skipping: usize,
+    /// Oversized messages read past, for the caller to report.
+    skipped: Vec<Skipped>,
+}
+
+/// A message larger than `--max-message-size`, read past and acknowledged: kept in a
+/// persistent session it would otherwise be redelivered at every reconnect and wedge it.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub topic: String,
+    /// The PUBLISH packet's size after its fixed header (topic and payload).
+    pub size: usize,
+    pub limit: usize,
 }
 
 /// Runs DNS, TCP, TLS and CONNECT, reporting each stage to `on` as it ends.
@@ -75,10 +91,8 @@ pub async fn open(
         |io| {
             let (_, c) = io.get_ref();
             format!(
-                "{:?}, broker certificate trusted for {host}",
-                c.protocol_version()
-                    .map(|v| format!("{v:?}"))
-                    .unwrap_or_default()
+                "{}, broker certificate trusted for {host}",
+                tls_version_words(c.protocol_version())
             )
         },
     )
@@ -93,6 +107,9 @@ pub async fn open(
         next_pkid: 1,
         host: host.to_owned(),
         session_present: false,
+        max_message_size: s.max_message_size,
+        skipping: 0,
+        skipped: Vec::new(),
     };
     let t = Instant::now();
     let client_id = s.client_id.clone();
@@ -292,14 +309,79 @@ impl Session {
             return Ok(Some(p));
         }
         loop {
-            match Packet::read(&mut self.rbuf, MAX_PACKET) {
-                Ok(Packet::Publish(p)) => return Ok(Some(p)),
-                Ok(Packet::PingResp) => self.ping_outstanding = false,
-                Ok(_) => {}
-                Err(mqttbytes::Error::InsufficientBytes(_)) => return Ok(None),
+            match self.parse() {
+                Ok(Some(Packet::Publish(p))) => return Ok(Some(p)),
+                Ok(Some(Packet::PingResp)) => self.ping_outstanding = false,
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(None),
                 Err(e) => return Err(self.lost(format!("it sent an invalid MQTT packet ({e})"))),
             }
         }
+    }
+
+    /// The oversized messages read past since the last call.
+    pub fn take_skipped(&mut self) -> Vec<Skipped> {
+        std::mem::take(&mut self.skipped)
+    }
+
+    /// The next whole packet in the read buffer (`None`: more bytes needed), reading past
+    /// a PUBLISH larger than `--max-message-size` as its bytes arrive, never holding it.
+    fn parse(&mut self) -> Result<Option<Packet>, mqttbytes::Error> {
+        loop {
+            if self.skipping > 0 {
+                let n = self.skipping.min(self.rbuf.len());
+                let _ = self.rbuf.split_to(n);
+                self.skipping -= n;
+                if self.skipping > 0 {
+                    return Ok(None);
+                }
+            }
+            match Packet::read(&mut self.rbuf, self.max_message_size) {
+                Ok(p) => return Ok(Some(p)),
+                Err(mqttbytes::Error::InsufficientBytes(_)) => return Ok(None),
+                Err(mqttbytes::Error::PayloadSizeLimitExceeded(len)) => {
+                    if !self.begin_skip(len)? {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Starts reading past an oversized packet of `remaining` bytes after its fixed
+    /// header, once its topic and packet ID are in (`Ok(false)` until then): queues its
+    /// PUBACK and records it. Only a PUBLISH can be read past; anything else that large
+    /// is not MQTT we understand.
+    fn begin_skip(&mut self, remaining: usize) -> Result<bool, mqttbytes::Error> {
+        let b = &self.rbuf[..];
+        if b.first().map(|b| b >> 4) != Some(3) {
+            return Err(mqttbytes::Error::PayloadSizeLimitExceeded(remaining));
+        }
+        // The fixed header parsed (that is how its length is known): 1 byte, then the
+        // remaining length in 1-4 bytes, the last without the continuation bit.
+        let head = 1 + b[1..].iter().take_while(|x| **x & 0x80 != 0).count() + 1;
+        let qos = (b[0] >> 1) & 3;
+        let Some(len) = b.get(head..head + 2) else {
+            return Ok(false);
+        };
+        let topic_len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let id_at = head + 2 + topic_len;
+        let Some(id) = b.get(id_at..id_at + if qos > 0 { 2 } else { 0 }) else {
+            return Ok(false);
+        };
+        let topic = String::from_utf8_lossy(&b[head + 2..id_at]).into_owned();
+        if qos > 0 {
+            let pkid = u16::from_be_bytes([id[0], id[1]]);
+            let _ = PubAck::new(pkid).write(&mut self.wbuf);
+        }
+        self.skipped.push(Skipped {
+            topic,
+            size: remaining,
+            limit: self.max_message_size,
+        });
+        self.skipping = head + remaining;
+        Ok(true)
     }
 
     /// Sends pending acknowledgements, then waits for more bytes from the broker, pinging
@@ -375,9 +457,9 @@ impl Session {
     /// The next packet of a request/answer stage (CONNACK, SUBACK).
     async fn read_packet(&mut self, stage: Stage, s: &ConnectSettings) -> Result<Packet, Failure> {
         loop {
-            match Packet::read(&mut self.rbuf, MAX_PACKET) {
-                Ok(p) => return Ok(p),
-                Err(mqttbytes::Error::InsufficientBytes(_)) => {}
+            match self.parse() {
+                Ok(Some(p)) => return Ok(p),
+                Ok(None) => {}
                 Err(e) => {
                     return Err(Failure::new(
                         stage,
@@ -498,5 +580,14 @@ fn io_text(e: &std::io::Error) -> String {
     match s.find(" (os error") {
         Some(i) => s[..i].to_lowercase(),
         None => s,
+    }
+}
+
+/// "TLS 1.3", not rustls's `TLSv1_3`.
+fn tls_version_words(v: Option<rustls::ProtocolVersion>) -> &'static str {
+    match v {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+        _ => "TLS",
     }
 }

@@ -12,7 +12,10 @@ use super::topics::{self, TopicChoice};
 use super::{ConnectSettings, Hints, StageReport, Subscription, TlsFiles};
 use crate::context::Ctx;
 use crate::credentials;
+use crate::decode::Schemas;
+use crate::decode::options::SchemaRequest;
 use crate::error::{Error, Result};
+use crate::fix::Fix;
 use crate::output::{Format, Output};
 use crate::profile::{Broker, Profile};
 use crate::{expiry, time};
@@ -29,12 +32,18 @@ pub struct Request {
     /// Overrides the profile's client ID.
     pub client_id: Option<String>,
     pub connect_timeout: Duration,
+    /// `--proto`, `-I`, `--message`, `--raw`; resolved against the profile's `[decode]`.
+    pub schema: SchemaRequest,
+    /// `--max-message-size`.
+    pub max_message_size: usize,
 }
 
 /// Validated settings for a session with this profile: pre-flight passed.
 pub struct Prepared {
     pub settings: ConnectSettings,
     pub subs: Vec<Subscription>,
+    /// The schema of each topic kind; `None`: protobuf decoded without one.
+    pub schemas: Option<Schemas>,
 }
 
 /// Pre-flight (files, key match, expiry, credentials) and the subscription list.
@@ -59,10 +68,10 @@ pub fn prepare_with(
     // new certificate, not the installed one `status` checks.
     let testing_new = key_and_cert.is_some();
     let hints = Hints {
-        install_ca: ctx.cmd("install-ca FILE"),
+        install_ca: ctx.fix(Fix::InstallCa),
         ca_flag: !testing_new,
         broker_flag: !testing_new,
-        check_cert: (!testing_new).then(|| ctx.cmd("status")),
+        check_cert: (!testing_new).then(|| ctx.fix(Fix::Status)),
     };
     let (key, cert) = key_and_cert.unwrap_or_else(|| (paths.key(), paths.cert()));
     let files = TlsFiles {
@@ -81,7 +90,7 @@ pub fn prepare_with(
             path: paths.settings(),
             fix: format!(
                 "set the username Centiloc support gave you with `{}`",
-                ctx.cmd("credentials --username NAME")
+                ctx.fix(Fix::Username)
             ),
         })?;
     let (password, _) = credentials::read_password(&paths)?.ok_or_else(|| Error::NotInstalled {
@@ -89,7 +98,7 @@ pub fn prepare_with(
         path: paths.password(),
         fix: format!(
             "store it with `{}` or set CENTILOC_MQTT_PASSWORD",
-            ctx.cmd("credentials")
+            ctx.fix(Fix::Credentials)
         ),
     })?;
     let client_id = super::client_id(
@@ -97,6 +106,7 @@ pub fn prepare_with(
         a.client_id.as_deref().or(profile.client_id.as_deref()),
     )?;
     let subs = topics::subscriptions(&profile.tenant, &a.topics)?;
+    let schemas = a.schema.resolve(&profile.decode, &paths.dir)?;
     Ok(Prepared {
         settings: ConnectSettings {
             broker,
@@ -107,9 +117,11 @@ pub fn prepare_with(
             client_id,
             clean_session,
             stage_timeout: a.connect_timeout,
+            max_message_size: a.max_message_size,
             hints,
         },
         subs,
+        schemas,
     })
 }
 
@@ -130,7 +142,7 @@ fn warn_expiry(ctx: &Ctx, profile: &Profile, leaf: &crate::cert::Certificate, no
         ctx.out.warn(format!(
             "the client certificate expires {soon}, on {}: renew now with `{}`",
             time::when(leaf.not_after),
-            ctx.cmd("renew")
+            ctx.fix(Fix::Renew)
         ));
     }
     if v.not_yet_valid {
@@ -162,7 +174,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the network runtime: {e}")))
+        .map_err(|e| Error::Runtime(e.to_string()))
 }
 
 /// Connects and subscribes with `key` and `cert` (count 0: no message needed), printing

@@ -3,14 +3,7 @@
 
 use crate::error::{Error, Result};
 
-pub use crate::decode::Encoding;
-
-/// The two kinds of Centiloc events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Kind {
-    Item,
-    Board,
-}
+pub use crate::decode::{Encoding, Kind};
 
 /// One topic filter to subscribe to, with the encoding of what arrives on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +40,26 @@ pub fn encoding_of(topic: &str) -> Option<Encoding> {
         || (levels.len() == 2 && levels[0] == "centiloc" && !levels[1].is_empty())
     {
         Some(Encoding::Proto)
+    } else {
+        None
+    }
+}
+
+/// The kind of event Centiloc sends on `topic`: a `board` level is a board topic; the
+/// legacy `centiloc/<tenant>` and an `item` level are item topics. `None` for a topic
+/// that says neither.
+pub fn kind_of(topic: &str) -> Option<Kind> {
+    let topic = match topic.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or("", |(_, t)| t),
+        None => topic,
+    };
+    let levels: Vec<&str> = topic.split('/').collect();
+    if levels.contains(&"board") {
+        Some(Kind::Board)
+    } else if levels.contains(&"item")
+        || (levels.len() == 2 && levels[0] == "centiloc" && !levels[1].is_empty())
+    {
+        Some(Kind::Item)
     } else {
         None
     }
@@ -193,5 +206,21 @@ mod tests {
         );
         assert_eq!(encoding_of("$share/acme-g/centiloc/acme"), Some(Proto));
         assert_eq!(encoding_of("other/topic/x"), None);
+    }
+
+    #[test]
+    fn kind_from_centiloc_topics() {
+        for e in [Encoding::Proto, Encoding::Json] {
+            assert_eq!(
+                kind_of(&centiloc_topic("acme", Kind::Item, e)),
+                Some(Kind::Item)
+            );
+            assert_eq!(
+                kind_of(&centiloc_topic("acme", Kind::Board, e)),
+                Some(Kind::Board)
+            );
+        }
+        assert_eq!(kind_of("$share/acme-g/centiloc/acme"), Some(Kind::Item));
+        assert_eq!(kind_of("other/topic/x"), None);
     }
 }

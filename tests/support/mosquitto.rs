@@ -106,6 +106,16 @@ impl Mosquitto {
         std::fs::write(d.join("mosquitto.conf"), conf).unwrap();
     }
 
+    /// From the next [`Mosquitto::run`] on, trusts only `ca` for client certificates (as
+    /// after Centiloc rotates its support CA); the publisher's certificate is re-signed.
+    pub fn trust_only(&mut self, ca: Ca) {
+        let d = self.dir.path();
+        let pubcert = ca.sign_days_from_now(&d.join("publisher.csr"), 30);
+        std::fs::copy(pubcert, d.join("publisher.pem")).unwrap();
+        self.client_ca = ca;
+        self.write_conf();
+    }
+
     /// (Re)starts the process and waits until the port accepts connections.
     pub fn run(&mut self) {
         let bin = require("mosquitto", "mosquitto");

@@ -1,0 +1,491 @@
+//! `watch` and `test-connect` with the customer's schema, and `watch` as a service
+//! (issues 12 and 14), against a real mosquitto: per-topic message types, `[decode]` used
+//! without flags, undecodable payloads shown, a promoted renewal picked up after a broker
+//! restart, 77 on an expired certificate, persistent sessions, large messages, SIGHUP.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::mosquitto::{Mosquitto, ready_profile};
+use support::{Ca, TestHome, asn1_time};
+
+const TENANT: &str = "acme";
+const USER: &str = "acme-user";
+const PASSWORD: &str = "s3cret-Pw-7731";
+const ITEM_PROTO_TOPIC: &str = "centiloc/acme";
+const BOARD_PROTO_TOPIC: &str = "centiloc/acme/proto/board/v1/update";
+const ITEM_JSON_TOPIC: &str = "centiloc/acme/json/item/v1/update";
+/// transtreamdatamodel.ItemEvent by hand: uid (2) "E004015012345678", is_in (3) true.
+const ITEM_PROTO: &[u8] = b"\x12\x10E004015012345678\x18\x01";
+/// transtreamdatamodel.BoardEvent by hand: board_sn (2) "CB-1", status (3) ONERROR.
+const BOARD_PROTO: &[u8] = b"\x12\x04CB-1\x18\x02";
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn setup() -> (TestHome, Mosquitto) {
+    let m = Mosquitto::start(TENANT, USER, PASSWORD);
+    let h = TestHome::new();
+    ready_profile(&h, &m, TENANT, USER, PASSWORD, |csr| {
+        m.client_ca.sign_days_from_now(csr, 365)
+    });
+    (h, m)
+}
+
+/// `decode --save-schema` with the fixture schema, one message per topic kind.
+fn save_schema(h: &TestHome) {
+    h.cmd()
+        .args(["decode", "--save-schema", "--proto"])
+        .arg(fixtures().join("transtream.proto"))
+        .args(["--message", "item=transtreamdatamodel.ItemEvent"])
+        .args(["--message", "board=transtreamdatamodel.BoardEvent"])
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("saved the schema"));
+}
+
+/// Runs a command to its end (bounded), asserting its exit code; (stdout, stderr).
+fn run(h: &TestHome, args: &[&str], code: i32) -> (String, String) {
+    let out = h
+        .cmd()
+        .args(args)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+    assert_eq!(out.status.code(), Some(code), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// A running `watch` with its stdout and stderr lines read by threads.
+struct Watch {
+    child: Child,
+    out: mpsc::Receiver<String>,
+    err: mpsc::Receiver<String>,
+}
+
+fn spawn(h: &TestHome, args: &[&str]) -> Watch {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"))
+        .arg("--home")
+        .arg(h.path())
+        .arg("watch")
+        .args(args)
+        .env_remove("CENTILOC_MQTT_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reader = |r: Box<dyn std::io::Read + Send>| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(r).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    };
+    let out = reader(Box::new(child.stdout.take().unwrap()));
+    let err = reader(Box::new(child.stderr.take().unwrap()));
+    Watch { child, out, err }
+}
+
+impl Watch {
+    /// Waits for a stderr line containing `what`; returns the lines seen.
+    fn wait_err(&self, what: &str, secs: u64) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.err.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.contains(what);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("watch did not say {what:?}: {seen:?}");
+    }
+
+    fn line(&self, secs: u64) -> String {
+        self.out
+            .recv_timeout(Duration::from_secs(secs))
+            .expect("a message line from watch")
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// The exit code within `secs` (killed otherwise) and the rest of stderr.
+    fn exit(mut self, secs: u64) -> (Option<i32>, String) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                let rest: Vec<String> = self.err.try_iter().collect();
+                return (st.code(), rest.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!(
+            "watch did not stop: {:?}",
+            self.err.try_iter().collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Item and board topics carry different messages: each decoded with its own type, with
+/// field and enum names, from profile.toml's [decode] without any flag (text and JSON).
+#[test]
+fn per_topic_messages_decoded_with_names_from_the_saved_schema() {
+    let (h, m) = setup();
+    save_schema(&h);
+    let toml = std::fs::read_to_string(h.profile_dir("default").join("profile.toml")).unwrap();
+    assert!(toml.contains("[decode]"), "{toml}");
+    assert!(
+        toml.contains("item_message = \"transtreamdatamodel.ItemEvent\""),
+        "{toml}"
+    );
+    m.publish(ITEM_PROTO_TOPIC, ITEM_PROTO, true);
+    m.publish(BOARD_PROTO_TOPIC, BOARD_PROTO, true);
+    let args = ["--encoding", "proto", "--count", "2"];
+    let (text, _) = run(&h, &[&["watch"][..], &args].concat(), 0);
+    assert!(
+        text.contains(" centiloc/acme\n  uid: \"E004015012345678\"\n  is_in: true\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            " centiloc/acme/proto/board/v1/update\n  board_sn: \"CB-1\"\n  status: ONERROR\n"
+        ),
+        "{text}"
+    );
+    let (json, _) = run(&h, &[&["watch", "--format", "json"][..], &args].concat(), 0);
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |t: &str| lines.iter().find(|v| v["topic"] == t).expect(t).clone();
+    assert_eq!(of(ITEM_PROTO_TOPIC)["payload"]["uid"], "E004015012345678");
+    assert_eq!(of(ITEM_PROTO_TOPIC)["payload"]["isIn"], true);
+    assert_eq!(of(BOARD_PROTO_TOPIC)["payload"]["status"], "ONERROR");
+    // test-connect takes the same options; --raw is protoc --decode_raw, indented.
+    let (raw, _) = run(
+        &h,
+        &[
+            "test-connect",
+            "--encoding",
+            "proto",
+            "--count",
+            "2",
+            "--raw",
+        ],
+        0,
+    );
+    assert!(raw.contains("  message on centiloc/acme (20 bytes, retained)\n    2: \"E004015012345678\"\n    3: 1\n"), "{raw}");
+    let (flags, _) = run(
+        &h,
+        &[
+            "test-connect",
+            "--encoding",
+            "proto",
+            "--count",
+            "1",
+            "--topics",
+            "board",
+            "--proto",
+            fixtures().join("transtream.proto").to_str().unwrap(),
+            "--message",
+            "transtreamdatamodel.BoardEvent",
+        ],
+        0,
+    );
+    assert!(flags.contains("    status: ONERROR\n"), "{flags}");
+}
+
+/// A schema that does not compile, or a message it does not have: 78 before connecting,
+/// naming the file and line, or the messages it has.
+#[test]
+fn a_broken_schema_or_unknown_message_is_78() {
+    let (h, _m) = setup();
+    let (_, err) = run(
+        &h,
+        &[
+            "watch",
+            "--proto",
+            fixtures().join("transtream.proto").to_str().unwrap(),
+            "--message",
+            "item=transtreamdatamodel.Nope",
+        ],
+        78,
+    );
+    assert!(
+        err.contains("no message \"transtreamdatamodel.Nope\"")
+            && err.contains("transtreamdatamodel.BoardEvent"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.proto");
+    std::fs::write(
+        &bad,
+        "syntax = \"proto3\";\nmessage A {\n  int32 x = ;\n}\n",
+    )
+    .unwrap();
+    let (_, err) = run(&h, &["test-connect", "--proto", bad.to_str().unwrap()], 78);
+    assert!(err.contains("bad.proto:3:"), "{err}");
+}
+
+/// A payload that does not decode is shown (hex in text, payload_base64 in JSON) with the
+/// reason and its offset, and watch goes on to the next message.
+#[test]
+fn undecodable_payload_is_shown_and_watch_goes_on() {
+    let (h, m) = setup();
+    m.publish(ITEM_PROTO_TOPIC, b"\x0a\x09ab", true);
+    m.publish(ITEM_JSON_TOPIC, br#"{"uid":"after"}"#, true);
+    let args = ["--topics", "item", "--count", "2"];
+    let (text, err) = run(&h, &[&["watch"][..], &args].concat(), 0);
+    assert!(text.contains(" centiloc/acme (4 bytes): cannot decode: not valid protobuf: length 9 at byte 1 runs past the end of the data (2 bytes left); the bytes:\n  00000000  0a 09 61 62"), "{text}");
+    assert!(text.contains("item after"), "{text}");
+    assert!(err.contains("cannot be decoded"), "{err}");
+    let (json, _) = run(&h, &[&["watch", "--format", "json"][..], &args].concat(), 0);
+    let bad: serde_json::Value = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["topic"] == ITEM_PROTO_TOPIC)
+        .unwrap();
+    assert_eq!(bad["payload_base64"], "CglhYg==");
+    assert!(
+        bad["error"].as_str().unwrap().contains("at byte 1"),
+        "{bad}"
+    );
+}
+
+/// A promoted renewal reaches a running watch: the broker restarts trusting only the new
+/// CA, watch reads the new key and certificate at its reconnect, without a restart.
+#[test]
+fn watch_picks_up_a_promoted_renewal_after_a_broker_restart() {
+    let (h, mut m) = setup();
+    let w = spawn(
+        &h,
+        &["--format", "json", "--topics", "item", "--encoding", "json"],
+    );
+    w.wait_err("subscribed to", 10);
+    m.publish(ITEM_JSON_TOPIC, br#"{"uid":"old"}"#, false);
+    assert!(w.line(10).contains("\"old\""));
+
+    h.cmd().arg("renew").assert().code(0);
+    let new_ca = Ca::new("Centiloc Support CA 2");
+    let csr = h
+        .profile_dir("default")
+        .join("pending/certificate-request.csr");
+    let cert = new_ca.sign_days_from_now(&csr, 365);
+    h.cmd().arg("install-cert").arg(&cert).assert().code(0);
+    m.trust_only(new_ca);
+    m.stop();
+    m.run();
+    w.wait_err("reconnected to", 20);
+    m.publish(ITEM_JSON_TOPIC, br#"{"uid":"new"}"#, false);
+    assert!(w.line(10).contains("\"new\""));
+    w.signal("TERM");
+    let (code, rest) = w.exit(10);
+    assert_eq!(code, Some(0), "{rest}");
+}
+
+/// A local certificate that has expired ends watch with 77 and the renewal steps: at
+/// start, and at a reload (SIGHUP) once it expired while watch ran.
+#[test]
+fn an_expired_certificate_ends_watch_with_77() {
+    let (h, m) = setup();
+    let dir = h.profile_dir("default");
+    let now = chrono_now();
+    let short = m.client_ca.sign_dates(
+        &dir.join("certificate-request.csr"),
+        &asn1_time(now - 3600),
+        &asn1_time(now + 4),
+    );
+    std::fs::copy(short, dir.join("tls-cert.pem")).unwrap();
+    let w = spawn(&h, &["--topics", "item"]);
+    w.wait_err("subscribed to", 10);
+    std::thread::sleep(Duration::from_secs(5));
+    w.signal("HUP");
+    let (code, rest) = w.exit(15);
+    assert_eq!(code, Some(77), "{rest}");
+    assert!(
+        rest.contains("expired on")
+            && rest.contains("renew --mail")
+            && rest.contains("install-cert FILE"),
+        "{rest}"
+    );
+    let (_, err) = run(&h, &["watch"], 77);
+    assert!(err.contains("expired on"), "{err}");
+}
+
+/// SIGHUP reloads: a clean DISCONNECT (mosquitto logs "disconnected", not "closed its
+/// connection"), then a new connection with the files read again.
+#[test]
+fn sighup_disconnects_cleanly_and_reconnects() {
+    let (h, m) = setup();
+    let w = spawn(&h, &["--topics", "item", "--client-id", "acme-hup"]);
+    w.wait_err("subscribed to", 10);
+    w.signal("HUP");
+    w.wait_err("SIGHUP: disconnected", 10);
+    w.wait_err("connected to", 10);
+    m.publish(ITEM_JSON_TOPIC, br#"{"uid":"after-hup"}"#, false);
+    assert!(w.line(10).contains("item after-hup"));
+    w.signal("TERM");
+    let (code, rest) = w.exit(10);
+    assert_eq!(code, Some(0), "{rest}");
+    let log = m.log();
+    assert!(log.contains("Client acme-hup disconnected."), "{log}");
+    assert!(!log.contains("acme-hup closed its connection"), "{log}");
+}
+
+/// What is published while a --keep-session watch is down is delivered when it returns,
+/// a 2 MB message included (it used to wedge the session, issue 14); with a smaller
+/// --max-message-size it is read past, reported and acknowledged, and what follows arrives.
+#[test]
+fn keep_session_gets_what_came_while_down_and_large_messages_pass() {
+    let (h, m) = setup();
+    let session = [
+        "watch",
+        "--keep-session",
+        "--client-id",
+        "acme-kept",
+        "--format",
+        "json",
+        "--topics",
+        "item",
+        "--encoding",
+        "proto",
+    ];
+    let w = spawn(&h, &session[1..]);
+    w.wait_err("subscribed to", 10);
+    w.signal("TERM");
+    assert_eq!(w.exit(10).0, Some(0));
+    let mut big = b"\x12\x83\x80\x80\x01".to_vec();
+    big.resize(5 + (2 << 20) + 3, b'x');
+    m.publish(ITEM_PROTO_TOPIC, &big, false);
+    m.publish(ITEM_PROTO_TOPIC, ITEM_PROTO, false);
+    let (out, err) = run(&h, &[&session[..], &["--count", "2"]].concat(), 0);
+    assert!(err.contains("session resumed"), "{err}");
+    let sizes: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["size"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(sizes, [big.len() as u64, ITEM_PROTO.len() as u64], "{err}");
+
+    m.publish(ITEM_PROTO_TOPIC, &big, false);
+    m.publish(ITEM_PROTO_TOPIC, ITEM_PROTO, false);
+    let small = [
+        &session[..],
+        &["--count", "1", "--max-message-size", "1MiB"],
+    ]
+    .concat();
+    let (out, err) = run(&h, &small, 0);
+    assert!(
+        out.contains(&format!("\"size\":{}", ITEM_PROTO.len())),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!("skipped a message of {} bytes on centiloc/acme: larger than --max-message-size (1048576 bytes); it was acknowledged", big.len() + 2 + ITEM_PROTO_TOPIC.len() + 2)),
+        "{err}"
+    );
+    // Acknowledged: not redelivered.
+    m.publish(ITEM_PROTO_TOPIC, b"\x08\x07", false);
+    let (out, err) = run(&h, &small, 0);
+    assert!(out.contains("\"size\":2"), "{out}");
+    assert!(!err.contains("skipped"), "{err}");
+}
+
+/// A broker that accepts TCP but never speaks TLS is retried like any connection failure
+/// (issue 14), and SIGTERM still ends watch cleanly.
+#[test]
+fn a_tls_stall_at_start_is_retried() {
+    let (h, _m) = setup();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let broker = format!("127.0.0.1:{port}");
+    let w = spawn(&h, &["--broker", &broker, "--connect-timeout", "1s"]);
+    w.wait_err(
+        "timed out after 1 s waiting for the TLS handshake; reconnecting in",
+        10,
+    );
+    w.wait_err("reconnecting in", 10);
+    w.signal("TERM");
+    let (code, rest) = w.exit(10);
+    assert_eq!(code, Some(0), "{rest}");
+    drop(silent);
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `snippet mosquitto-sub --for-decode` pipes one payload into `decode` as it is (no
+/// topic, no newline): the real mosquitto_sub, the real pipe.
+#[test]
+fn mosquitto_sub_for_decode_pipes_into_decode() {
+    let (h, m) = setup();
+    m.publish(ITEM_PROTO_TOPIC, ITEM_PROTO, true);
+    let (script, _) = run(&h, &["snippet", "mosquitto-sub", "--for-decode"], 0);
+    assert!(script.contains("-q 1 -C 1 -N \\\n"), "{script}");
+    let f = h.path().join("sub.sh");
+    std::fs::write(&f, script).unwrap();
+    let exe = env!("CARGO_BIN_EXE_centiloc-cert");
+    let pipe = format!(
+        "sh {} -W 10 -t {ITEM_PROTO_TOPIC} | {exe} decode -",
+        f.display()
+    );
+    let out = Command::new("sh").args(["-c", &pipe]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2: \"E004015012345678\"\n3: 1\n"
+    );
+    assert!(!stderr.contains("newline"), "{stderr}");
+}
+
+/// `snippet systemd --watch`: a service running watch with a kept session, reload on
+/// SIGHUP and Restart=on-failure (an exit 77 is retried once the renewal is in place).
+#[test]
+fn systemd_watch_service_snippet() {
+    let (h, _m) = setup();
+    let (unit, _) = run(&h, &["snippet", "systemd", "--watch"], 0);
+    for want in [
+        "# /etc/systemd/system/centiloc-cert-watch.service\n",
+        " watch --format json --keep-session --client-id acme-watch\n",
+        "\nExecReload=/bin/kill -HUP $MAINPID\n",
+        "\nRestart=on-failure\n",
+        "\nWantedBy=multi-user.target\n",
+    ] {
+        assert!(unit.contains(want), "{want:?} in {unit}");
+    }
+    let home = format!("--home {} ", h.path().display());
+    assert!(unit.contains(&home), "{unit}");
+    let (_, err) = run(&h, &["snippet", "cron", "--watch"], 64);
+    assert!(err.contains("--watch goes with `snippet systemd`"), "{err}");
+}
