@@ -369,3 +369,30 @@ fn renew_mail_and_csr_mail_send_the_pending_csr_and_record_it() {
         "{text}"
     );
 }
+
+/// scripts/year-sim: three simulated years, the tool once a day under libfaketime and a
+/// script as support (about 3 minutes, so not in the default run):
+/// `cargo test --test autopilot -- --ignored`.
+#[test]
+#[ignore]
+fn three_simulated_years_need_no_person() {
+    require("faketime", "faketime");
+    let out = std::process::Command::new("scripts/year-sim")
+        .env("BIN", env!("CARGO_BIN_EXE_centiloc-cert"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "days with an expired certificate:  0",
+        "CRITICAL days:                     0",
+        "manual steps:                      0",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+}
