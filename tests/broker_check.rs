@@ -86,7 +86,7 @@ fn the_right_ca_is_ok_with_days_left_in_every_format() {
         .find(|c| c["kind"] == "broker")
         .expect("a broker entry");
     assert_eq!(b["days_left"], 29, "{b}");
-    assert_eq!(b["state"], "WARNING", "{b}");
+    assert_eq!(b["state"], "warning", "{b}");
     assert_eq!(b["alarm"], serde_json::Value::Null, "{b}");
     let out = h
         .cmd()
