@@ -574,6 +574,13 @@ pub struct CredentialsArgs {
     /// Read the password from the first line of standard input (never pass it as an argument).
     #[arg(long)]
     pub password_stdin: bool,
+    /// Store the SMTP password ([notify] smtp_url's user) from the first line of standard
+    /// input in smtp-password beside config.toml (0600), for cron and systemd jobs.
+    #[arg(long, conflicts_with_all = ["username", "password_stdin", "smtp_password"])]
+    pub smtp_password_stdin: bool,
+    /// Ask for the SMTP password on the terminal (hidden) and store it like --smtp-password-stdin.
+    #[arg(long, conflicts_with_all = ["username", "password_stdin"])]
+    pub smtp_password: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -630,6 +637,9 @@ pub struct RenewArgs {
     /// Start over when a renewal is already pending (its key and CSR are archived).
     #[arg(long)]
     pub force: bool,
+    /// E-mail the new CSR to Centiloc support ([notify] support_to in config.toml), attached.
+    #[arg(long)]
+    pub mail: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -685,6 +695,12 @@ pub struct CheckExpiryArgs {
     /// With --notify: print the e-mails that are due instead of sending them.
     #[arg(long, requires = "notify")]
     pub dry_run: bool,
+    /// Also make a TLS handshake with each profile's broker (no MQTT login): its
+    /// certificate's days left as kind `broker`, CRITICAL when ca-cert.pem no longer
+    /// verifies it or the host name does not match, UNKNOWN when it does not answer
+    /// within 5 s (also `[expiry] check_broker = true` in profile.toml).
+    #[arg(long, conflicts_with = "cert")]
+    pub check_broker: bool,
     /// Write the report to FILE (mode 0644) atomically instead of stdout: a temporary
     /// file in FILE's directory, fsynced, then renamed, as node_exporter's textfile
     /// collector requires. The exit code stays the verdict; a run that cannot make a

@@ -76,6 +76,16 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
 struct RawConfig {
     #[serde(default)]
     notify: Option<RawNotify>,
+    #[serde(default)]
+    renewal: Option<RawRenewal>,
+}
+
+/// `[renewal]` in config.toml: the default of every profile's `[renewal]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRenewal {
+    #[serde(default)]
+    request_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +188,21 @@ pub fn parse_notify(file: &Path, text: &str) -> Result<Option<Notify>> {
     }))
 }
 
+/// `[renewal] request_days` of config.toml: the renewal autopilot's default for profiles
+/// that do not set their own; `Ok(None)` when the file, section or key is absent.
+pub fn load_request_days(file: &Path) -> Result<Option<u32>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::read(file, e)),
+    };
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| Error::Config {
+        path: file.to_path_buf(),
+        reason: toml_reason(&text, &e),
+    })?;
+    Ok(raw.renewal.and_then(|r| r.request_days))
+}
+
 /// `[notify]` or the error that says how to add it, with an example that also has the
 /// `extra` keys `what` needs (`csr --mail`: `support_to`). A missing file or section
 /// has no line to correct, so this is not `Error::Config` ("correct that line").
@@ -218,7 +243,7 @@ impl SmtpServer {
         if url.password().is_some() {
             // The secret must not sit in a file that is shared and shown in messages.
             return Err(format!(
-                "[notify] smtp_url holds a password; remove it from the file and set {SMTP_PASSWORD_ENV} instead"
+                "[notify] smtp_url holds a password; remove it from the file and store it with `centiloc-cert credentials --smtp-password-stdin` (or set {SMTP_PASSWORD_ENV})"
             ));
         }
         let host = url
@@ -299,6 +324,21 @@ mod tests {
                 .is_none()
         );
         assert!(load("[other]\nx = 1\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn renewal_default_days() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.toml");
+        assert_eq!(load_request_days(&f).unwrap(), None);
+        std::fs::write(&f, "[renewal]\nrequest_days = 45\n").unwrap();
+        assert_eq!(load_request_days(&f).unwrap(), Some(45));
+        std::fs::write(&f, "[renewal]\nrequest_day = 45\n").unwrap();
+        let e = load_request_days(&f).unwrap_err().to_string();
+        assert!(
+            e.contains("config.toml") && e.contains("request_day"),
+            "{e}"
+        );
     }
 
     #[test]

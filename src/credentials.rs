@@ -1,9 +1,15 @@
 //! The MQTT password: stored in the profile's `mqtt-password` (0600), overridden at use
 //! time by `CENTILOC_MQTT_PASSWORD`. It is never printed, logged or put into an error.
+//! Likewise the SMTP password: `smtp-password` (0600) beside `config.toml`, overridden by
+//! `CENTILOC_SMTP_PASSWORD`, so cron and systemd jobs send without a secret in their
+//! environment (issue 15).
+
+use std::io;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::input;
 use crate::paths::ProfilePaths;
 use crate::store;
@@ -56,4 +62,42 @@ pub fn read_password(paths: &ProfilePaths) -> Result<Option<(Zeroizing<String>, 
 /// Stores the password atomically with mode 0600.
 pub fn store_password(paths: &ProfilePaths, password: &str) -> Result<()> {
     store::write_atomic(&paths.password(), password.as_bytes(), store::Mode::Secret)
+}
+
+/// The SMTP password file's name, beside `config.toml`.
+pub const SMTP_PASSWORD_FILE: &str = "smtp-password";
+
+/// `smtp-password` beside `config_file`.
+pub fn smtp_password_file(config_file: &Path) -> PathBuf {
+    config_file.with_file_name(SMTP_PASSWORD_FILE)
+}
+
+/// The SMTP password: `CENTILOC_SMTP_PASSWORD` first, then the `smtp-password` file
+/// beside `config_file`. `Ok(None)` when neither is set.
+pub fn read_smtp_password(config_file: &Path) -> Result<Option<Zeroizing<String>>> {
+    if let Ok(v) = std::env::var(crate::config::SMTP_PASSWORD_ENV)
+        && !v.is_empty()
+    {
+        return Ok(Some(Zeroizing::new(v)));
+    }
+    let file = smtp_password_file(config_file);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let text = Zeroizing::new(text);
+            let pw = text.trim_end_matches(['\n', '\r']);
+            Ok(Some(Zeroizing::new(pw.to_owned())).filter(|p| !p.is_empty()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::read(file, e)),
+    }
+}
+
+/// Stores the SMTP password atomically with mode 0600, creating the config directory.
+pub fn store_smtp_password(config_file: &Path, password: &str) -> Result<PathBuf> {
+    let file = smtp_password_file(config_file);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+    }
+    store::write_atomic(&file, password.as_bytes(), store::Mode::Secret)?;
+    Ok(file)
 }

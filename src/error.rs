@@ -231,7 +231,7 @@ pub enum Error {
     Stdout(#[source] io::Error),
 
     #[error(
-        "SMTP server {server} needs the password of user {user:?}: set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
+        "SMTP server {server} needs the password of user {user:?}: store it with `centiloc-cert credentials --smtp-password-stdin` (kept 0600 in smtp-password beside config.toml, for cron and systemd) or set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
     )]
     SmtpPassword { server: String, user: String },
 }

@@ -528,6 +528,7 @@ mod tests {
             client_id: None,
             broker: Broker::default(),
             expiry: Thresholds::default(),
+            renewal: Default::default(),
             decode: Default::default(),
         }
     }

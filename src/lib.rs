@@ -2,6 +2,7 @@
 //! benchmarks and fuzz targets reach the same modules through here.
 #![forbid(unsafe_code)]
 
+pub mod autopilot;
 pub mod cert;
 pub mod cli;
 pub mod commands;

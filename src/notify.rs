@@ -11,7 +11,7 @@ use lettre::{Message, SmtpTransport, Transport};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::config::{Notify, SMTP_PASSWORD_ENV};
+use crate::config::Notify;
 use crate::error::{Error, Result};
 use crate::input;
 
@@ -41,6 +41,18 @@ const BUILTIN: &[(&str, &str)] = &[
         "csr-request.html",
         include_str!("../templates/csr-request.html"),
     ),
+    (
+        "renewal-request.subject.txt",
+        include_str!("../templates/renewal-request.subject.txt"),
+    ),
+    (
+        "renewal-request.txt",
+        include_str!("../templates/renewal-request.txt"),
+    ),
+    (
+        "renewal-request.html",
+        include_str!("../templates/renewal-request.html"),
+    ),
 ];
 
 /// A family of templates: `<kind>.subject.txt`, `<kind>.txt`, `<kind>.html`.
@@ -48,6 +60,8 @@ const BUILTIN: &[(&str, &str)] = &[
 pub enum Kind {
     ExpiryNotice,
     CsrRequest,
+    /// The renewal's CSR to support, and the reminders (issue 15).
+    RenewalRequest,
 }
 
 impl Kind {
@@ -55,6 +69,7 @@ impl Kind {
         match self {
             Kind::ExpiryNotice => "expiry-notice",
             Kind::CsrRequest => "csr-request",
+            Kind::RenewalRequest => "renewal-request",
         }
     }
 }
@@ -227,17 +242,15 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// Prepares the transport from `[notify]` and `CENTILOC_SMTP_PASSWORD`.
+    /// Prepares the transport from `[notify]` and `CENTILOC_SMTP_PASSWORD` or the
+    /// `smtp-password` file beside config.toml.
     pub fn new(cfg: &Notify) -> Result<Mailer> {
         let server = format!("{} ({})", cfg.smtp.display, cfg.file.display());
         let mut builder = SmtpTransport::from_url(&cfg.smtp.url).map_err(|e| Error::Config {
             path: cfg.file.clone(),
             reason: format!("[notify] smtp_url cannot be used ({e})"),
         })?;
-        let password = std::env::var(SMTP_PASSWORD_ENV)
-            .ok()
-            .filter(|p| !p.is_empty())
-            .map(zeroize::Zeroizing::new);
+        let password = crate::credentials::read_smtp_password(&cfg.file)?;
         let logs_in = cfg.smtp.user.is_some() || password.is_some();
         let warning = cleartext_check(cfg, logs_in)?;
         let password = password.map(|p| p.to_string());
@@ -346,7 +359,7 @@ mod tests {
             "fingerprint": "AA:BB", "not_after": "2026-12-01 08:00 UTC",
             "days_left": days_left, "expired": expired, "file": "/p/tls-cert.pem",
             "distance": if days_left == 0 { "5 hours".to_string() } else { format!("{} day{}", days_left.abs(), if days_left.abs() == 1 { "" } else { "s" }) },
-            "pending_since": null, "steps": ["centiloc-cert renew", "send it", "centiloc-cert install-cert FILE"],
+            "pending_since": null, "renewal_requested": null, "renewal_requested_to": null, "steps": ["centiloc-cert renew", "send it", "centiloc-cert install-cert FILE"],
             "hostname": "h", "thresholds": "30, 14, 7, 3, 1", "notice": "30",
         })
     }

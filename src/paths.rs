@@ -21,6 +21,8 @@ pub const ARCHIVE_DIR: &str = "archive";
 pub const LOCK_FILE: &str = ".lock";
 /// Which expiry e-mails went out (check-expiry --notify).
 pub const NOTICES_FILE: &str = "notices.toml";
+/// The renewal request sent to support (issue 15): when, to whom, which pending key.
+pub const REQUEST_FILE: &str = "renewal-request.toml";
 
 /// The two roots: configuration (config.toml, template overrides) and data (profiles).
 #[derive(Debug, Clone)]
@@ -123,6 +125,10 @@ impl ProfilePaths {
     pub fn lock(&self) -> PathBuf {
         self.dir.join(LOCK_FILE)
     }
+    pub fn renewal_request(&self) -> PathBuf {
+        self.dir.join(REQUEST_FILE)
+    }
+
     pub fn notices(&self) -> PathBuf {
         self.dir.join(NOTICES_FILE)
     }

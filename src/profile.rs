@@ -38,9 +38,27 @@ pub struct Profile {
     pub broker: Broker,
     #[serde(default, skip_serializing_if = "Thresholds::is_unset")]
     pub expiry: Thresholds,
+    #[serde(default, skip_serializing_if = "Renewal::is_unset")]
+    pub renewal: Renewal,
     /// The customer's protobuf schema, used by `test-connect` and `watch` (issue 12).
     #[serde(default, skip_serializing_if = "DecodeSettings::is_unset")]
     pub decode: DecodeSettings,
+}
+
+/// `[renewal]`: the renewal autopilot of `check-expiry --notify` (issue 15).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Renewal {
+    /// With this many days or fewer left, `check-expiry --notify` runs `renew` and
+    /// e-mails the pending CSR to support. Unset: config.toml's `[renewal]`, else off; 0 is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_days: Option<u32>,
+}
+
+impl Renewal {
+    fn is_unset(&self) -> bool {
+        *self == Renewal::default()
+    }
 }
 
 /// `[decode]`: the `.proto` files Centiloc handed out and the message of each topic kind.
@@ -162,6 +180,9 @@ pub struct Thresholds {
     /// Days before expiry at which an e-mail notice goes out (default 30, 14, 7, 3, 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice_days: Option<Vec<u32>>,
+    /// `check-expiry` also checks the broker's certificate, as `--check-broker` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_broker: Option<bool>,
 }
 
 impl Thresholds {
@@ -509,6 +530,9 @@ mod tests {
             expiry: Thresholds {
                 warn_days: Some(40),
                 ..Default::default()
+            },
+            renewal: Renewal {
+                request_days: Some(45),
             },
             decode: DecodeSettings {
                 proto: vec!["/etc/centiloc/centiloc.proto".into()],

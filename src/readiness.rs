@@ -268,7 +268,7 @@ pub fn assess_scope(
     check_certificate(&mut list, paths, profile, key.as_ref(), cmd, now);
     check_ca(&mut list, paths, cmd, now);
     check_credentials(&mut list, paths, profile, cmd);
-    check_renewal(&mut list, paths, cmd);
+    check_renewal(&mut list, paths, cmd, now);
     list
 }
 
@@ -681,7 +681,12 @@ fn check_credentials(
     }
 }
 
-fn check_renewal(list: &mut Checklist, paths: &ProfilePaths, cmd: &dyn Fn(&str) -> String) {
+fn check_renewal(
+    list: &mut Checklist,
+    paths: &ProfilePaths,
+    cmd: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+) {
     if renewal::needs_recovery(paths) {
         list.push(
             "renewal",
@@ -704,12 +709,37 @@ fn check_renewal(list: &mut Checklist, paths: &ProfilePaths, cmd: &dyn Fn(&str) 
         .map(when)
         .unwrap_or_else(|| "an unknown time".into());
     let pending = renewal::pending_paths(paths);
-    list.push("renewal", State::Info, format!("pending since {since}"));
-    list.hint(format!(
-        "send {} to Centiloc support, then: {}",
-        pending.csr().display(),
-        cmd(Fix::InstallCert.args())
-    ));
+    let request = crate::autopilot::Request::current(paths);
+    match request
+        .as_ref()
+        .and_then(|r| r.requested().map(|at| (at, r)))
+    {
+        // Issue 15: the request is visible where people look.
+        Some((at, r)) => {
+            list.push(
+                "renewal",
+                State::Info,
+                format!(
+                    "pending since {since}; {} from {}, no certificate yet",
+                    crate::autopilot::requested_words(at, now),
+                    r.to.as_deref().unwrap_or("Centiloc support")
+                ),
+            );
+            list.hint(format!(
+                "when Centiloc support answers, install the certificate with {}",
+                cmd(Fix::InstallCert.args())
+            ));
+        }
+        None => {
+            list.push("renewal", State::Info, format!("pending since {since}"));
+            list.hint(format!(
+                "send {} to Centiloc support (or {}), then: {}",
+                pending.csr().display(),
+                cmd(Fix::CsrMail.args()),
+                cmd(Fix::InstallCert.args())
+            ));
+        }
+    }
     if pending.key().exists() {
         check_mode(list, "pending_key_mode", &pending.key(), 0o600);
     }

@@ -97,5 +97,14 @@ fn during_a_renewal_csr_concerns_the_pending_request() {
     let mails = smtp.messages();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].attachments[0].content, pending_text);
-    assert_eq!(snapshot(h.path()), before);
+    // The one change: the request is recorded, so check-expiry --notify reminds support
+    // instead of sending the CSR again (issue 15).
+    let mut after = snapshot(h.path());
+    let record = after
+        .remove(std::path::Path::new(
+            "profiles/default/renewal-request.toml",
+        ))
+        .expect("csr --mail records the renewal request");
+    assert!(String::from_utf8_lossy(&record).contains("requested_at"));
+    assert_eq!(after, before);
 }

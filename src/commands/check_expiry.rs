@@ -15,7 +15,7 @@ use crate::exit_codes::ExitCode;
 use crate::expiry::{LimitFlags, State};
 use crate::fix::Fix;
 use crate::fleet::scan::{self, Reader};
-use crate::fleet::{Checked, ScanOptions, notice, report};
+use crate::fleet::{Checked, ScanOptions, autopilot, broker, notice, report};
 use crate::store::{self, Mode};
 
 pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         issuers: args.format == ExpiryFormat::Prometheus,
     };
     let now = Utc::now();
-    let checked = if let Some(file) = &args.cert {
+    let mut checked = if let Some(file) = &args.cert {
         vec![scan::check_file(file, opts, now)]
     } else if args.all {
         let names = scan::profile_dirs(&ctx.home)?;
@@ -59,6 +59,14 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         }
         scan::check_profile(&ctx.paths(), opts, now, &mut Reader::default())
     };
+    before_report(
+        ctx,
+        notifier.as_ref(),
+        &mut checked,
+        args.check_broker,
+        opts,
+        now,
+    );
     // `--all` with nothing checked has nothing to vouch for: UNKNOWN, with one line (or
     // JSON field) saying how to create a profile, still in the asked format so a JSON
     // reader or the textfile collector gets a well-formed document.
@@ -83,6 +91,29 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     }
     delivered?;
     Ok(worst.exit_code())
+}
+
+/// What changes the lines before they are reported (issue 15): the renewal autopilot
+/// acts first, so the report and the notices say what it did; then the brokers' lines.
+fn before_report(
+    ctx: &Ctx,
+    notifier: Option<&notice::Notifier>,
+    checked: &mut Vec<Checked>,
+    check_broker: bool,
+    opts: ScanOptions,
+    now: chrono::DateTime<Utc>,
+) {
+    if let Some(n) = notifier {
+        let touched = autopilot::run(ctx, n, checked, now);
+        scan::rescan(&ctx.home, checked, &touched, opts, now);
+    }
+    for (name, line) in broker::check(checked, check_broker, now) {
+        let last = checked
+            .iter()
+            .rposition(|c| c.owner.as_ref().is_some_and(|o| o.name == name));
+        let at = last.map_or(checked.len(), |i| i + 1);
+        checked.insert(at, line);
+    }
 }
 
 /// The report to `--output` (atomically, 0644: node_exporter reads it as another user)

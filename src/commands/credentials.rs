@@ -8,8 +8,9 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::CredentialsArgs;
+use crate::config::SMTP_PASSWORD_ENV;
 use crate::context::Ctx;
-use crate::credentials::{PASSWORD_ENV, store_password};
+use crate::credentials::{PASSWORD_ENV, store_password, store_smtp_password};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::fix::Fix;
@@ -24,6 +25,9 @@ struct Change {
 }
 
 pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
+    if args.smtp_password_stdin || args.smtp_password {
+        return smtp_password(ctx, &args);
+    }
     let (paths, mut profile) = ctx.load()?;
     let mut change = gather(&args, profile.username.as_deref())?;
     let mut warnings = Vec::new();
@@ -90,6 +94,47 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// `--smtp-password-stdin` / `--smtp-password`: the SMTP secret at rest, beside
+/// config.toml (shared by every profile, so no profile is needed).
+fn smtp_password(ctx: &Ctx, args: &CredentialsArgs) -> Result<ExitCode> {
+    let pw = if args.smtp_password_stdin {
+        password_from_stdin()?
+    } else if prompt::stdin_is_terminal() {
+        password_from_terminal("SMTP password (hidden): ")?
+    } else {
+        return Err(Error::Usage(
+            "--smtp-password asks on a terminal, and standard input is not one; pipe the password in with --smtp-password-stdin instead".into(),
+        ));
+    };
+    let config = ctx.home.config_file();
+    let file = store_smtp_password(&config, &pw)?;
+    let env_overrides = std::env::var_os(SMTP_PASSWORD_ENV).is_some_and(|v| !v.is_empty());
+    if args.format == Format::Json {
+        ctx.out.json(&json!({
+            "smtp_password_stored": true,
+            "smtp_password_file": file,
+            "smtp_password_overridden_by_environment": env_overrides,
+        }));
+        return Ok(ExitCode::Ok);
+    }
+    ctx.out.line(format!(
+        "SMTP password saved in {} (mode 0600); e-mail from cron and systemd jobs now logs in with it",
+        file.display()
+    ));
+    if env_overrides {
+        ctx.out.warn(format!(
+            "{SMTP_PASSWORD_ENV} is set in this environment: it overrides the saved SMTP password whenever it is set"
+        ));
+    }
+    if !config.exists() {
+        ctx.out.note(format!(
+            "{} does not exist yet: add its [notify] section (see docs/expiry.md)",
+            config.display()
+        ));
+    }
+    Ok(ExitCode::Ok)
+}
+
 /// Flags first; a terminal is asked for what the flags leave out: both with no flag, the
 /// password with `--username` alone.
 fn gather(args: &CredentialsArgs, current: Option<&str>) -> Result<Change> {
@@ -107,7 +152,7 @@ fn gather(args: &CredentialsArgs, current: Option<&str>) -> Result<Change> {
             validate_username(u.trim())?;
         }
         let password = match prompt::stdin_is_terminal() {
-            true => Some(password_from_terminal()?),
+            true => Some(password_from_terminal("MQTT password (hidden): ")?),
             false => None,
         };
         return Ok(Change {
@@ -127,7 +172,7 @@ fn gather(args: &CredentialsArgs, current: Option<&str>) -> Result<Change> {
     let username = prompt::ask(&question, current.is_some(), validate_username)?;
     Ok(Change {
         username,
-        password: Some(password_from_terminal()?),
+        password: Some(password_from_terminal("MQTT password (hidden): ")?),
     })
 }
 
@@ -157,7 +202,7 @@ const PASSWORD_TRIES: u32 = 3;
 
 /// Asked twice, without echo, on the terminal; asked again (up to [`PASSWORD_TRIES`]
 /// times) when the entry is empty or the two entries differ.
-fn password_from_terminal() -> Result<Zeroizing<String>> {
+fn password_from_terminal(question: &str) -> Result<Zeroizing<String>> {
     let ask = |q: &str| {
         rpassword::prompt_password(q)
             .map(Zeroizing::new)
@@ -166,7 +211,7 @@ fn password_from_terminal() -> Result<Zeroizing<String>> {
     let mut mismatches = 0;
     for attempt in 1..=PASSWORD_TRIES {
         let left = PASSWORD_TRIES - attempt;
-        let first = ask("MQTT password (hidden): ")?;
+        let first = ask(question)?;
         if first.is_empty() {
             if left > 0 {
                 crate::output::write_stderr(

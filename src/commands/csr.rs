@@ -50,9 +50,28 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
     }
 
     if let Some(m) = &mail {
-        let to = m.send(&profile, &key, &subject, &pem)?;
-        ctx.out
-            .note(format!("e-mailed the CSR to Centiloc support at {to}"));
+        if target.pending {
+            // The renewal's letter (it names the certificate replaced), recorded so that
+            // check-expiry --notify reminds support rather than sending it again.
+            let _lock = store::lock(&paths.lock())?;
+            let now = chrono::Utc::now();
+            let to = crate::autopilot::mail_pending(
+                &paths,
+                &profile,
+                &m.cfg,
+                &m.templates,
+                &m.mailer,
+                now,
+            )?;
+            ctx.out.note(format!(
+                "e-mailed the pending renewal CSR ({}) to Centiloc support at {to}",
+                target.csr.display()
+            ));
+        } else {
+            let to = m.send(&profile, &key, &subject, &pem)?;
+            ctx.out
+                .note(format!("e-mailed the CSR to Centiloc support at {to}"));
+        }
     }
 
     let report = Report {

@@ -126,6 +126,7 @@ fn gather(args: &InitArgs) -> Result<Profile> {
         client_id: None,
         broker: Broker::parse(&args.broker)?,
         expiry: Thresholds::default(),
+        renewal: Default::default(),
         decode: Default::default(),
     };
     p.validate()?;

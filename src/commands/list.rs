@@ -25,6 +25,8 @@ struct Row {
     cert: Option<Certificate>,
     state: ListState,
     renewal_pending: bool,
+    /// The renewal request sent to support, when one is pending (issue 15).
+    request: Option<crate::autopilot::Request>,
 }
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
@@ -64,6 +66,13 @@ struct Line<'a> {
     state: &'static str,
     summary: &'static str,
     renewal_pending: bool,
+    /// When the pending renewal's CSR was e-mailed to support, and to whom (issue 15).
+    #[serde(serialize_with = "crate::time::json_opt")]
+    renewal_requested_at: Option<DateTime<Utc>>,
+    renewal_requested_to: Option<&'a str>,
+    /// "renewal requested on DATE (N days ago)", for the table.
+    #[serde(skip)]
+    request_words: Option<String>,
 }
 
 impl<'a> Line<'a> {
@@ -76,6 +85,11 @@ impl<'a> Line<'a> {
             state: r.state.token(),
             summary: r.state.as_str(),
             renewal_pending: r.renewal_pending,
+            renewal_requested_at: requested(r),
+            renewal_requested_to: requested(r)
+                .and(r.request.as_ref())
+                .and_then(|q| q.to.as_deref()),
+            request_words: requested(r).map(|at| crate::autopilot::requested_words(at, now)),
         }
     }
 }
@@ -91,8 +105,13 @@ fn print_table(ctx: &Ctx, lines: &[Line]) {
     for r in lines {
         let not_after = r.not_after.map_or("-".into(), crate::time::when);
         let days = r.days_left.map_or("-".into(), |d| d.to_string());
+        let request = r
+            .request_words
+            .as_deref()
+            .map(|w| format!(", {w}"))
+            .unwrap_or_default();
         ctx.out.line(format!(
-            "{:wp$}  {:wt$}  {:20}  {:>5}  {}",
+            "{:wp$}  {:wt$}  {:20}  {:>5}  {}{request}",
             r.profile,
             r.tenant.map(safe).unwrap_or("-".into()),
             not_after,
@@ -102,6 +121,12 @@ fn print_table(ctx: &Ctx, lines: &[Line]) {
     }
 }
 
+fn requested(r: &Row) -> Option<DateTime<Utc>> {
+    r.request
+        .as_ref()
+        .and_then(crate::autopilot::Request::requested)
+}
+
 fn row(ctx: &Ctx, paths: &ProfilePaths, now: DateTime<Utc>) -> Row {
     let mut r = Row {
         profile: paths.name.clone(),
@@ -109,7 +134,11 @@ fn row(ctx: &Ctx, paths: &ProfilePaths, now: DateTime<Utc>) -> Row {
         cert: None,
         state: ListState::InvalidProfile,
         renewal_pending: renewal::is_pending(paths),
+        request: None,
     };
+    if r.renewal_pending {
+        r.request = crate::autopilot::Request::current(paths);
+    }
     let Ok(profile) = Profile::load(paths) else {
         return r;
     };

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use crate::autopilot::{self, MailSetup};
 use crate::cert;
 use crate::cli::RenewArgs;
 use crate::context::Ctx;
@@ -17,6 +18,7 @@ use crate::output::{Format, safe};
 use crate::paths::ProfilePaths;
 use crate::profile::Profile;
 use crate::{readiness, renewal, store};
+use chrono::Utc;
 
 /// What the current key and certificate do while the renewal waits.
 enum Current {
@@ -38,11 +40,31 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     let current = match PrivateKey::from_file(&paths.key()) {
         Err(e) => Current::BrokenKey(e.to_string()),
         Ok(_) => match cert::load_chain(&paths.cert()) {
-            Ok(chain) if chain[0].is_expired(chrono::Utc::now()) => Current::Expired,
+            Ok(chain) if chain[0].is_expired(Utc::now()) => Current::Expired,
             _ => Current::InUse,
         },
     };
+    // A broken [notify] is found before a key is made.
+    let mail = if args.mail {
+        Some(MailSetup::prepare(&ctx.home, "renew --mail")?)
+    } else {
+        None
+    };
     let started = renewal::start(&paths, &profile, args.curve, args.force, &install)?;
+    let mailed_to = match &mail {
+        Some(m) => Some(
+            autopilot::mail_pending(&paths, &profile, &m.cfg, &m.templates, &m.mailer, Utc::now())
+                .map_err(|e| Error::Smtp {
+                    server: m.cfg.smtp.display.clone(),
+                    reason: format!(
+                        "{e}; the renewal is started (new key and CSR in {}): send the CSR with `{}` when the mail server is back",
+                        paths.pending_dir().display(),
+                        ctx.fix(Fix::CsrMail)
+                    ),
+                })?,
+        ),
+        None => None,
+    };
     let report = Report {
         profile: &paths.name,
         csr_file: &started.csr_file,
@@ -54,6 +76,7 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
         archived_to: started.archived.as_deref(),
         current_in_use: matches!(current, Current::InUse),
         current: &current,
+        mailed_to: mailed_to.as_ref().map(|m| m.to_string()),
     };
     match args.format {
         Format::Json => ctx
@@ -81,6 +104,8 @@ struct Report<'a> {
     current_in_use: bool,
     #[serde(skip)]
     current: &'a Current,
+    /// `--mail`: where the CSR went (issue 15).
+    mailed_to: Option<String>,
 }
 
 /// The refusal before any certificate: a second CSR would only confuse support, the
@@ -151,8 +176,14 @@ fn print_text(ctx: &Ctx, r: &Report, current_key: &Path, install: &str) {
             ));
         }
     }
-    o.line(format!(
-        "Next: send {} to Centiloc support, then install their answer with `{install}`",
-        r.csr_file.display()
-    ));
+    match &r.mailed_to {
+        Some(to) => o.line(format!(
+            "E-mailed the new CSR to Centiloc support at {to}. Next: install their answer with `{install}`"
+        )),
+        None => o.line(format!(
+            "Next: send {} to Centiloc support (or `{}`), then install their answer with `{install}`",
+            r.csr_file.display(),
+            ctx.fix(Fix::CsrMail)
+        )),
+    }
 }

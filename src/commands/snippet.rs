@@ -355,7 +355,9 @@ fn cron(cmd: &[String], notify: bool) -> String {
         .map(|w| shell_quote(w).replace('%', "\\%"))
         .collect();
     let what = if notify {
-        "# Daily at 08:17: e-mails a notice when a certificate crosses a threshold; prints\n"
+        "# Daily at 08:17: e-mails a notice when a certificate crosses a threshold (with\n\
+         # [renewal] request_days = 45 in profile.toml it also starts each renewal and\n\
+         # e-mails the CSR to support: issue 15); prints\n"
     } else {
         "# Daily at 08:17: checks every certificate's expiry (no e-mail: no [notify] set up); prints\n"
     };

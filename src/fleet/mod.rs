@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use crate::expiry::{LimitFlags, Limits, State, Verdict};
 use crate::profile::Profile;
 
+pub mod autopilot;
+pub mod broker;
 pub mod nagios;
 pub mod notice;
 pub mod prometheus;
@@ -24,6 +26,9 @@ pub enum Kind {
     Client,
     Ca,
     File,
+    /// The certificate the profile's broker presents (`--check-broker`, issue 15); its
+    /// `file` is the broker's `host:port`.
+    Broker,
 }
 
 impl Kind {
@@ -32,6 +37,7 @@ impl Kind {
             Kind::Client => "client",
             Kind::Ca => "ca",
             Kind::File => "file",
+            Kind::Broker => "broker",
         }
     }
 }
@@ -45,6 +51,9 @@ pub struct Owner {
     pub profile: Option<Profile>,
     /// mtime of `pending/certificate-request.csr`: a renewal waiting for its certificate.
     pub pending_since: Option<DateTime<Utc>>,
+    /// The renewal request sent to support for the pending key (read only when one is
+    /// pending, so a quiet fleet pays nothing for it).
+    pub request: Option<crate::autopilot::Request>,
     /// When the pending CSR was sent to Centiloc support, as the profile records it
     /// (issue 15 fills it); Prometheus exports it so an unanswered request alerts.
     pub renewal_requested: Option<DateTime<Utc>>,
@@ -64,6 +73,9 @@ pub struct Facts {
     /// Prometheus label, so that a certificate from another CA is a new series.
     pub issuer: String,
     pub verdict: Verdict,
+    /// Why the certificate is CRITICAL whatever its dates (the broker's, when the
+    /// installed CA no longer verifies it); the verdict's state already says CRITICAL.
+    pub alarm: Option<String>,
 }
 
 /// One checked certificate.
@@ -96,12 +108,24 @@ impl Checked {
         }
     }
 
+    /// When support was sent the renewal CSR, on the client certificate's line only.
+    pub fn requested_at(&self) -> Option<DateTime<Utc>> {
+        match self.kind {
+            Kind::Client => self
+                .owner
+                .as_ref()
+                .and_then(|o| o.request.as_ref())
+                .and_then(|r| r.requested()),
+            _ => None,
+        }
+    }
+
     /// When the profile's renewal CSR was made, on the client certificate's line only:
     /// a renewal replaces the client certificate, never the CA.
     pub fn pending_since(&self) -> Option<DateTime<Utc>> {
         match self.kind {
             Kind::Client => self.owner.as_ref().and_then(|o| o.pending_since),
-            Kind::Ca | Kind::File => None,
+            Kind::Ca | Kind::File | Kind::Broker => None,
         }
     }
 }

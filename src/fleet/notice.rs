@@ -23,10 +23,10 @@ use crate::store;
 
 /// Everything needed to send, checked before the scan.
 pub struct Notifier {
-    cfg: Notify,
-    templates: Templates,
+    pub(crate) cfg: Notify,
+    pub(crate) templates: Templates,
     /// `None` with `--dry-run`: nothing is sent, nothing recorded.
-    mailer: Option<Mailer>,
+    pub(crate) mailer: Option<Mailer>,
 }
 
 /// The facts a notice template gets (documented in docs/expiry.md).
@@ -48,6 +48,9 @@ struct NoticeFacts<'a> {
     notice: String,
     file: String,
     pending_since: Option<String>,
+    /// When the autopilot (or `renew --mail`) sent the renewal CSR to support, and to whom.
+    renewal_requested: Option<String>,
+    renewal_requested_to: Option<String>,
     steps: Vec<String>,
     hostname: &'a str,
     thresholds: String,
@@ -81,6 +84,11 @@ impl<'a> NoticeFacts<'a> {
             notice: due.key(),
             file: c.file.display().to_string(),
             pending_since: c.pending_since().map(crate::time::day),
+            renewal_requested: c.requested_at().map(crate::time::day),
+            renewal_requested_to: c
+                .requested_at()
+                .and(owner.and_then(|o| o.request.as_ref()))
+                .and_then(|r| r.to.clone()),
             steps: renew_steps(ctx, c),
             hostname,
             thresholds: thresholds
@@ -108,6 +116,8 @@ impl<'a> NoticeFacts<'a> {
             notice: "30".into(),
             file: "tls-cert.pem".into(),
             pending_since: Some("2030-01-01".into()),
+            renewal_requested: Some("2030-01-01".into()),
+            renewal_requested_to: Some("support@example.com".into()),
             steps: vec!["centiloc-cert renew".into()],
             hostname: "host",
             thresholds: "30".into(),
@@ -121,6 +131,10 @@ impl Notifier {
         let templates = Templates::load(&ctx.home.config_dir)?;
         // A typo in an override is found on the first run, not on the day it matters.
         templates.render(notify::Kind::ExpiryNotice, &NoticeFacts::sample())?;
+        templates.render(
+            notify::Kind::RenewalRequest,
+            &crate::autopilot::RequestFacts::sample(),
+        )?;
         let mailer = if dry_run {
             None
         } else {

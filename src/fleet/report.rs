@@ -63,8 +63,15 @@ fn what(c: &Checked) -> String {
                 .as_ref()
                 .map(|p| format!(" ({})", safe(&p.tenant)))
                 .unwrap_or_default();
-            let kind = if c.kind == Kind::Ca { "CA" } else { "client" };
-            format!("{}{tenant} {kind} certificate", o.name)
+            match c.kind {
+                Kind::Ca => format!("{}{tenant} CA certificate", o.name),
+                Kind::Broker => format!(
+                    "{}{tenant} broker certificate ({})",
+                    o.name,
+                    c.file.display()
+                ),
+                _ => format!("{}{tenant} client certificate", o.name),
+            }
         }
         None => format!("certificate {}", c.file.display()),
     }
@@ -105,12 +112,21 @@ pub(super) fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
     if v.not_yet_valid {
         let _ = write!(s, ", not valid before {}", time::when(f.not_before));
     }
-    if let Some(since) = c.pending_since() {
+    if let Some(at) = c.requested_at() {
+        let _ = write!(
+            s,
+            "; {}, no certificate yet",
+            crate::autopilot::requested_words(at, now)
+        );
+    } else if let Some(since) = c.pending_since() {
         let _ = write!(
             s,
             "; renewal CSR made on {}, waiting for the signed certificate",
             time::day(since)
         );
+    }
+    if let Some(alarm) = &f.alarm {
+        let _ = write!(s, "; {}", safe(alarm));
     }
     if c.state() != State::Ok {
         let _ = write!(s, "; {}", renew_fix(ctx, c));
@@ -138,6 +154,11 @@ fn missing_fix(ctx: &Ctx, c: &Checked) -> String {
 /// again (not renew: nothing says it is expiring).
 fn unreadable_fix(ctx: &Ctx, c: &Checked) -> String {
     match (&c.owner, c.kind) {
+        (Some(o), Kind::Broker) => format!(
+            "check the network and [broker] in {} (`{}` shows each stage)",
+            o.dir.join(crate::paths::PROFILE_FILE).display(),
+            ctx.cmd_for(&o.name, "test-connect")
+        ),
         (Some(o), Kind::Ca) => format!(
             "download Centiloc's CA certificate again and run `{}`",
             ctx.fix_for(&o.name, Fix::InstallCa)
@@ -174,6 +195,15 @@ fn fix(ctx: &Ctx, c: &Checked) -> Option<String> {
 /// every warning says which command renews).
 pub fn renew_fix(ctx: &Ctx, c: &Checked) -> String {
     match (&c.owner, c.kind) {
+        (Some(o), Kind::Broker) if c.outcome.as_ref().is_ok_and(|f| f.alarm.is_some()) => {
+            format!(
+                "Centiloc may have changed its CA: download the new one, then `{}`",
+                ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+            )
+        }
+        (Some(_), Kind::Broker) => {
+            "Centiloc renews its broker's certificate: if it is not replaced in time, tell Centiloc support".into()
+        }
         (Some(o), Kind::Ca) => format!(
             "get Centiloc's current CA certificate and run `{}`",
             ctx.fix_for(&o.name, Fix::InstallCa)
@@ -201,6 +231,7 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
     };
     let pending = o.dir.join("pending").join(crate::paths::CSR_FILE);
     match c.kind {
+        Kind::Broker => vec![renew_fix(ctx, c)],
         Kind::Ca => vec![
             "Download Centiloc's current CA certificate (ca-cert.pem) from Centiloc's User-MQTT documentation or support.".into(),
             ctx.fix_for(&o.name, Fix::InstallCa),
@@ -210,10 +241,17 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
             if o.pending_since.is_none() {
                 steps.push(ctx.fix_for(&o.name, Fix::Renew));
             }
-            steps.push(format!(
-                "Send {} to Centiloc support (if not done yet); they answer within one working day.",
-                pending.display()
-            ));
+            match o.request.as_ref().and_then(|r| r.requested()) {
+                Some(at) => steps.push(format!(
+                    "Wait for Centiloc support's answer to {} (e-mailed on {}; they are reminded at each notice threshold).",
+                    pending.display(),
+                    crate::time::day(at)
+                )),
+                None => steps.push(format!(
+                    "Send {} to Centiloc support (if not done yet); they answer within one working day.",
+                    pending.display()
+                )),
+            }
             steps.push(ctx.fix_for(&o.name, Fix::InstallCert));
             steps
         }
@@ -259,6 +297,9 @@ fn json(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc
                 "warn_days": c.limits.warn_days,
                 "critical_days": c.limits.critical_days,
                 "renewal_pending_since": c.pending_since().map(rfc3339),
+                "alarm": facts.and_then(|f| f.alarm.clone()),
+                "renewal_requested_at": c.requested_at().map(rfc3339),
+                "renewal_requested_to": c.requested_at().and(owner.and_then(|o| o.request.as_ref())).and_then(|r| r.to.clone()),
                 "fix": fix(ctx, c),
             })
         })

@@ -55,6 +55,26 @@ pub fn scan_profiles(
     })
 }
 
+/// Checks `names` again after the renewal autopilot changed their files, in place.
+pub fn rescan(
+    home: &Home,
+    checked: &mut Vec<Checked>,
+    names: &[String],
+    opts: ScanOptions,
+    now: DateTime<Utc>,
+) {
+    for name in names {
+        let is_it = |c: &Checked| c.owner.as_ref().is_some_and(|o| &o.name == name);
+        let Some(first) = checked.iter().position(is_it) else {
+            continue;
+        };
+        let fresh = check_profile(&home.profile(name), opts, now, &mut Reader::default());
+        checked.retain(|c| !is_it(c));
+        let at = first.min(checked.len());
+        checked.splice(at..at, fresh);
+    }
+}
+
 /// The directories under `profiles/`, sorted; like [`Home::profile_names`] without a stat
 /// per entry (the directory listing already says which entries are directories), the
 /// check for `profile.toml` being the read that [`check_profile`] does anyway.
@@ -180,12 +200,15 @@ pub fn check_profile(
             .conflict(p, &paths.settings())
             .map(Problem::BadProfile);
     }
+    let request = pending_since.and_then(|_| crate::autopilot::Request::current(paths));
     let owner = Arc::new(Owner {
         name: paths.name.clone(),
         dir: paths.dir.clone(),
         pending_since,
-        // Nothing records a request yet: issue 15's autopilot will.
-        renewal_requested: None,
+        renewal_requested: request
+            .as_ref()
+            .and_then(crate::autopilot::Request::requested),
+        request,
         profile,
     });
     let limits = opts.limits.resolve(owner.profile.as_ref());
@@ -288,6 +311,7 @@ fn facts_of(
         serial: leaf.serial,
         not_before: leaf.not_before,
         not_after: leaf.not_after,
+        alarm: None,
     })
 }
 

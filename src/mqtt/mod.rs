@@ -5,6 +5,7 @@
 //! [`check`] is the reusable probe: `test-connect` is a report around it, and
 //! `install-cert --test` can run it with the pending key and certificate.
 
+pub mod broker_check;
 pub mod message;
 pub mod report;
 pub mod session;

@@ -87,6 +87,43 @@ impl Smtp {
         smtp
     }
 
+    /// A server that refuses mail until the client logs in (AUTH PLAIN/LOGIN) as `user`
+    /// with `password`, offered without TLS on loopback as a local relay would. The
+    /// password reaches the server through its environment, not its argv.
+    pub fn start_with_auth(user: &str, password: &str) -> Smtp {
+        require_aiosmtpd();
+        let port = super::free_port();
+        let maildir = tempfile::tempdir().expect("temp dir");
+        let child = Command::new(PYTHON)
+            .args(["-c", AUTH_SERVER])
+            .arg(port.to_string())
+            .arg(maildir.path().join("Maildir"))
+            .arg(user)
+            .env("SMTP_TEST_PASSWORD", password)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        Smtp::wait(Smtp {
+            child,
+            port,
+            maildir,
+        })
+    }
+
+    fn wait(smtp: Smtp) -> Smtp {
+        let port = smtp.port;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on 127.0.0.1:{port} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        smtp
+    }
+
     pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
@@ -103,6 +140,22 @@ impl Drop for Smtp {
         let _ = self.child.wait();
     }
 }
+
+const AUTH_SERVER: &str = r#"
+import os, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+password = os.environ["SMTP_TEST_PASSWORD"]
+def check(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+    return AuthResult(success=ok)
+c = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, authenticator=check,
+               auth_required=True, auth_require_tls=False)
+c.start()
+threading.Event().wait()
+"#;
 
 const PARSE: &str = r#"
 import email, email.policy, json, mailbox, os, sys
