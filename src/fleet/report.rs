@@ -157,7 +157,7 @@ fn unreadable_fix(ctx: &Ctx, c: &Checked) -> String {
         (Some(o), Kind::Broker) => format!(
             "check the network and [broker] in {} (`{}` shows each stage)",
             o.dir.join(crate::paths::PROFILE_FILE).display(),
-            ctx.cmd_for(&o.name, "test-connect")
+            ctx.fix_for(&o.name, Fix::TestConnect)
         ),
         (Some(o), Kind::Ca) => format!(
             "download Centiloc's CA certificate again and run `{}`",
@@ -198,7 +198,7 @@ pub fn renew_fix(ctx: &Ctx, c: &Checked) -> String {
         (Some(o), Kind::Broker) if c.outcome.as_ref().is_ok_and(|f| f.alarm.is_some()) => {
             format!(
                 "Centiloc may have changed its CA: download the new one, then `{}`",
-                ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+                ctx.fix_for(&o.name, Fix::InstallCa)
             )
         }
         (Some(_), Kind::Broker) => {
