@@ -122,12 +122,7 @@ fn test_before_install(
 /// The certificates of `file` (`-`: stdin) in any form support sends (issue 11).
 fn read_reply(file: &Path) -> Result<Received> {
     let bytes = cert::read_input(file)?;
-    let name = if file == Path::new("-") {
-        Path::new("standard input")
-    } else {
-        file
-    };
-    support_reply::read(name, &bytes)
+    support_reply::read(crate::input::display_name(file), &bytes)
 }
 
 fn first_certificate(file: &Path) -> Result<Certificate> {
