@@ -162,11 +162,11 @@ fn hand_edited_values_are_validated_at_load() {
         )
     );
 
-    // A long value is named, not echoed whole (a file over the 1 MiB settings limit is
-    // refused before parsing: see the input module's tests).
-    let huge = base.replace("Demo Corp", &"D".repeat(500_000));
+    // A long value is named, not echoed whole (a file over the TOML size limit is refused
+    // before it is read at all).
+    let huge = base.replace("Demo Corp", &"D".repeat(100_000));
     let (code, err) = load_with(&h, huge.as_bytes());
     assert_eq!(code, Some(78));
     assert!(err.len() < 400, "{} bytes of error", err.len());
-    assert!(err.contains("(500000 characters)"), "{err}");
+    assert!(err.contains("(100000 characters)"), "{err}");
 }
