@@ -98,7 +98,7 @@ pub enum Command {
     /// Decode one Centiloc payload (protobuf or JSON) from FILE or stdin.
     #[command(after_help = DECODE_EXAMPLES)]
     Decode(DecodeArgs),
-    /// Store the certificate Centiloc support returned (PEM or DER; `-` reads stdin).
+    /// Store the certificate Centiloc support returned (PEM, DER, PKCS#7, or the reply e-mail; `-` reads stdin).
     InstallCert(InstallCertArgs),
     /// Store Centiloc's public CA certificate (ca-cert.pem), which verifies the broker.
     InstallCa(InstallCaArgs),
@@ -326,15 +326,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Args)]
 pub struct InstallCertArgs {
-    /// The certificate file support sent: PEM (leaf first, chain allowed) or DER; `-` for stdin.
+    /// What support sent: PEM (leaf first, chain allowed), DER, a PKCS#7 bundle (.p7b/.p7c),
+    /// or the reply e-mail itself (.eml, or piped by a mail filter); `-` for stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Also check that this CA certificate signed it.
     #[arg(long, value_name = "FILE")]
     pub issuer: Option<PathBuf>,
     /// Install anyway a certificate that is not valid yet over a working one (the
-    /// connection stops until the new one starts), or an X.509 version 1 certificate
-    /// (which many TLS stacks, this tool's included, cannot present).
+    /// connection stops until the new one starts), or one whose extended key usage
+    /// excludes clientAuth (the broker refuses it).
     #[arg(long)]
     pub force: bool,
     /// Before installing, connect to the profile's broker with the new certificate (and
@@ -424,12 +425,13 @@ pub struct RenewArgs {
 
 const CHECK_EXPIRY_EXAMPLES: &str = "\
 Examples:
-  centiloc-cert check-expiry                         # this profile's certificate and CA
-  centiloc-cert check-expiry --all --format prometheus > /var/lib/node_exporter/textfile/centiloc.prom
+  centiloc-cert check-expiry                           # this profile's certificate and CA
   centiloc-cert check-expiry --cert tls-cert.pem --warn-days 45
   centiloc-cert check-expiry --all --notify --dry-run  # show the e-mails that are due
-  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet   # crontab: silent while all is well
-(cron's PATH is only /usr/bin:/bin: give the full path that `command -v centiloc-cert` prints)";
+  centiloc-cert check-expiry --all --format nagios     # Nagios/Icinga: status line, perfdata, exit 0-3
+Crontab lines (cron's PATH is only /usr/bin:/bin: give the full path `command -v centiloc-cert` prints):
+  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet
+  */30 * * * * /usr/bin/centiloc-cert check-expiry --all --format prometheus --output /var/lib/prometheus/node-exporter/centiloc-cert.prom";
 
 /// `check-expiry --format`: adds Prometheus to the usual text and JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -441,6 +443,9 @@ pub enum ExpiryFormat {
     Json,
     /// Prometheus text exposition format (node_exporter textfile collector).
     Prometheus,
+    /// Monitoring-plugins form for Nagios/Icinga: status line with perfdata, then one line
+    /// per certificate; any error is an UNKNOWN line (exit 3).
+    Nagios,
 }
 
 #[derive(Debug, Args)]
@@ -466,6 +471,12 @@ pub struct CheckExpiryArgs {
     /// With --notify: print the e-mails that are due instead of sending them.
     #[arg(long, requires = "notify")]
     pub dry_run: bool,
+    /// Write the report to FILE (mode 0644) atomically instead of stdout: a temporary
+    /// file in FILE's directory, fsynced, then renamed, as node_exporter's textfile
+    /// collector requires. The exit code stays the verdict; a run that cannot make a
+    /// report leaves FILE as it was.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

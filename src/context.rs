@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::fix::Fix;
 use crate::output::Output;
 use crate::paths::{Home, ProfilePaths};
 use crate::profile::Profile;
@@ -33,7 +34,7 @@ impl Ctx {
             Error::NoProfile { name, dir, .. } => Error::NoProfile {
                 name,
                 dir,
-                init_cmd: self.cmd("init --tenant ID --org NAME --email ADDRESS"),
+                init_cmd: self.fix(Fix::Init),
             },
             other => other,
         })?;
@@ -58,6 +59,16 @@ impl Ctx {
             Ok(None) => {}
             Err(e) => self.out.warn(e.to_string()),
         }
+    }
+
+    /// The full command line of a recommended step (see [`Fix`]).
+    pub fn fix(&self, f: Fix) -> String {
+        self.cmd(f.args())
+    }
+
+    /// [`Ctx::fix`] for another profile (`check-expiry --all` names each one's fix).
+    pub fn fix_for(&self, profile: &str, f: Fix) -> String {
+        self.cmd_for(profile, f.args())
     }
 
     /// A command line the user can paste, carrying this run's --home and --profile.

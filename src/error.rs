@@ -117,6 +117,24 @@ pub enum Error {
     #[error("cannot build the CSR: {0}")]
     Csr(String),
 
+    /// A private key that parses but that the signing library refuses (a CSR cannot be
+    /// signed with it, nor a TLS handshake made): a new key is the way out.
+    #[error(
+        "the private key cannot be used: the signing library refused it ({0}); make a new key for this profile with `init --force` (the old one is archived)"
+    )]
+    KeyUnusable(String),
+
+    /// A question asked on a terminal whose input ended before an answer.
+    #[error("no answer to {question:?} (end of input): pass it as a flag instead")]
+    NoAnswer { question: String },
+
+    /// The operating system refused what a network command needs to run (threads, file
+    /// descriptors, the signal handler).
+    #[error(
+        "cannot start the network runtime: {0}; check the system's limits on threads and open files"
+    )]
+    Runtime(String),
+
     #[error("the system random number generator failed: {0}")]
     Random(String),
 
@@ -241,7 +259,10 @@ impl Error {
             | Error::BadData { .. }
             | Error::BadPayload { .. }
             | Error::Csr(_)
+            | Error::KeyUnusable(_)
             | Error::CertRefused { .. } => ExitCode::DataErr,
+            Error::NoAnswer { .. } => ExitCode::NoInput,
+            Error::Runtime(_) => ExitCode::IoErr,
             // A schema that does not compile or lacks the message asked for is a
             // configuration to fix (flags or profile.toml's [decode]), issue 12.
             Error::Schema(_) => ExitCode::Config,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod expiry;
 pub mod export;
+pub mod fix;
 pub mod fleet;
 pub mod install;
 pub mod keys;

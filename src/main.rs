@@ -4,7 +4,8 @@
 #![forbid(unsafe_code)]
 
 use centiloc_cert::exit_codes::ExitCode;
-use centiloc_cert::output::{stdout_error, write_stderr};
+use centiloc_cert::fleet::nagios;
+use centiloc_cert::output::{stdout_error, write_stderr, write_stdout};
 use centiloc_cert::{cli, commands};
 
 fn main() -> std::process::ExitCode {
@@ -18,12 +19,19 @@ fn main() -> std::process::ExitCode {
             at.unwrap_or_default()
         ));
     }));
+    // `check-expiry --format nagios` answers every error as an UNKNOWN line on stdout,
+    // exit 3: Icinga shows only stdout and rejects other codes (issue 13).
+    let nagios = nagios::requested(&std::env::args_os().collect::<Vec<_>>());
     let cli = match cli::Cli::from_env() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version: their text on stdout, success.
             centiloc_cert::output::write_stdout(e.render().to_string().as_bytes());
             return finish(ExitCode::Ok);
+        }
+        Err(e) if nagios => {
+            write_stdout(nagios::unknown_line(&cli::usage_sentence(&e)).as_bytes());
+            return ExitCode::Unknown.into();
         }
         Err(e) => {
             // 64 per SPEC (clap's own default would be 2).
@@ -34,6 +42,10 @@ fn main() -> std::process::ExitCode {
     let verbose = cli.global.verbose;
     let code = match commands::run(cli) {
         Ok(code) => code,
+        Err(e) if nagios => {
+            write_stdout(nagios::unknown_line(&e.to_string()).as_bytes());
+            ExitCode::Unknown
+        }
         Err(e) => {
             write_stderr(&format!("ERROR: {e}"));
             if verbose > 0 {

@@ -31,9 +31,9 @@ pub fn ask(
             .read_line(&mut line)
             .map_err(|e| Error::read("standard input", e))?;
         if n == 0 {
-            return Err(Error::Usage(format!(
-                "no answer to {question:?} (end of input): pass it as a flag instead"
-            )));
+            return Err(Error::NoAnswer {
+                question: question.to_owned(),
+            });
         }
         let answer = line.trim();
         if answer.is_empty() {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::cert::{self, Certificate};
 use crate::credentials::{PASSWORD_ENV, PasswordSource, read_password};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::paths::ProfilePaths;
 use crate::profile::{Broker, Profile};
@@ -353,7 +354,7 @@ fn new_key_hint(profile: &Profile, cmd: &dyn Fn(&str) -> String) -> String {
     format!(
         "restore private-key.pem from a backup, or make a new key with `{}` (the old key, CSR and certificate are archived, not deleted; the CA and password stay), then `{}` and send the new CSR to Centiloc support",
         cmd(&init_force_cmd(profile)),
-        cmd("csr")
+        cmd(Fix::Csr.args())
     )
 }
 
@@ -392,7 +393,7 @@ fn check_csr(
                 State::Missing,
                 format!("{} is missing", file.display()),
             );
-            list.hint(cmd("csr"));
+            list.hint(cmd(Fix::Csr.args()));
             return;
         }
     };
@@ -411,7 +412,7 @@ fn check_csr(
                 state,
                 format!("{} was made from another key", file.display()),
             );
-            list.hint(cmd("csr"));
+            list.hint(cmd(Fix::Csr.args()));
         }
         Ok(_) => list.push("csr", State::Ok, file.display().to_string()),
         Err(e) => {
@@ -421,7 +422,7 @@ fn check_csr(
                 State::Wrong
             };
             list.push("csr", state, e.to_string());
-            list.hint(cmd("csr"));
+            list.hint(cmd(Fix::Csr.args()));
         }
     }
 }
@@ -435,7 +436,7 @@ fn check_certificate(
     now: DateTime<Utc>,
 ) {
     let file = paths.cert();
-    let install = cmd("install-cert FILE");
+    let install = cmd(Fix::InstallCert.args());
     if !file.exists() {
         list.push("certificate", State::Missing, "not installed yet");
         list.hint(format!(
@@ -531,10 +532,10 @@ fn check_validity(
     let renew_hint = if renewal::is_pending(paths) {
         format!(
             "a renewal is pending: install its certificate with {}",
-            cmd("install-cert FILE")
+            cmd(Fix::InstallCert.args())
         )
     } else {
-        format!("renew: {}", cmd("renew"))
+        format!("renew: {}", cmd(Fix::Renew.args()))
     };
     let left = time::distance(cert.not_after, now);
     let (validity, state, text) = if v.expired {
@@ -568,7 +569,7 @@ fn check_ca(
     now: DateTime<Utc>,
 ) {
     let file = paths.ca();
-    let install = cmd("install-ca ca-cert.pem");
+    let install = cmd(Fix::InstallCa.args());
     if !file.exists() {
         list.push(
             "ca",
@@ -618,7 +619,7 @@ fn check_credentials(
         Some(u) => list.push("username", State::Ok, format!("\"{u}\"")),
         None => {
             list.push("username", State::Missing, "not set");
-            list.hint(cmd("credentials --username NAME"));
+            list.hint(cmd(Fix::Username.args()));
         }
     }
     match read_password(paths) {
@@ -636,7 +637,7 @@ fn check_credentials(
             list.push("password", State::Missing, "not set");
             list.hint(format!(
                 "{} (type it, or pipe it in with --password-stdin), or set {PASSWORD_ENV}",
-                cmd("credentials")
+                cmd(Fix::Credentials.args())
             ));
         }
         Err(e) => list.push("password", State::Wrong, e.to_string()),
@@ -658,7 +659,7 @@ fn check_renewal(list: &mut Checklist, paths: &ProfilePaths, cmd: &dyn Fn(&str) 
         );
         list.hint(format!(
             "{} finishes it when nothing else holds the profile lock; if it keeps failing, follow its message",
-            cmd("status")
+            cmd(Fix::Status.args())
         ));
         return;
     }
@@ -673,7 +674,7 @@ fn check_renewal(list: &mut Checklist, paths: &ProfilePaths, cmd: &dyn Fn(&str) 
     list.hint(format!(
         "send {} to Centiloc support, then: {}",
         pending.csr().display(),
-        cmd("install-cert FILE")
+        cmd(Fix::InstallCert.args())
     ));
     if pending.key().exists() {
         check_mode(list, "pending_key_mode", &pending.key(), 0o600);

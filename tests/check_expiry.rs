@@ -141,12 +141,12 @@ fn day_counts_truncate_like_status_and_never_say_zero_days() {
             "prometheus",
         ],
     );
-    assert!(
-        out.contains(
-            "centiloc_cert_days_left{profile=\"gone\",tenant=\"t-gone\",kind=\"client\"} -2\n"
-        ),
-        "{out}"
-    );
+    // Prometheus has no days (they freeze when cron dies, issue 13): expired is 1.
+    let expired = parse_prometheus(&out)
+        .into_iter()
+        .find(|(n, l, _)| n == "centiloc_cert_expired" && l["profile"] == "gone")
+        .map(|(_, _, v)| v);
+    assert_eq!(expired, Some(1.0), "{out}");
     // Ends in 5 hours: hours, not "0 days left".
     let csr = h.profile_with_csr("today", "t-today");
     let signed = ca.sign_dates(
@@ -510,7 +510,14 @@ fn prometheus_report_parses_line_by_line() {
     assert_eq!(get("centiloc_cert_state", "p25", "client"), 1.0);
     assert_eq!(get("centiloc_cert_state", "p5", "client"), 2.0);
     assert_eq!(get("centiloc_cert_state", "expired", "client"), 2.0);
-    assert_eq!(get("centiloc_cert_days_left", "p25", "client"), 24.0);
+    assert_eq!(get("centiloc_cert_expired", "p25", "client"), 0.0);
+    assert_eq!(get("centiloc_cert_expired", "expired", "client"), 1.0);
+    // WARNING from less than warn_days + 1 days: the same second check-expiry turns.
+    assert_eq!(
+        get("centiloc_cert_warning_threshold_seconds", "p25", "client"),
+        31.0 * 86400.0
+    );
+    assert!(!out.contains("days_left"), "{out}");
     let now = chrono::Utc::now().timestamp() as f64;
     let na = get("centiloc_cert_not_after_timestamp_seconds", "p25", "client");
     assert!((na - now - 25.0 * 86400.0).abs() < 120.0, "{na} vs {now}");

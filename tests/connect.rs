@@ -204,7 +204,7 @@ fn broker_ca_not_trusted_is_76_naming_the_ca_file() {
     // The fix carries this run's --home, and test-connect does have --ca.
     assert!(
         err.contains(&format!(
-            "`centiloc-cert --home {} install-ca FILE`, or pass --ca FILE",
+            "`centiloc-cert --home {} install-ca ca-cert.pem`, or pass --ca FILE",
             h.path().display()
         )),
         "{err}"
@@ -233,6 +233,14 @@ fn nothing_listening_is_69() {
         "{out}"
     );
     assert!(err.contains("refused the connection"), "{err}");
+    // Said once (it used to be on the ✗ line and again as the error).
+    assert_eq!(
+        format!("{out}{err}")
+            .matches("refused the connection")
+            .count(),
+        1,
+        "{out}{err}"
+    );
 }
 
 #[test]
@@ -344,7 +352,8 @@ fn missing_ca_is_66_with_the_fix() {
     let (h, _m) = setup();
     std::fs::remove_file(h.profile_dir("default").join("ca-cert.pem")).unwrap();
     h.cmd().arg("test-connect").assert().code(66).stderr(
-        predicate::str::contains("install-ca FILE").and(predicate::str::contains("--ca FILE")),
+        predicate::str::contains("install-ca ca-cert.pem")
+            .and(predicate::str::contains("--ca FILE")),
     );
 }
 
@@ -377,7 +386,10 @@ fn json_document_when_preflight_fails_and_timeout_0_is_a_usage_error() {
     std::fs::remove_file(h.profile_dir("default").join("ca-cert.pem")).unwrap();
     let d = doc(&[], 66);
     assert!(
-        d["error"].as_str().unwrap().contains("install-ca FILE"),
+        d["error"]
+            .as_str()
+            .unwrap()
+            .contains("install-ca ca-cert.pem"),
         "{d}"
     );
     assert_eq!(d["failed_stage"], "preflight");

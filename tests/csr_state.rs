@@ -74,7 +74,7 @@ fn during_a_renewal_csr_concerns_the_pending_request() {
             pending_csr.display()
         )))
         .stderr(predicate::str::contains(format!(
-            "Note: a renewal is pending: this is its CSR ({}) for the new key; the current certificate keeps working until `centiloc-cert --home {} install-cert FILE` installs the new one",
+            "Note: a renewal is pending: this is its CSR ({}) for the new key; the current certificate keeps working until `centiloc-cert --home {} install-cert tls-cert.pem` installs the new one",
             pending_csr.display(),
             h.path().display()
         )));

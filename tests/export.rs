@@ -228,7 +228,7 @@ fn no_password_or_no_certificate_writes_nothing() {
         .write_stdin(format!("{PASSWORD}\n"))
         .assert()
         .code(66)
-        .stderr(predicate::str::contains("install-cert FILE"));
+        .stderr(predicate::str::contains("install-cert tls-cert.pem"));
     assert!(!out.exists());
 }
 

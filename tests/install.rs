@@ -515,7 +515,7 @@ fn renew_then_install_promotes_key_csr_and_certificate_together() {
 
     h.cmd().arg("renew").assert().success().stdout(
         predicate::str::contains("pending/certificate-request.csr")
-            .and(predicate::str::contains("install-cert FILE")),
+            .and(predicate::str::contains("install-cert tls-cert.pem")),
     );
     let pending = dir.join("pending");
     assert_eq!(mode(&pending), 0o700);
@@ -1570,7 +1570,7 @@ fn renew_before_any_certificate_is_refused_with_the_way_on() {
             "send the existing {}",
             dir.join("certificate-request.csr").display()
         ),
-        "install-cert FILE",
+        "install-cert tls-cert.pem",
         "init --force --tenant demo --org 'Demo Corp' --email ops@example.com",
     ] {
         assert!(err.contains(says), "{says:?} not in {err}");

@@ -76,7 +76,7 @@ fn a_renewed_certificate_is_installed_only_when_the_broker_accepts_it() {
     assert_eq!(out.status.code(), Some(76), "{err}");
     assert!(
         err.contains(&format!(
-            "`centiloc-cert --home {} install-ca FILE`",
+            "`centiloc-cert --home {} install-ca ca-cert.pem`",
             h.path().display()
         )),
         "{err}"

@@ -4,10 +4,11 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{TestHome, require};
+use support::{Ca, TestHome, require};
 
 fn contrib(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -199,4 +200,369 @@ fn every_cron_line_in_docs_and_help_uses_an_absolute_path() {
         }
     }
     assert!(seen >= 3, "only {seen} cron lines found");
+}
+
+/// One home with five profiles: client certificates ending in 200, 25, 5 and -1 days, and
+/// `new` with only its CA installed: 2 critical, 1 warning, 1 unknown of 10 certificates.
+fn fleet() -> (TestHome, Ca) {
+    let h = TestHome::new();
+    let ca = Ca::new("Centiloc Test CA");
+    for (name, days) in [("p200", 200), ("p25", 25), ("p5", 5), ("expired", -1)] {
+        h.profile_expiring_in(&ca, name, &format!("t-{name}"), days);
+    }
+    h.profile_with_csr("new", "t-new");
+    std::fs::copy(&ca.cert, h.profile_dir("new").join("ca-cert.pem")).unwrap();
+    (h, ca)
+}
+
+fn run(h: &TestHome, args: &[&str]) -> (i32, String, String) {
+    let out = h.cmd().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `--output`: the file appears whole (0644, no temporary file left), stdout stays empty,
+/// the exit code is still the verdict, and promtool's linter finds nothing: base units
+/// only, `serial` and `issuer` labels as openssl reads them.
+#[test]
+fn prometheus_output_is_atomic_lint_free_and_labelled_by_serial_and_issuer() {
+    let (h, _ca) = fleet();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("centiloc-cert.prom");
+    let f = file.to_str().unwrap();
+    let (code, out, err) = run(
+        &h,
+        &[
+            "check-expiry",
+            "--all",
+            "--format",
+            "prometheus",
+            "--output",
+            f,
+        ],
+    );
+    assert_eq!((code, out.as_str(), err.as_str()), (2, "", ""));
+    assert_eq!(entries(dir.path()), ["centiloc-cert.prom"]);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lint = Command::new(require("promtool", "prometheus"))
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    assert!(lint.status.success() && said.is_empty(), "{said}\n{text}");
+    assert!(!text.contains("days_left"), "{text}");
+    // The serial and issuer as openssl (an independent parser) reads them.
+    let cert = h.profile_dir("p25").join("tls-cert.pem");
+    let serial = support::openssl(
+        h.path(),
+        &["x509", "-in", cert.to_str().unwrap(), "-noout", "-serial"],
+    );
+    let serial = serial.trim().trim_start_matches("serial=").to_owned();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("centiloc_cert_not_after_timestamp_seconds{")
+                && l.contains("profile=\"p25\"")
+                && l.contains("kind=\"client\"")
+        })
+        .unwrap_or_else(|| panic!("no p25 series in\n{text}"));
+    let label = |k: &str| {
+        let start = line.find(&format!("{k}=\"")).unwrap() + k.len() + 2;
+        line[start..].split('"').next().unwrap().to_owned()
+    };
+    assert_eq!(label("serial").replace(':', ""), serial, "{line}");
+    assert!(label("issuer").contains("CN=Centiloc Test CA"), "{line}");
+    assert!(
+        text.contains(
+            "centiloc_cert_check_success{profile=\"new\",tenant=\"t-new\",kind=\"client\"} 0\n"
+        ),
+        "{text}"
+    );
+}
+
+/// A run that cannot produce a report leaves the previous file exactly as it was, with no
+/// temporary file beside it: usage errors, a missing profile, an unreadable home, a
+/// missing directory (named, with the fix).
+#[test]
+fn output_is_left_alone_when_no_report_can_be_made() {
+    let (h, _ca) = fleet();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("centiloc-cert.prom");
+    std::fs::write(&file, "old report\n").unwrap();
+    let f = file.to_str().unwrap();
+    let prom = ["check-expiry", "--format", "prometheus", "--output", f];
+    let cases: [(&[&str], i32); 3] = [
+        (&["--all", "--warn-days", "soon"], 64),
+        (&["--all", "--critical-days", "40", "--warn-days", "30"], 64),
+        (&["--profile", "nope"], 66),
+    ];
+    for (extra, expected) in cases {
+        let (code, out, err) = run(&h, &[&prom[..], extra].concat());
+        assert_eq!(code, expected, "{extra:?}: {out}{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "old report\n");
+        assert_eq!(entries(dir.path()), ["centiloc-cert.prom"], "{extra:?}");
+    }
+    // A home whose profiles/ cannot be listed.
+    let broken = TestHome::new();
+    std::fs::write(broken.path().join("profiles"), "not a directory").unwrap();
+    let (code, _, err) = run(&broken, &[&prom[..], &["--all"]].concat());
+    assert_eq!(code, 74, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "old report\n");
+    assert_eq!(entries(dir.path()), ["centiloc-cert.prom"]);
+    // A directory that does not exist: said at once, nothing created.
+    let gone = dir.path().join("no-such-dir/centiloc-cert.prom");
+    let (code, out, err) = run(
+        &h,
+        &["check-expiry", "--all", "--output", gone.to_str().unwrap()],
+    );
+    assert_eq!((code, out.as_str()), (74, ""));
+    assert_eq!(
+        err,
+        format!(
+            "ERROR: cannot write {}: no such file or directory; its directory does not exist: create it or choose another path\n",
+            gone.display()
+        )
+    );
+    assert_eq!(entries(dir.path()), ["centiloc-cert.prom"]);
+}
+
+/// Fetches `path` from 127.0.0.1:`port` over plain HTTP/1.0; returns the body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// node_exporter started by the test, on a free loopback port, stopped by PID on drop.
+struct NodeExporter {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl NodeExporter {
+    /// Only the textfile collector, reading `dir`.
+    fn start(dir: &Path) -> NodeExporter {
+        let bin = require("prometheus-node-exporter", "prometheus-node-exporter");
+        let port = support::free_port();
+        let child = Command::new(bin)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(["--collector.disable-defaults", "--collector.textfile"])
+            .arg(format!("--collector.textfile.directory={}", dir.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start prometheus-node-exporter");
+        let exporter = NodeExporter { child, port };
+        for _ in 0..100 {
+            if http_get(port, "/metrics").is_some() {
+                return exporter;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("prometheus-node-exporter did not listen on 127.0.0.1:{port} within 10 s");
+    }
+
+    fn scrape(&self) -> String {
+        http_get(self.port, "/metrics").expect("scrape node_exporter")
+    }
+}
+
+impl Drop for NodeExporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The recipe end to end: `--output` into node_exporter's textfile directory, and a real
+/// node_exporter serves the series (its own `node_textfile_scrape_error` stays 0).
+#[test]
+fn node_exporter_textfile_collector_serves_the_output() {
+    let (h, _ca) = fleet();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("centiloc-cert.prom");
+    let exporter = NodeExporter::start(dir.path());
+    let (code, _, err) = run(
+        &h,
+        &[
+            "check-expiry",
+            "--all",
+            "--format",
+            "prometheus",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    let metrics = exporter.scrape();
+    assert!(
+        metrics.contains("node_textfile_scrape_error 0"),
+        "{metrics}"
+    );
+    let series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("centiloc_cert_not_after_timestamp_seconds{"))
+        .collect();
+    assert_eq!(series.len(), 9, "{metrics}");
+    let p25 = series
+        .iter()
+        .find(|l| l.contains("profile=\"p25\"") && l.contains("kind=\"client\""))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let value: f64 = p25.rsplit(' ').next().unwrap().parse().unwrap();
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!((value - now - 25.0 * 86400.0).abs() < 300.0, "{p25}");
+    assert!(
+        metrics.contains(
+            "centiloc_cert_check_success{kind=\"client\",profile=\"new\",tenant=\"t-new\"} 0"
+        ),
+        "{metrics}"
+    );
+}
+
+/// What Icinga and Nagios take from a plugin run: the exit code (0-3, anything else is
+/// "out of bounds"), the status text and perfdata of the first line (split at its `|`),
+/// and the long output after it (which must hold no `|`, or Nagios reads perfdata there).
+struct PluginRun {
+    code: i32,
+    status: String,
+    perfdata: String,
+    long: Vec<String>,
+}
+
+fn as_icinga(h: &TestHome, args: &[&str]) -> PluginRun {
+    let (code, out, err) = run(h, args);
+    assert!(err.is_empty(), "{args:?}: a plugin's stderr is lost: {err}");
+    let mut lines = out.lines();
+    let first = lines.next().unwrap_or_default();
+    let (status, perfdata) = first.split_once('|').unwrap_or((first, ""));
+    PluginRun {
+        code,
+        status: status.trim_end().to_owned(),
+        perfdata: perfdata.trim().to_owned(),
+        long: lines.map(str::to_owned).collect(),
+    }
+}
+
+/// The perfdata grammar of the monitoring-plugins development guidelines
+/// ('label'=value[UOM];[warn];[crit];[min];[max], space-separated; value may be U).
+const PERFDATA: &str = r"^('([^'=]|'')+'|[^'= ]+)=(-?[0-9]+(\.[0-9]+)?|U)(s|ms|us|%|B|KB|MB|TB|c)?(;[@~]?-?[0-9.:~]*){0,4}$";
+
+#[test]
+fn nagios_summary_perfdata_and_one_line_per_certificate() {
+    use predicates::Predicate as _;
+    let (h, _ca) = fleet();
+    let r = as_icinga(&h, &["check-expiry", "--all", "--format", "nagios"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.status,
+        "CENTILOC-CERT CRITICAL - 2 critical, 1 warning, 1 unknown of 10 certificates"
+    );
+    let grammar = predicates::str::is_match(PERFDATA).unwrap();
+    let items: Vec<&str> = r.perfdata.split(' ').collect();
+    assert_eq!(items.len(), 10, "{}", r.perfdata);
+    for item in &items {
+        assert!(grammar.eval(item), "not perfdata grammar: {item}");
+    }
+    for expected in [
+        "'p25/client'=24;30;7;;",
+        "'p200/ca'=3649;30;7;;",
+        "'expired/client'=-1;30;7;;",
+        "'new/client'=U;30;7;;",
+    ] {
+        assert!(items.contains(&expected), "{expected} in {}", r.perfdata);
+    }
+    assert_eq!(r.long.len(), 10, "{:?}", r.long);
+    let states: Vec<&str> = r
+        .long
+        .iter()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "CRITICAL", "CRITICAL", "UNKNOWN", "WARNING", "OK", "OK", "OK", "OK", "OK", "OK"
+        ]
+    );
+    for line in &r.long {
+        assert!(!line.contains('|') && !line.contains('`'), "{line}");
+    }
+    // One profile, all OK.
+    let r = as_icinga(
+        &h,
+        &["--profile", "p200", "check-expiry", "--format", "nagios"],
+    );
+    assert_eq!(r.code, 0);
+    assert_eq!(r.status, "CENTILOC-CERT OK - 2 certificates OK");
+    assert_eq!(r.perfdata, "'p200/client'=199;30;7;; 'p200/ca'=3649;30;7;;");
+}
+
+/// Every error is an UNKNOWN line on stdout with exit 3, never 64/66/78 with an empty
+/// stdout ("Return code of 66 is out of bounds", issue 13).
+#[test]
+fn nagios_errors_are_unknown_lines_with_exit_3() {
+    let h = TestHome::new();
+    h.init("acme");
+    let nagios = ["check-expiry", "--format", "nagios"];
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--bogus"],
+            "CENTILOC-CERT UNKNOWN - unexpected argument '--bogus' found",
+        ),
+        (
+            &["--warn-days", "soon"],
+            "CENTILOC-CERT UNKNOWN - invalid value 'soon' for '--warn-days",
+        ),
+        (
+            &["--profile", "nope"],
+            "CENTILOC-CERT UNKNOWN - no profile \"nope\" in ",
+        ),
+        (
+            &["--notify"],
+            "CENTILOC-CERT UNKNOWN - e-mail is not set up: ",
+        ),
+        (
+            &["--critical-days", "9", "--warn-days", "3"],
+            "CENTILOC-CERT UNKNOWN - --critical-days 9 is more than --warn-days 3",
+        ),
+    ];
+    for (extra, start) in cases {
+        let r = as_icinga(&h, &[&nagios[..], extra].concat());
+        assert_eq!(r.code, 3, "{extra:?}: {}", r.status);
+        assert!(r.status.starts_with(start), "{extra:?}: {}", r.status);
+        assert!(!r.status.contains('`'), "{}", r.status);
+        assert!(r.perfdata.is_empty() && r.long.is_empty(), "{extra:?}");
+    }
+    // A home without profiles: UNKNOWN with the way out.
+    let empty = TestHome::new();
+    let r = as_icinga(&empty, &["check-expiry", "--all", "--format", "nagios"]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.status
+            .starts_with("CENTILOC-CERT UNKNOWN - no profiles in ")
+            && r.status.contains("create one with 'centiloc-cert"),
+        "{}",
+        r.status
+    );
 }

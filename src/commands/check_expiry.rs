@@ -4,15 +4,19 @@
 //! 0 OK, 1 WARNING, 2 CRITICAL or expired, 3 UNKNOWN). The model, the scan and the
 //! renderers live in [`crate::fleet`]; this is the orchestration.
 
+use std::path::Path;
+
 use chrono::Utc;
 
-use crate::cli::CheckExpiryArgs;
+use crate::cli::{CheckExpiryArgs, ExpiryFormat};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::expiry::{LimitFlags, State};
+use crate::fix::Fix;
 use crate::fleet::scan::{self, Reader};
 use crate::fleet::{Checked, ScanOptions, notice, report};
+use crate::store::{self, Mode};
 
 pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     let flags = LimitFlags {
@@ -26,6 +30,9 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
             "--critical-days {c} is more than --warn-days {w}: CRITICAL must come after WARNING, so pass a smaller --critical-days"
         )));
     }
+    if let Some(file) = &args.output {
+        check_output_dir(file)?;
+    }
     // A broken [notify] is reported now, on a quiet day, not on the day a notice is due.
     let notifier = if args.notify {
         Some(notice::Notifier::prepare(ctx, args.dry_run)?)
@@ -35,6 +42,7 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     let opts = ScanOptions {
         limits: flags,
         fingerprints: args.notify,
+        issuers: args.format == ExpiryFormat::Prometheus,
     };
     let now = Utc::now();
     let checked = if let Some(file) = &args.cert {
@@ -58,7 +66,7 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         format!(
             "no profiles in {}: create one with `{}`",
             ctx.home.profiles_dir().display(),
-            ctx.cmd("init --tenant ID --org NAME --email ADDRESS")
+            ctx.fix(Fix::Init)
         )
     });
     let worst = checked
@@ -66,9 +74,41 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         .map(Checked::state)
         .max()
         .unwrap_or(State::Unknown);
-    report::print(ctx, &checked, nothing.as_deref(), args.format, now);
+    let report = report::render(ctx, &checked, nothing.as_deref(), args.format, now);
+    let delivered = deliver(args.output.as_deref(), &report);
+    // The notices do not depend on where the report went: a full disk under --output
+    // must not also silence the e-mail that the certificate expires.
     if let Some(n) = notifier {
         n.run(ctx, &checked, now);
     }
+    delivered?;
     Ok(worst.exit_code())
+}
+
+/// The report to `--output` (atomically, 0644: node_exporter reads it as another user)
+/// or to stdout, in one write: 10,000 lines must not cost 10,000 syscalls.
+fn deliver(output: Option<&Path>, report: &str) -> Result<()> {
+    match output {
+        Some(path) => store::write_atomic(path, report.as_bytes(), Mode::Public),
+        None => {
+            crate::output::write_stdout(report.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+/// `--output`'s directory must exist before the scan starts: a typo in a crontab line is
+/// reported at once (exit 74), and nothing is written anywhere.
+fn check_output_dir(file: &Path) -> Result<()> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Error::write(
+        file,
+        std::io::Error::from(std::io::ErrorKind::NotFound),
+    ))
 }

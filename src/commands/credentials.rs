@@ -12,6 +12,7 @@ use crate::context::Ctx;
 use crate::credentials::{PASSWORD_ENV, store_password};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::output::Format;
 use crate::{prompt, store};
 
@@ -84,7 +85,7 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
             ));
         }
     }
-    o.line(format!("Next: {}", ctx.cmd("status")));
+    o.line(format!("Next: {}", ctx.fix(Fix::Status)));
     Ok(ExitCode::Ok)
 }
 

@@ -9,6 +9,7 @@ use crate::csr::Subject;
 use crate::csr_target;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::notify::{self, FileAttachment, Mailer, Templates};
 use crate::output::Format;
@@ -21,7 +22,7 @@ use serde::Serialize;
 pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
     let (paths, profile) = ctx.load()?;
     // Issue 11: a renewal's pending CSR, or a refusal when this key is certified already.
-    let target = csr_target::decide(&paths, args.force, &ctx.cmd("renew"))?;
+    let target = csr_target::decide(&paths, args.force, &ctx.fix(Fix::Renew))?;
     // Checked before anything is written, so a missing [notify] costs nothing.
     let mail = if args.mail {
         Some(CsrMail::prepare(ctx)?)
@@ -49,7 +50,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
             Some(paths.csr())
         }
     };
-    if let Some(note) = csr_target::pending_note(&target, &ctx.cmd("install-cert FILE")) {
+    if let Some(note) = csr_target::pending_note(&target, &ctx.fix(Fix::InstallCert)) {
         ctx.out.note(note);
     }
 
@@ -111,7 +112,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
         o.line(format!(
             "Next: send {} to Centiloc support (or, with e-mail set up in config.toml, run `{}`); they answer within one working day with your certificate (tls-cert.pem).",
             dest.display(),
-            ctx.cmd("csr --mail")
+            ctx.fix(Fix::CsrMail)
         ));
     }
     Ok(ExitCode::Ok)

@@ -13,6 +13,7 @@ use crate::cli::ExportArgs;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::output::safe;
 use crate::{export, prompt, store};
@@ -82,7 +83,7 @@ fn connection_files(ctx: &Ctx, key: &Path, cert: &Path) -> Result<(PrivateKey, V
             path: cert.to_path_buf(),
             fix: format!(
                 "install the certificate Centiloc support sent with `{}`",
-                ctx.cmd("install-cert FILE")
+                ctx.fix(Fix::InstallCert)
             ),
         });
     }

@@ -11,6 +11,7 @@ use crate::context::Ctx;
 use crate::csr::Subject;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::output::Format;
 use crate::paths::ProfilePaths;
@@ -238,6 +239,6 @@ fn report(
     }
     o.line(format!(
         "Next: {}   (writes certificate-request.csr for Centiloc support)",
-        ctx.cmd("csr")
+        ctx.fix(Fix::Csr)
     ));
 }

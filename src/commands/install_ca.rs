@@ -9,6 +9,7 @@ use crate::cli::InstallCaArgs;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::install;
 use crate::output::{Format, safe};
 use crate::store;
@@ -76,6 +77,6 @@ pub fn run(ctx: &Ctx, args: InstallCaArgs) -> Result<ExitCode> {
             dir.display()
         ));
     }
-    o.line(format!("Next: {}", ctx.cmd("status")));
+    o.line(format!("Next: {}", ctx.fix(Fix::Status)));
     Ok(ExitCode::Ok)
 }

@@ -11,6 +11,7 @@ use crate::cli::InstallCertArgs;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::install::{self, Installed, KeyFacts, Plan, Target};
 use crate::mqtt::StageReport;
 use crate::output::{Format, safe};
@@ -233,6 +234,6 @@ fn report(
     }
     o.line(format!(
         "Next: {}   (checks everything needed to connect)",
-        ctx.cmd("status")
+        ctx.fix(Fix::Status)
     ));
 }

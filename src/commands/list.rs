@@ -11,6 +11,7 @@ use crate::cli::ListArgs;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::output::{Format, safe};
 use crate::paths::ProfilePaths;
 use crate::profile::Profile;
@@ -55,7 +56,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
         ctx.out.note(format!(
             "no profiles in {}: create one with `{}`",
             ctx.home.profiles_dir().display(),
-            ctx.cmd("init --tenant ID --org NAME --email ADDRESS")
+            ctx.fix(Fix::Init)
         ));
         return Ok(ExitCode::Ok);
     }

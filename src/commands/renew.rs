@@ -11,6 +11,7 @@ use crate::cli::RenewArgs;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::output::{Format, safe};
 use crate::{readiness, renewal, store};
@@ -28,7 +29,7 @@ enum Current {
 pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     let (paths, profile) = ctx.load()?;
     let _lock = store::lock(&paths.lock())?;
-    let install = ctx.cmd("install-cert FILE");
+    let install = ctx.fix(Fix::InstallCert);
     if !paths.cert().exists() {
         // A second CSR would only confuse support: the first one is still the way on.
         let key_ok = PrivateKey::from_file(&paths.key()).is_ok();
@@ -45,7 +46,7 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
         } else {
             format!(
                 "make the CSR with `{}`, send it to Centiloc support and install their answer with `{install}`",
-                ctx.cmd("csr")
+                ctx.fix(Fix::Csr)
             )
         };
         return Err(Error::NothingToRenew {

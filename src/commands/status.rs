@@ -8,6 +8,7 @@ use crate::cli::StatusArgs;
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::output::{Format, safe};
 use crate::readiness::{self, State};
 use crate::time::when;
@@ -75,7 +76,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
             Some(c) => format!(
                 "Ready to connect (certificate valid until {}). Next: {}",
                 when(c.not_after),
-                ctx.cmd("test-connect")
+                ctx.fix(Fix::TestConnect)
             ),
             None => "Ready to connect.".into(),
         },

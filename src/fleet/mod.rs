@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use crate::expiry::{LimitFlags, Limits, State, Verdict};
 use crate::profile::Profile;
 
+pub mod nagios;
 pub mod notice;
+pub mod prometheus;
 pub mod report;
 pub mod scan;
 
@@ -43,6 +45,9 @@ pub struct Owner {
     pub profile: Option<Profile>,
     /// mtime of `pending/certificate-request.csr`: a renewal waiting for its certificate.
     pub pending_since: Option<DateTime<Utc>>,
+    /// When the pending CSR was sent to Centiloc support, as the profile records it
+    /// (issue 15 fills it); Prometheus exports it so an unanswered request alerts.
+    pub renewal_requested: Option<DateTime<Utc>>,
 }
 
 /// What was found in one certificate file.
@@ -55,6 +60,9 @@ pub struct Facts {
     pub not_after: DateTime<Utc>,
     /// SHA-256 of the DER: the key of `notices.toml` (empty unless `--notify`).
     pub fingerprint: String,
+    /// The issuer's distinguished name (empty unless [`ScanOptions::issuers`]): a
+    /// Prometheus label, so that a certificate from another CA is a new series.
+    pub issuer: String,
     pub verdict: Verdict,
 }
 
@@ -104,4 +112,7 @@ pub struct ScanOptions {
     pub limits: LimitFlags,
     /// Compute SHA-256 fingerprints (the key of notices.toml); only `--notify` needs them.
     pub fingerprints: bool,
+    /// Format issuer names; only the Prometheus report shows them, and formatting them is
+    /// a sizeable share of reading a certificate (see `cert::parse_leaf`).
+    pub issuers: bool,
 }

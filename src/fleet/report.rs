@@ -1,6 +1,6 @@
-//! How `check-expiry` reports: text lines for people and monitoring plugins, one JSON
-//! document for scripts, the Prometheus text exposition format for node_exporter's
-//! textfile collector. Certificate text is untrusted: it goes through `output::safe`
+//! How `check-expiry` reports: text lines for people, one JSON document for scripts;
+//! the Prometheus and monitoring-plugins forms are [`super::prometheus`] and
+//! [`super::nagios`]. Certificate text is untrusted: it goes through `output::safe`
 //! (text), serde's escaping (JSON) or label escaping (Prometheus).
 
 use std::fmt::Write as _;
@@ -8,29 +8,30 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Checked, Facts, Kind, Problem};
+use super::{Checked, Kind, Problem};
 use crate::cli::ExpiryFormat;
 use crate::context::Ctx;
 use crate::expiry::State;
+use crate::fix::Fix;
 use crate::output::safe;
 use crate::time::{self, rfc3339};
 
-/// `nothing` is why nothing was checked (`--all` in a home with no profile): the text
-/// report prints it as its one UNKNOWN line, the JSON report as `problem`.
-pub fn print(
+/// The whole report, for stdout or `--output`. `nothing` is why nothing was checked
+/// (`--all` in a home with no profile): the text and Nagios reports print it as their
+/// UNKNOWN line, the JSON report as `problem`.
+pub fn render(
     ctx: &Ctx,
     checked: &[Checked],
     nothing: Option<&str>,
     format: ExpiryFormat,
     now: DateTime<Utc>,
-) {
-    let text = match format {
+) -> String {
+    match format {
         ExpiryFormat::Text => text(ctx, checked, nothing, now),
         ExpiryFormat::Json => json(ctx, checked, nothing, now),
-        ExpiryFormat::Prometheus => prometheus(checked, now),
-    };
-    // One write for the whole report: 10,000 lines must not cost 10,000 syscalls.
-    crate::output::write_stdout(text.as_bytes());
+        ExpiryFormat::Prometheus => super::prometheus::render(checked, now),
+        ExpiryFormat::Nagios => super::nagios::render(ctx, checked, nothing, now),
+    }
 }
 
 /// One line per certificate, worst first (Icinga/Nagios severity: CRITICAL, UNKNOWN,
@@ -69,7 +70,7 @@ fn what(c: &Checked) -> String {
     }
 }
 
-fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
+pub(super) fn line(ctx: &Ctx, c: &Checked, now: DateTime<Utc>) -> String {
     let state = c.state().as_str();
     let what = what(c);
     let f = match &c.outcome {
@@ -122,12 +123,12 @@ fn missing_fix(ctx: &Ctx, c: &Checked) -> String {
     match (&c.owner, c.kind) {
         (Some(o), Kind::Ca) => format!(
             "download Centiloc's CA certificate and run `{}`",
-            ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCa)
         ),
         (Some(o), _) => format!(
             "install the certificate Centiloc support sent with `{}` (no CSR sent yet? `{}`)",
-            ctx.cmd_for(&o.name, "install-cert tls-cert.pem"),
-            ctx.cmd_for(&o.name, "csr")
+            ctx.fix_for(&o.name, Fix::InstallCert),
+            ctx.fix_for(&o.name, Fix::Csr)
         ),
         (None, _) => "check the path".into(),
     }
@@ -139,11 +140,11 @@ fn unreadable_fix(ctx: &Ctx, c: &Checked) -> String {
     match (&c.owner, c.kind) {
         (Some(o), Kind::Ca) => format!(
             "download Centiloc's CA certificate again and run `{}`",
-            ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCa)
         ),
         (Some(o), _) => format!(
             "install the certificate Centiloc support sent again with `{}`",
-            ctx.cmd_for(&o.name, "install-cert tls-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCert)
         ),
         (None, _) => "check that the file is a PEM or DER certificate".into(),
     }
@@ -175,20 +176,20 @@ pub fn renew_fix(ctx: &Ctx, c: &Checked) -> String {
     match (&c.owner, c.kind) {
         (Some(o), Kind::Ca) => format!(
             "get Centiloc's current CA certificate and run `{}`",
-            ctx.cmd_for(&o.name, "install-ca ca-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCa)
         ),
         (Some(o), _) if c.pending_since().is_some() => format!(
             "when support returns the certificate, run `{}`",
-            ctx.cmd_for(&o.name, "install-cert tls-cert.pem")
+            ctx.fix_for(&o.name, Fix::InstallCert)
         ),
         (Some(o), _) => format!(
             "renew with `{}`, send the new CSR to Centiloc support, then `{}`",
-            ctx.cmd_for(&o.name, "renew"),
-            ctx.cmd_for(&o.name, "install-cert tls-cert.pem")
+            ctx.fix_for(&o.name, Fix::Renew),
+            ctx.fix_for(&o.name, Fix::InstallCert)
         ),
         (None, _) => format!(
             "renew it with its issuer (for a profile's certificate: `{}`)",
-            ctx.cmd("renew")
+            ctx.fix(Fix::Renew)
         ),
     }
 }
@@ -202,25 +203,21 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
     match c.kind {
         Kind::Ca => vec![
             "Download Centiloc's current CA certificate (ca-cert.pem) from Centiloc's User-MQTT documentation or support.".into(),
-            ctx.cmd_for(&o.name, "install-ca ca-cert.pem"),
+            ctx.fix_for(&o.name, Fix::InstallCa),
         ],
         _ => {
             let mut steps = Vec::new();
             if o.pending_since.is_none() {
-                steps.push(ctx.cmd_for(&o.name, "renew"));
+                steps.push(ctx.fix_for(&o.name, Fix::Renew));
             }
             steps.push(format!(
                 "Send {} to Centiloc support (if not done yet); they answer within one working day.",
                 pending.display()
             ));
-            steps.push(ctx.cmd_for(&o.name, "install-cert tls-cert.pem"));
+            steps.push(ctx.fix_for(&o.name, Fix::InstallCert));
             steps
         }
     }
-}
-
-fn facts(c: &Checked) -> Option<&Facts> {
-    c.outcome.as_ref().ok()
 }
 
 /// One document; field names are stable (issue 4).
@@ -275,101 +272,4 @@ fn json(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "null".into());
     s.push('\n');
     s
-}
-
-/// Prometheus label value escaping: backslash, double quote and line feed.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// The text exposition format, every metric family with `# HELP` and `# TYPE`, samples
-/// labelled by profile, tenant and kind.
-fn prometheus(checked: &[Checked], now: DateTime<Utc>) -> String {
-    let labels: Vec<String> = checked
-        .iter()
-        .map(|c| {
-            let owner = c.owner.as_ref();
-            let profile = owner.map(|o| o.name.clone()).unwrap_or_default();
-            let tenant = match owner {
-                Some(o) => o
-                    .profile
-                    .as_ref()
-                    .map(|p| p.tenant.clone())
-                    .unwrap_or_default(),
-                None => c
-                    .outcome
-                    .as_ref()
-                    .ok()
-                    .and_then(|f| f.common_name.clone())
-                    .unwrap_or_default(),
-            };
-            let mut l = format!(
-                "profile=\"{}\",tenant=\"{}\",kind=\"{}\"",
-                label(&profile),
-                label(&tenant),
-                c.kind.as_str()
-            );
-            if owner.is_none() {
-                let _ = write!(l, ",file=\"{}\"", label(&c.file.display().to_string()));
-            }
-            l
-        })
-        .collect();
-    let mut out = String::with_capacity(checked.len() * 400);
-    let mut family = |name: &str, help: &str, value: &dyn Fn(&Checked) -> Option<String>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (c, l) in checked.iter().zip(&labels) {
-            if let Some(v) = value(c) {
-                let _ = writeln!(out, "{name}{{{l}}} {v}");
-            }
-        }
-    };
-    family(
-        "centiloc_cert_not_after_timestamp_seconds",
-        "Certificate notAfter as a Unix timestamp.",
-        &|c| facts(c).map(|f| f.not_after.timestamp().to_string()),
-    );
-    family(
-        "centiloc_cert_not_before_timestamp_seconds",
-        "Certificate notBefore as a Unix timestamp.",
-        &|c| facts(c).map(|f| f.not_before.timestamp().to_string()),
-    );
-    family(
-        "centiloc_cert_days_left",
-        "Whole days until notAfter, negative once expired.",
-        &|c| facts(c).map(|f| f.verdict.days_left.to_string()),
-    );
-    family(
-        "centiloc_cert_state",
-        "Expiry state: 0 OK, 1 WARNING, 2 CRITICAL or expired, 3 UNKNOWN (missing or unreadable).",
-        &|c| Some(c.state().value().to_string()),
-    );
-    family(
-        "centiloc_cert_renewal_pending",
-        "1 when a renewal CSR is waiting for its signed certificate (client certificates only: a renewal never replaces the CA).",
-        &|c| {
-            c.owner
-                .as_ref()
-                .map(|_| u8::from(c.pending_since().is_some()).to_string())
-        },
-    );
-    let _ = writeln!(
-        out,
-        "# HELP centiloc_cert_check_timestamp_seconds When check-expiry ran, as a Unix timestamp.\n# TYPE centiloc_cert_check_timestamp_seconds gauge\ncentiloc_cert_check_timestamp_seconds {}",
-        now.timestamp()
-    );
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-    }
 }

@@ -184,6 +184,8 @@ pub fn check_profile(
         name: paths.name.clone(),
         dir: paths.dir.clone(),
         pending_since,
+        // Nothing records a request yet: issue 15's autopilot will.
+        renewal_requested: None,
         profile,
     });
     let limits = opts.limits.resolve(owner.profile.as_ref());
@@ -274,10 +276,22 @@ fn facts_of(
         } else {
             String::new()
         },
+        issuer: if opts.issuers {
+            issuer_of(leaf.der())
+        } else {
+            String::new()
+        },
         subject: leaf.subject,
         common_name: leaf.common_name,
         serial: leaf.serial,
         not_before: leaf.not_before,
         not_after: leaf.not_after,
     })
+}
+
+/// The issuer name of a certificate already parsed once (the fast path skips it).
+fn issuer_of(der: &[u8]) -> String {
+    x509_parser::parse_x509_certificate(der)
+        .map(|(_, x)| x.issuer().to_string())
+        .unwrap_or_default()
 }

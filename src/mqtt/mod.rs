@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 use crate::cert::{self, Certificate};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::profile::Broker;
 
@@ -334,7 +335,7 @@ pub fn preflight(
         "the client certificate",
         format!(
             "install the certificate Centiloc support sent with `{}`",
-            fix("install-cert FILE")
+            fix(Fix::InstallCert.args())
         ),
     )?;
     require(
@@ -342,7 +343,7 @@ pub fn preflight(
         "Centiloc's CA certificate",
         format!(
             "download ca-cert.pem from Centiloc and run `{}`{}",
-            fix("install-ca FILE"),
+            fix(Fix::InstallCa.args()),
             if ca_flag { ", or pass --ca FILE" } else { "" }
         ),
     )?;
@@ -365,7 +366,7 @@ pub fn preflight(
         return Err(Error::CertExpired {
             path: files.cert.clone(),
             date: crate::time::when(leaf.not_after),
-            fix: fix("renew"),
+            fix: fix(Fix::Renew.args()),
         });
     }
     if let Some(reason) = leaf.client_auth_problem() {
@@ -401,18 +402,16 @@ pub fn random_client_id(tenant: &str) -> String {
     format!("{tenant}-{:02x}{:02x}{:02x}{:02x}", b[0], b[1], b[2], b[3])
 }
 
-/// The client ID to use: `explicit` (flag or profile) if it carries the tenant prefix.
+/// The client ID to use: `explicit` (flag or profile) when it passes the one client-ID
+/// rule ([`crate::profile::validate_client_id`]: the tenant prefix Centiloc requires, no
+/// spaces, at most 128 characters), else a random one with the prefix.
 pub fn client_id(tenant: &str, explicit: Option<&str>) -> Result<String> {
     match explicit {
         None => Ok(random_client_id(tenant)),
-        Some(id) if id.starts_with(tenant) && id.len() <= 65535 => Ok(id.to_owned()),
-        Some(id) => Err(Error::invalid(
-            "client ID",
-            id,
-            format!(
-                "Centiloc requires client IDs to start with the tenant ID {tenant:?}, e.g. {tenant}-consumer1"
-            ),
-        )),
+        Some(id) => {
+            crate::profile::validate_client_id(id, tenant)?;
+            Ok(id.to_owned())
+        }
     }
 }
 
@@ -427,5 +426,7 @@ mod tests {
         assert_ne!(a, client_id("acme", None).unwrap());
         assert_eq!(client_id("acme", Some("acme-x")).unwrap(), "acme-x");
         assert!(client_id("acme", Some("other")).is_err());
+        assert!(client_id("acme", Some("acme x")).is_err());
+        assert!(client_id("acme", Some(&format!("acme{}", "x".repeat(125)))).is_err());
     }
 }

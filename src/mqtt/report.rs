@@ -77,12 +77,16 @@ impl<'a> Report<'a> {
 impl Observer for Report<'_> {
     fn stage(&mut self, r: &StageReport) {
         if self.format == Format::Text {
-            let mark = if r.ok { "✓" } else { "✗" };
+            // A failed stage's sentence is the command's error, which `main` prints on
+            // stderr: the line only marks where it stopped, so it is said once.
+            let (mark, detail) = match r.ok {
+                true => ("✓", safe(&r.detail)),
+                false => ("✗", "failed".into()),
+            };
             self.out.line(format!(
-                "{mark} {:<14} {:>8.1} ms  {}",
+                "{mark} {:<14} {:>8.1} ms  {detail}",
                 r.stage.label(),
                 r.duration_ms,
-                safe(&r.detail)
             ));
             if r.ok && r.stage == Stage::Subscribe && self.spinner {
                 self.out.say("  waiting for messages (Ctrl-C to stop)…");

@@ -91,10 +91,8 @@ pub async fn open(
         |io| {
             let (_, c) = io.get_ref();
             format!(
-                "{:?}, broker certificate trusted for {host}",
-                c.protocol_version()
-                    .map(|v| format!("{v:?}"))
-                    .unwrap_or_default()
+                "{}, broker certificate trusted for {host}",
+                tls_version_words(c.protocol_version())
             )
         },
     )
@@ -582,5 +580,14 @@ fn io_text(e: &std::io::Error) -> String {
     match s.find(" (os error") {
         Some(i) => s[..i].to_lowercase(),
         None => s,
+    }
+}
+
+/// "TLS 1.3", not rustls's `TLSv1_3`.
+fn tls_version_words(v: Option<rustls::ProtocolVersion>) -> &'static str {
+    match v {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+        _ => "TLS",
     }
 }

@@ -15,6 +15,7 @@ use crate::credentials;
 use crate::decode::Schemas;
 use crate::decode::options::SchemaRequest;
 use crate::error::{Error, Result};
+use crate::fix::Fix;
 use crate::output::{Format, Output};
 use crate::profile::{Broker, Profile};
 use crate::{expiry, time};
@@ -67,10 +68,10 @@ pub fn prepare_with(
     // new certificate, not the installed one `status` checks.
     let testing_new = key_and_cert.is_some();
     let hints = Hints {
-        install_ca: ctx.cmd("install-ca FILE"),
+        install_ca: ctx.fix(Fix::InstallCa),
         ca_flag: !testing_new,
         broker_flag: !testing_new,
-        check_cert: (!testing_new).then(|| ctx.cmd("status")),
+        check_cert: (!testing_new).then(|| ctx.fix(Fix::Status)),
     };
     let (key, cert) = key_and_cert.unwrap_or_else(|| (paths.key(), paths.cert()));
     let files = TlsFiles {
@@ -89,7 +90,7 @@ pub fn prepare_with(
             path: paths.settings(),
             fix: format!(
                 "set the username Centiloc support gave you with `{}`",
-                ctx.cmd("credentials --username NAME")
+                ctx.fix(Fix::Username)
             ),
         })?;
     let (password, _) = credentials::read_password(&paths)?.ok_or_else(|| Error::NotInstalled {
@@ -97,7 +98,7 @@ pub fn prepare_with(
         path: paths.password(),
         fix: format!(
             "store it with `{}` or set CENTILOC_MQTT_PASSWORD",
-            ctx.cmd("credentials")
+            ctx.fix(Fix::Credentials)
         ),
     })?;
     let client_id = super::client_id(
@@ -141,7 +142,7 @@ fn warn_expiry(ctx: &Ctx, profile: &Profile, leaf: &crate::cert::Certificate, no
         ctx.out.warn(format!(
             "the client certificate expires {soon}, on {}: renew now with `{}`",
             time::when(leaf.not_after),
-            ctx.cmd("renew")
+            ctx.fix(Fix::Renew)
         ));
     }
     if v.not_yet_valid {
@@ -173,7 +174,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the network runtime: {e}")))
+        .map_err(|e| Error::Runtime(e.to_string()))
 }
 
 /// Connects and subscribes with `key` and `cert` (count 0: no message needed), printing

@@ -96,7 +96,8 @@ pub fn explain(err: &rustls::Error, host: &str, ca: &str, hints: &Hints) -> (Bla
         E::AlertReceived(a) if client_cert_alert(*a) => (
             Blame::ClientCertificate,
             format!(
-                "the broker {host} rejected the client certificate (TLS alert {a:?}): was it signed by Centiloc for this key, and is it still valid?{}",
+                "the broker {host} rejected the client certificate (TLS alert \"{}\"): was it signed by Centiloc for this key, and is it still valid?{}",
+                alert_words(*a),
                 hints
                     .check_cert
                     .as_ref()
@@ -107,7 +108,8 @@ pub fn explain(err: &rustls::Error, host: &str, ca: &str, hints: &Hints) -> (Bla
         E::AlertReceived(a) => (
             Blame::Handshake,
             format!(
-                "the TLS handshake with {host} failed: the broker sent alert {a:?}; check that the port is the broker's TLS port (8883)"
+                "the TLS handshake with {host} failed: the broker sent the alert \"{}\"; check that the port is the broker's TLS port (8883)",
+                alert_words(*a)
             ),
         ),
         E::InvalidMessage(_) | E::InappropriateMessage { .. } => (
@@ -131,7 +133,7 @@ pub fn describe(err: &rustls::Error) -> String {
     use rustls::Error as E;
     match err {
         E::InvalidCertificate(c) => format!("the certificate cannot be used: {}", cert_words(c)),
-        E::AlertReceived(a) => format!("the peer sent TLS alert {a:?}"),
+        E::AlertReceived(a) => format!("the peer sent the TLS alert \"{}\"", alert_words(*a)),
         E::PeerIncompatible(_) => {
             "the broker and this tool have no TLS version, cipher suite or signature scheme in common".into()
         }
@@ -234,6 +236,33 @@ fn broker_cert(c: &CertificateError, host: &str, ca: &str, hints: &Hints) -> Str
     }
 }
 
+/// A TLS alert in words, as RFC 8446 §6 names it: `UnknownCA` is "unknown CA",
+/// `BadCertificate` "bad certificate" (rustls only offers its enum names).
+pub fn alert_words(a: AlertDescription) -> String {
+    let name = format!("{a:?}");
+    if name.contains('(') {
+        return format!("number {}", u8::from(a));
+    }
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+        let prev_lower = i > 0 && chars[i - 1].is_lowercase();
+        if i > 0 && c.is_uppercase() && (prev_lower || next_lower) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    // Words stay capitalised only when they are acronyms (CA, SCT).
+    out.split(' ')
+        .map(|w| match w.chars().nth(1) {
+            Some(c) if c.is_uppercase() => w.to_owned(),
+            _ => w.to_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Alerts a server sends when it does not accept the client certificate (RFC 8446 §6.2).
 fn client_cert_alert(a: AlertDescription) -> bool {
     matches!(
@@ -252,6 +281,16 @@ fn client_cert_alert(a: AlertDescription) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_in_words() {
+        assert_eq!(alert_words(AlertDescription::UnknownCA), "unknown CA");
+        assert_eq!(
+            alert_words(AlertDescription::BadCertificate),
+            "bad certificate"
+        );
+        assert_eq!(alert_words(AlertDescription::Unknown(200)), "number 200");
+    }
 
     #[test]
     fn unknown_issuer_names_the_ca_file() {
