@@ -215,24 +215,12 @@ fn extensions_of(x: &X509Certificate<'_>) -> std::result::Result<ExtensionFacts,
 /// and text around the blocks tolerated) or DER. `-` is stdin.
 pub fn load_chain(path: &Path) -> Result<Vec<Certificate>> {
     let bytes = read_input(path)?;
-    let name = if path == Path::new("-") {
-        Path::new("standard input")
-    } else {
-        path
-    };
-    parse_chain(name, &bytes)
+    parse_chain(crate::input::display_name(path), &bytes)
 }
 
 /// The bytes of a certificate file, `-` being stdin.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    Ok(if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| Error::read("standard input", e))?;
-        buf
-    } else {
-        std::fs::read(path).map_err(|e| Error::read(path, e))?
-    })
+    crate::input::read(path, crate::input::Kind::Certificate)
 }
 
 /// The base64 text of a PEM body without its line breaks and blanks, line by line (a

@@ -1,30 +1,75 @@
 //! The command line, and nothing else: clap derive structs. The commands turn these into
 //! validated settings before anything happens.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::exit_codes::ExitCode;
 use crate::keys::Curve;
 use crate::output::Format;
 
 const EXAMPLES: &str = "\
 Examples:
   centiloc-cert init --tenant acme --org \"ACME Corp\" --email ops@acme.example
-  centiloc-cert csr                      # then send certificate-request.csr to Centiloc support
-  centiloc-cert csr --out -              # print the CSR instead of writing it
-  centiloc-cert install-cert tls-cert.pem && centiloc-cert install-ca ca-cert.pem
-  centiloc-cert credentials --username acme-mqtt   # then type the password (hidden)
-  centiloc-cert status                   # every check, with the command that fixes it
-  centiloc-cert --profile eu init --tenant acme-eu --org \"ACME Corp\" --email ops@acme.example --curve p384
+  centiloc-cert csr              # then send certificate-request.csr to support
+  centiloc-cert csr --out -      # print the CSR instead of writing it
+  centiloc-cert install-cert tls-cert.pem
+  centiloc-cert install-ca ca-cert.pem
+  centiloc-cert credentials --username acme-mqtt   # then asks for the password
+  centiloc-cert status           # every check, with the command that fixes it
+  centiloc-cert --profile eu status
   centiloc-cert completions bash > /etc/bash_completion.d/centiloc-cert
 
 Files live under --home DIR (or CENTILOC_CERT_HOME), else the platform's config and data directories.";
 
+/// `-V`: one line, for bug reports and scripts that grep it.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CENTILOC_CERT_COMMIT"),
+    ", built ",
+    env!("CENTILOC_CERT_BUILD_DATE"),
+    ", ",
+    env!("CENTILOC_CERT_TARGET"),
+    ")"
+);
+
+/// `--version`: what an operator needs to know which build runs (issue 13); build.rs
+/// captures the values.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("CENTILOC_CERT_COMMIT"),
+    "\nbuild date: ",
+    env!("CENTILOC_CERT_BUILD_DATE"),
+    "\ntarget: ",
+    env!("CENTILOC_CERT_TARGET"),
+    " (",
+    env!("CENTILOC_CERT_LINKAGE"),
+    "ally linked)"
+);
+
+/// `--version --format json`, with the JSON contract's `format_version`.
+pub fn version_json() -> String {
+    let v = serde_json::json!({
+        "format_version": 1,
+        "name": "centiloc-cert",
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": env!("CENTILOC_CERT_COMMIT"),
+        "build_date": env!("CENTILOC_CERT_BUILD_DATE"),
+        "target": env!("CENTILOC_CERT_TARGET"),
+        "linkage": env!("CENTILOC_CERT_LINKAGE"),
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "centiloc-cert",
-    version,
+    version = VERSION,
+    long_version = LONG_VERSION,
     about = "Key, CSR, certificate and connection check for Centiloc's User-MQTT broker.",
     after_help = EXAMPLES,
     propagate_version = true
@@ -41,16 +86,100 @@ impl Cli {
     /// clap builds to parse them is not taken apart again: it goes with the process,
     /// and freeing it piece by piece was a sixth of a short command's instructions
     /// (issue 6: `decode` of one event is mostly start-up).
-    pub fn from_env() -> Result<Cli, clap::Error> {
+    pub fn from_env() -> Result<Cli, EarlyExit> {
         use clap::{CommandFactory, FromArgMatches};
+        let args: Vec<OsString> = std::env::args_os().collect();
+        if asks_version_json(&args) {
+            return Err(EarlyExit {
+                text: version_json(),
+                stdout: true,
+                code: ExitCode::Ok,
+            });
+        }
         let mut cmd = Cli::command();
         let parsed = cmd
-            .try_get_matches_from_mut(std::env::args_os())
+            .try_get_matches_from_mut(&args)
             .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches))
-            .map_err(|e| e.format(&mut cmd));
+            .map_err(|e| EarlyExit::from_clap(&e.format(&mut cmd), &cmd, &args));
         std::mem::forget(cmd);
         parsed
     }
+}
+
+/// What the command line asked for when it is not a command to run: help, the version,
+/// or a usage error (exit 64). `main` prints it and exits with its code.
+#[derive(Debug)]
+pub struct EarlyExit {
+    /// The whole text to print.
+    pub text: String,
+    /// Help and version go to stdout; usage errors to stderr.
+    pub stdout: bool,
+    pub code: ExitCode,
+}
+
+impl EarlyExit {
+    fn from_clap(e: &clap::Error, cmd: &clap::Command, args: &[OsString]) -> EarlyExit {
+        use clap::error::ErrorKind;
+        if !e.use_stderr() {
+            // --help and --version: their text on stdout, success.
+            return EarlyExit {
+                text: e.render().to_string(),
+                stdout: true,
+                code: ExitCode::Ok,
+            };
+        }
+        let text = match e.kind() {
+            // No command at all: the short help is the answer, not an `ERROR:` line made
+            // of the tool's description (issue 10).
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+                e.render().to_string()
+            }
+            _ => {
+                let command = subcommand_named(cmd, args);
+                format!("ERROR: {}\n", usage_sentence_in(e, command.as_deref()))
+            }
+        };
+        EarlyExit {
+            text,
+            stdout: false,
+            code: ExitCode::Usage,
+        }
+    }
+
+    /// Prints the text where it belongs and gives the exit code (64 for usage errors:
+    /// SPEC.md, where clap's own default would be 2).
+    pub fn print(self) -> ExitCode {
+        if self.stdout {
+            crate::output::write_stdout(self.text.as_bytes());
+        } else {
+            crate::output::write_stderr(self.text.trim_end());
+        }
+        self.code
+    }
+}
+
+/// `--version --format json` (or `--format=json`): clap answers `--version` before it
+/// sees the other words, so this one combination is recognised first.
+fn asks_version_json(args: &[OsString]) -> bool {
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let version = words.iter().any(|w| *w == "--version" || *w == "-V");
+    let json =
+        words.windows(2).any(|w| w == ["--format", "json"]) || words.contains(&"--format=json");
+    version && json
+}
+
+/// The subcommand the words name, skipping the global options' values, so a usage error
+/// clap reports without a usage line still points at that subcommand's `--help`.
+fn subcommand_named(cmd: &clap::Command, args: &[OsString]) -> Option<String> {
+    let mut words = args.iter().skip(1).filter_map(|a| a.to_str());
+    while let Some(w) = words.next() {
+        if w == "--profile" || w == "--home" {
+            words.next();
+        } else if !w.starts_with('-') {
+            return cmd.find_subcommand(w).map(|s| s.get_name().to_owned());
+        }
+    }
+    None
 }
 
 /// Options every command takes, before or after the subcommand name.
@@ -84,8 +213,10 @@ pub struct GlobalArgs {
 #[command(defer = true)]
 pub enum Command {
     /// Create a profile: a new P-256 key (or an adopted one) and the CSR subject.
+    #[command(after_help = INIT_EXAMPLES)]
     Init(InitArgs),
     /// Build certificate-request.csr from the profile's key, to send to Centiloc support.
+    #[command(after_help = CSR_EXAMPLES)]
     Csr(CsrArgs),
     /// Prove the connection: connect with mutual TLS, subscribe, wait for messages.
     #[command(after_help = TEST_CONNECT_EXAMPLES)]
@@ -94,30 +225,46 @@ pub enum Command {
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchArgs),
     /// Print ready-to-run code for this profile: mosquitto_sub, python, cron, systemd.
+    #[command(after_help = SNIPPET_EXAMPLES)]
     Snippet(SnippetArgs),
     /// Decode one Centiloc payload (protobuf or JSON) from FILE or stdin.
     #[command(after_help = DECODE_EXAMPLES)]
     Decode(DecodeArgs),
     /// Store the certificate Centiloc support returned (PEM, DER, PKCS#7, or the reply e-mail; `-` reads stdin).
+    #[command(after_help = INSTALL_CERT_EXAMPLES)]
     InstallCert(InstallCertArgs),
     /// Store Centiloc's public CA certificate (ca-cert.pem), which verifies the broker.
+    #[command(after_help = INSTALL_CA_EXAMPLES)]
     InstallCa(InstallCaArgs),
     /// Set the MQTT username and password Centiloc support gave you.
+    #[command(after_help = CREDENTIALS_EXAMPLES)]
     Credentials(CredentialsArgs),
     /// Hand key, certificate and chain to another client as a PKCS#12 file (Java, .NET, Node).
     #[command(after_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
     /// The readiness checklist: is everything there to connect?
+    #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
     /// Every profile: tenant, certificate expiry, days left, state.
+    #[command(after_help = LIST_EXAMPLES)]
     List(ListArgs),
     /// Start a renewal: new key and CSR in pending/; the current ones keep working.
+    #[command(after_help = RENEW_EXAMPLES)]
     Renew(RenewArgs),
     /// Check certificate expiry for cron and monitoring (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
     #[command(after_help = CHECK_EXPIRY_EXAMPLES)]
     CheckExpiry(CheckExpiryArgs),
-    /// Print a shell completion script.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
+    /// Write the man pages (centiloc-cert.1 and centiloc-cert-COMMAND.1) into DIR.
+    // Hidden: for packagers (the .deb build runs `centiloc-cert manpages DIR`).
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
+    /// Print the profile names, one per line, for the shell completion scripts.
+    // Hidden: the completion scripts call it with the words typed so far.
+    #[command(hide = true)]
+    ProfileNames(ProfileNamesArgs),
 }
 
 const EXPORT_EXAMPLES: &str = "\
@@ -129,10 +276,72 @@ Examples:
 Exit codes: 0 written; 66 no certificate installed or no password; 65 key and certificate
 do not match; 73 FILE exists (pass --force).";
 
+const INIT_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert init --tenant acme --org \"ACME Corp\" --email ops@acme.example
+  centiloc-cert init --tenant acme --org ACME --email it@acme.eu --curve p384
+  centiloc-cert init --tenant acme --org ACME --email it@acme.eu --key k.pem
+  centiloc-cert --profile eu init --tenant acme-eu --org ACME --email it@acme.eu
+  centiloc-cert init             # in a terminal: asks for each value";
+
+const CSR_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert csr              # writes certificate-request.csr in the profile
+  centiloc-cert csr --out -      # prints it, e.g. to paste into an e-mail
+  centiloc-cert csr --mail       # e-mails it to [notify] support_to, attached";
+
+const SNIPPET_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert snippet mosquitto-sub
+  centiloc-cert snippet python > subscribe.py && python3 subscribe.py
+  centiloc-cert snippet cron | crontab -";
+
+const INSTALL_CERT_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert install-cert tls-cert.pem
+  centiloc-cert install-cert --issuer ca-cert.pem tls-cert.pem
+  centiloc-cert install-cert certificate.p7b     # a PKCS#7 bundle, PEM or DER
+  centiloc-cert install-cert reply.eml           # support's e-mail reply as saved
+  centiloc-cert install-cert --test - < reply.eml   # from a mail filter";
+
+const INSTALL_CA_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert install-ca ca-cert.pem";
+
+const CREDENTIALS_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert credentials      # in a terminal: asks for both, password hidden
+  centiloc-cert credentials --username acme-mqtt   # then asks for the password
+  centiloc-cert credentials --username acme-mqtt --password-stdin < password.txt";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert status
+  centiloc-cert --profile eu status --format json";
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert list
+  centiloc-cert list --format json";
+
+const RENEW_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert renew            # then send pending/certificate-request.csr
+  centiloc-cert renew --mail     # and e-mail it to [notify] support_to
+  centiloc-cert install-cert tls-cert.pem   # support's answer: the new key takes over";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert completions bash > /etc/bash_completion.d/centiloc-cert
+  centiloc-cert completions zsh > \"${fpath[1]}/_centiloc-cert\"
+  centiloc-cert completions fish > ~/.config/fish/completions/centiloc-cert.fish
+
+--profile completes the profile names of the home (--home or CENTILOC_CERT_HOME) typed so far.";
+
 const TEST_CONNECT_EXAMPLES: &str = "\
 Examples:
-  centiloc-cert test-connect                           # all four topics, 1 message, 30 s
-  centiloc-cert test-connect --topics item --encoding json --count 5 --timeout 2m
+  centiloc-cert test-connect     # all four topics, 1 message, 30 s
+  centiloc-cert test-connect --topics item --encoding json --count 5
   centiloc-cert test-connect --broker localhost:8883 --ca broker-ca.pem
   centiloc-cert test-connect --format json | jq .stages
 
@@ -143,8 +352,8 @@ item moved); 76 TLS or protocol failure; 77 refused (certificate, login, topic).
 const WATCH_EXAMPLES: &str = "\
 Examples:
   centiloc-cert watch
-  centiloc-cert watch --format json --topics item --encoding json | jq .payload.uid
-  centiloc-cert watch --keep-session --client-id acme-archiver   # receive what was queued while away
+  centiloc-cert watch --format json --topics item --encoding json | jq .payload
+  centiloc-cert watch --keep-session --client-id acme-archive  # + the queued
 
 Reconnects after any network failure with exponential backoff (0.5 s doubling to 30 s, with
 jitter); Ctrl-C or SIGTERM disconnects cleanly and exits 0.";
@@ -166,7 +375,9 @@ pub struct SchemaArgs {
     pub message: Vec<String>,
 }
 
-/// Where to connect and what to subscribe to; shared by `test-connect` and `watch`.
+// Where to connect and what to subscribe to; shared by `test-connect` and `watch`. A
+// plain comment, not a doc comment: clap would make a flattened struct's doc comment the
+// `--help` headline of both commands (issue 10).
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// Broker to use instead of the profile's (e.g. a local test broker).
@@ -425,13 +636,16 @@ pub struct RenewArgs {
 
 const CHECK_EXPIRY_EXAMPLES: &str = "\
 Examples:
-  centiloc-cert check-expiry                           # this profile's certificate and CA
+  centiloc-cert check-expiry     # this profile's certificate and CA
   centiloc-cert check-expiry --cert tls-cert.pem --warn-days 45
-  centiloc-cert check-expiry --all --notify --dry-run  # show the e-mails that are due
-  centiloc-cert check-expiry --all --format nagios     # Nagios/Icinga: status line, perfdata, exit 0-3
-Crontab lines (cron's PATH is only /usr/bin:/bin: give the full path `command -v centiloc-cert` prints):
-  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet
-  */30 * * * * /usr/bin/centiloc-cert check-expiry --all --format prometheus --output /var/lib/prometheus/node-exporter/centiloc-cert.prom";
+  centiloc-cert check-expiry --all --notify --dry-run   # e-mails that are due
+  centiloc-cert check-expiry --all --format nagios      # a Nagios/Icinga plugin
+  0 8 * * * /usr/bin/centiloc-cert check-expiry --all --notify --quiet   # crontab
+
+For node_exporter's textfile collector, one crontab line (--output writes atomically):
+  */30 * * * * /usr/bin/centiloc-cert check-expiry --all --format prometheus --output /var/lib/prometheus/node-exporter/centiloc-cert.prom
+
+cron's PATH is only /usr/bin:/bin: give the full path that `command -v centiloc-cert` prints.";
 
 /// `check-expiry --format`: adds Prometheus to the usual text and JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -543,11 +757,11 @@ pub struct CsrArgs {
 
 const DECODE_EXAMPLES: &str = "\
 Examples:
-  centiloc-cert decode payload.bin                 # protobuf, as protoc --decode_raw prints it
-  centiloc-cert decode --format json payload.bin   # the same fields as a JSON tree
-  centiloc-cert decode --proto transtream.proto --message transtreamdatamodel.ItemEvent payload.bin
+  centiloc-cert decode payload.bin     # as protoc --decode_raw prints it
+  centiloc-cert decode --format json payload.bin   # the same fields, as JSON
+  centiloc-cert decode --proto item.proto --message pkg.ItemEvent payload.bin
   mosquitto_sub ... -C 1 | centiloc-cert decode -  # from stdin
-  centiloc-cert decode item.json                   # one line per JSON item/board update
+  centiloc-cert decode item.json       # one line per JSON item/board update
 
 Without --encoding, a payload whose first non-blank byte is { or [ is read as JSON, anything else as protobuf.";
 
@@ -575,6 +789,24 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// Directory to write the pages into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileNamesArgs {
+    /// The command line typed so far (after `--`), to find a `--home DIR` in it.
+    #[arg(
+        value_name = "WORDS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub words: Vec<String>,
+}
+
 /// Profile names become directory names; a bad one is a usage error (64).
 fn profile_name(s: &str) -> Result<String, String> {
     crate::paths::validate_profile_name(s)
@@ -583,13 +815,23 @@ fn profile_name(s: &str) -> Result<String, String> {
 }
 
 /// clap's multi-line usage error as one sentence (SPEC: every error is one sentence),
-/// keeping its "similar argument" tip and naming the help to read.
+/// keeping its "similar argument" tip and the list of valid values, and naming the help
+/// to read.
 pub fn usage_sentence(e: &clap::Error) -> String {
+    usage_sentence_in(e, None)
+}
+
+/// [`usage_sentence`], pointing at `centiloc-cert SUBCOMMAND --help` when clap's text
+/// names no command itself (an invalid value has no usage line).
+fn usage_sentence_in(e: &clap::Error, subcommand: Option<&str>) -> String {
     let text = e.render().to_string();
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
     let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_owned();
-    let mut command = "centiloc-cert".to_owned();
+    let mut command = match subcommand {
+        Some(sub) => format!("centiloc-cert {sub}"),
+        None => "centiloc-cert".to_owned(),
+    };
     // "the following required arguments were not provided:" lists them on the next lines.
     let mut listing = msg.ends_with(':');
     let mut listed = Vec::new();
@@ -601,6 +843,11 @@ pub fn usage_sentence(e: &clap::Error) -> String {
         listing = false;
         if let Some(tip) = line.strip_prefix("tip: ") {
             msg.push_str(&format!(" ({tip})"));
+        } else if let Some(values) = line.strip_prefix("[possible values: ") {
+            msg.push_str(&format!(
+                " (valid values: {})",
+                values.trim_end_matches(']')
+            ));
         } else if let Some(usage) = line.strip_prefix("Usage: ") {
             command = usage
                 .split_whitespace()

@@ -87,6 +87,9 @@ struct RawNotify {
     to: Option<String>,
     #[serde(default)]
     support_to: Option<String>,
+    /// Lets the SMTP password go to a relay on this machine without TLS (issue 14 item 7).
+    #[serde(default)]
+    allow_plaintext_auth: bool,
 }
 
 /// Validated `[notify]` settings.
@@ -100,6 +103,9 @@ pub struct Notify {
     pub support_to: Option<Mailbox>,
     /// The file these came from, for error messages.
     pub file: PathBuf,
+    /// `allow_plaintext_auth = true`: the password may go to this loopback relay
+    /// without TLS (checked at load: refused for any other host).
+    pub allow_plaintext_auth: bool,
 }
 
 /// Where to send: `smtp://host[:port]` (plain, port 25), `smtp://…?tls=required` or
@@ -112,25 +118,33 @@ pub struct SmtpServer {
     /// `host:port`, for messages.
     pub display: String,
     pub user: Option<String>,
+    /// The host alone, to tell a loopback relay.
+    pub host: String,
+    /// TLS before any credentials: `smtps://` or STARTTLS with `tls=required`. Plain
+    /// `smtp://` and `tls=opportunistic` (which falls back to plain text) are not.
+    pub tls: bool,
 }
 
 /// Reads `config.toml`'s `[notify]`; `Ok(None)` when the file or the section is absent.
 pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::read(file, e)),
+    let Some(text) = crate::input::read_text_if_exists(file, crate::input::Kind::Settings)? else {
+        return Ok(None);
     };
+    parse_notify(file, &text)
+}
+
+/// `[notify]` from the text of `config.toml`; `file` only names it in errors.
+pub fn parse_notify(file: &Path, text: &str) -> Result<Option<Notify>> {
     let bad = |reason: String| Error::Config {
         path: file.to_path_buf(),
         reason,
     };
-    let raw: RawConfig = toml::from_str(&text).map_err(|e| bad(toml_reason(&text, &e)))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| bad(toml_reason(text, &e)))?;
     let Some(n) = raw.notify else {
         return Ok(None);
     };
     let at = |key: &str| {
-        key_line(&text, key)
+        key_line(text, key)
             .map(|l| format!("line {l}: "))
             .unwrap_or_default()
     };
@@ -142,8 +156,16 @@ pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
             ))
         })
     };
+    let smtp = SmtpServer::parse(&n.smtp_url).map_err(|r| bad(format!("{}{r}", at("smtp_url"))))?;
+    if n.allow_plaintext_auth && !smtp.is_loopback() {
+        return Err(bad(format!(
+            "{}[notify] allow_plaintext_auth = true is only for a mail relay on this machine (localhost, 127.0.0.1, ::1), not {}; remove it and use smtps:// or ?tls=required",
+            at("allow_plaintext_auth"),
+            smtp.host
+        )));
+    }
     Ok(Some(Notify {
-        smtp: SmtpServer::parse(&n.smtp_url).map_err(|r| bad(format!("{}{r}", at("smtp_url"))))?,
+        smtp,
         from: address("from", &n.from)?,
         to: n.to.as_deref().map(|v| address("to", v)).transpose()?,
         support_to: n
@@ -152,6 +174,7 @@ pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
             .map(|v| address("support_to", v))
             .transpose()?,
         file: file.to_path_buf(),
+        allow_plaintext_auth: n.allow_plaintext_auth,
     }))
 }
 
@@ -178,6 +201,15 @@ pub fn require_notify(file: &Path, what: &'static str, extra: &[&str]) -> Result
 }
 
 impl SmtpServer {
+    /// A relay on this machine: the password never crosses a network.
+    pub fn is_loopback(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// Checks `smtp_url`; the error text is the reason, for the caller to wrap.
     pub fn parse(s: &str) -> std::result::Result<SmtpServer, String> {
         let url = url::Url::parse(s).map_err(|e| {
@@ -220,6 +252,8 @@ impl SmtpServer {
             url: s.to_owned(),
             display: format!("{host}:{port}"),
             user,
+            host: host.to_owned(),
+            tls: url.scheme() == "smtps" || tls.as_deref() == Some("required"),
         })
     }
 }

@@ -45,7 +45,7 @@ impl Ctx {
     /// Best effort: a run holding the lock is finishing it already, and a read-only
     /// command (e.g. a monitoring user's `check-expiry`) must not fail because of it.
     fn finish_interrupted_promotion(&self, paths: &ProfilePaths) {
-        if !renewal::needs_recovery(paths) {
+        if !renewal::needs_recovery(paths) && !store::needs_recovery(&paths.dir) {
             return;
         }
         let Ok(_lock) = store::lock(&paths.lock()) else {

@@ -45,6 +45,18 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// An input that is a directory, FIFO or device: refused before reading (issue 14).
+    #[error("{} is {what}, not a regular file: give the path of the file itself", path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
+
+    /// An input past the size limit of its kind (issue 14): not what it should be.
+    #[error("{} is larger than {limit_mib} MiB, too large for {what}: check that it is the right file", path.display())]
+    TooLarge {
+        path: PathBuf,
+        limit_mib: u64,
+        what: &'static str,
+    },
+
     #[error("no profile {name:?} in {}: create it with `{init_cmd}`", dir.display())]
     NoProfile {
         name: String,
@@ -58,6 +70,15 @@ pub enum Error {
 
     #[error("{} already exists: pass --force to replace it, or choose another file", path.display())]
     WouldOverwrite { path: PathBuf },
+
+    /// An output path (`csr --out`) that is not a regular file: never replaced (issue 14).
+    #[error("{} is {what}, not a regular file: it is left alone; choose a file path for the output", path.display())]
+    NotAFileOut { path: PathBuf, what: &'static str },
+
+    /// A symbolic link where the tool keeps its own files (`.lock`, `pending/`,
+    /// `archive/`): never followed (issue 14).
+    #[error("{} is a symbolic link, which centiloc-cert does not follow inside a profile: replace it with the real folder or file, then retry", path.display())]
+    SymlinkRefused { path: PathBuf },
 
     #[error("{} is locked by another centiloc-cert run; wait for it to finish and retry", path.display())]
     Locked { path: PathBuf },
@@ -192,6 +213,18 @@ pub enum Error {
     )]
     Smtp { server: String, reason: String },
 
+    /// SMTP credentials would cross the network in clear text (issue 14).
+    #[error(
+        "refusing to send the SMTP password to {server} without TLS: in {} set [notify] smtp_url to smtps://… or smtp://…?tls=required{}",
+        file.display(),
+        if *loopback { " (for a relay on this machine only, allow_plaintext_auth = true in [notify] allows it)" } else { "" }
+    )]
+    SmtpCleartext {
+        server: String,
+        file: PathBuf,
+        loopback: bool,
+    },
+
     /// Standard output failed for another reason than its reader going away (a full
     /// disk behind `> file`, `> /dev/full`): what was printed is incomplete.
     #[error("cannot write to standard output: {}; check where the output is redirected", io_reason(.0))]
@@ -244,11 +277,16 @@ impl Error {
             Error::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ExitCode::NoInput
             }
-            Error::Read { .. } | Error::Write { .. } | Error::Random(_) | Error::Stdout(_) => {
-                ExitCode::IoErr
-            }
-            Error::NoProfile { .. } => ExitCode::NoInput,
-            Error::ProfileExists { .. } | Error::WouldOverwrite { .. } => ExitCode::CantCreate,
+            Error::Read { .. }
+            | Error::Write { .. }
+            | Error::Random(_)
+            | Error::Stdout(_)
+            | Error::SymlinkRefused { .. } => ExitCode::IoErr,
+            Error::NoProfile { .. } | Error::NotAFile { .. } => ExitCode::NoInput,
+            Error::TooLarge { .. } => ExitCode::DataErr,
+            Error::ProfileExists { .. }
+            | Error::WouldOverwrite { .. }
+            | Error::NotAFileOut { .. } => ExitCode::CantCreate,
             Error::AlreadyCertified { .. } => ExitCode::CantCreate,
             // Not in SPEC's table: a held lock is a temporary I/O condition, so 74.
             Error::Locked { .. } => ExitCode::IoErr,
@@ -272,7 +310,9 @@ impl Error {
             Error::PromotionStuck { .. } => ExitCode::IoErr,
             Error::NothingToRenew { .. } => ExitCode::NoInput,
             Error::WouldBreakWorking { .. } => ExitCode::CantCreate,
-            Error::Template { .. } | Error::SmtpPassword { .. } => ExitCode::Config,
+            Error::Template { .. } | Error::SmtpPassword { .. } | Error::SmtpCleartext { .. } => {
+                ExitCode::Config
+            }
             // Not in SPEC's table, which names 69 for an unreachable broker: an unreachable
             // or refusing mail server is the same "service unavailable" (sysexits EX_UNAVAILABLE).
             Error::Smtp { .. } => ExitCode::Unavailable,

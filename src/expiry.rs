@@ -42,6 +42,16 @@ impl State {
         }
     }
 
+    /// The JSON token (SPEC: JSON contract, lowercase).
+    pub fn token(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Warning => "warning",
+            State::Critical => "critical",
+            State::Unknown => "unknown",
+        }
+    }
+
     pub fn exit_code(self) -> ExitCode {
         match self {
             State::Ok => ExitCode::Ok,

@@ -501,16 +501,12 @@ pub fn replace_archiving(
     file: &std::path::Path,
     pem: &str,
 ) -> Result<Option<PathBuf>> {
-    let archived = if file.exists() {
-        let dest = store::new_archive_dir(&paths.dir)?;
-        let name = file.file_name().unwrap_or_default();
-        store::link_into_archive(file, &dest.join(name))?;
-        Some(dest)
-    } else {
-        None
-    };
-    store::write_atomic(file, pem.as_bytes(), store::Mode::Public)?;
-    Ok(archived)
+    // Staged and committed by one rename, the old file archived last: a full disk leaves
+    // neither a half-done replacement nor an empty archive folder (issue 14 item 12).
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let r = store::Replacement::begin(&paths.dir, "")?;
+    r.write(&name, pem.as_bytes(), store::Mode::Public)?;
+    r.commit()
 }
 
 #[cfg(test)]

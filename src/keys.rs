@@ -6,11 +6,13 @@
 use std::fmt;
 use std::path::Path;
 
-use pkcs8::der::Decode;
+use pkcs8::der::asn1::{AnyRef, BitStringRef, OctetStringRef};
+use pkcs8::der::{Decode, Encode};
 use pkcs8::{EncodePrivateKey, ObjectIdentifier};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::input;
 use crate::pem_input;
 
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
@@ -40,14 +42,6 @@ impl Curve {
         match self {
             Curve::P256 => ObjectIdentifier::new_unwrap(OID_P256),
             Curve::P384 => ObjectIdentifier::new_unwrap(OID_P384),
-        }
-    }
-
-    /// The curve's OID, DER-encoded (tag, length, value).
-    fn oid_der(self) -> &'static [u8] {
-        match self {
-            Curve::P256 => &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07],
-            Curve::P384 => &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22],
         }
     }
 
@@ -145,8 +139,57 @@ impl PrivateKey {
 
     /// Reads a key file (SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`, PEM).
     pub fn from_file(path: &Path) -> Result<PrivateKey> {
-        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        let bytes = zeroize::Zeroizing::new(input::read(path, input::Kind::Key)?);
         Self::parse(path, &bytes)
+    }
+
+    /// Reads a key file to adopt it (`init --key`): besides what [`Self::from_file`]
+    /// checks, the public half the file carries must be a point on the curve and the
+    /// private scalar's own, before anything is written (issue 14 item 6: a file with
+    /// another key's public half was adopted, showed that key's fingerprint, and `csr`
+    /// failed later).
+    pub fn adopt(path: &Path) -> Result<PrivateKey> {
+        let bytes = zeroize::Zeroizing::new(input::read(path, input::Kind::Key)?);
+        Self::adopt_bytes(path, &bytes)
+    }
+
+    /// [`Self::adopt`] on bytes already read; `path` only names the source in errors.
+    pub fn adopt_bytes(path: &Path, bytes: &[u8]) -> Result<PrivateKey> {
+        let key = Self::parse(path, bytes)?;
+        key.check_halves().map_err(|reason| Error::KeyRefused {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        Ok(key)
+    }
+
+    /// The private scalar is valid and the stored public point is on the curve and is
+    /// the scalar times the generator (the p256/p384 crates, not the signing library,
+    /// so the check does not depend on what ring happens to verify).
+    fn check_halves(&self) -> std::result::Result<(), String> {
+        let damaged = |e: pkcs8::der::Error| format!("the key data is damaged ({e}); {FIX}");
+        let info = pkcs8::PrivateKeyInfoRef::from_der(&self.pkcs8_der).map_err(damaged)?;
+        let ec = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).map_err(damaged)?;
+        let (scalar_ok, point) = match self.curve {
+            Curve::P256 => halves!(p256, ec),
+            Curve::P384 => halves!(p384, ec),
+        };
+        if !scalar_ok {
+            return Err(format!(
+                "its private value is not a valid {} key; {FIX}",
+                self.curve
+            ));
+        }
+        match point {
+            Some(false) => Err(format!(
+                "the public key stored in it is not a point on {}: the file is damaged; {FIX}",
+                self.curve
+            )),
+            Some(true) => Err(format!(
+                "the public key stored in it belongs to another key, not to its private key, so it cannot sign; {FIX}"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Parses key PEM; `path` only names the source in errors.
@@ -247,6 +290,24 @@ impl PrivateKey {
     }
 }
 
+/// For one curve crate: (is the scalar valid, what is wrong with the stored public point:
+/// `None` nothing or absent, `Some(false)` not on the curve, `Some(true)` another key's).
+macro_rules! halves {
+    ($curve:ident, $ec:expr) => {{
+        let secret = $curve::SecretKey::from_slice($ec.private_key).ok();
+        let stored = $ec
+            .public_key
+            .map(|bytes| $curve::PublicKey::from_sec1_bytes(bytes).ok());
+        match (&secret, stored) {
+            (None, _) => (false, None),
+            (Some(_), None) => (true, None),
+            (Some(_), Some(None)) => (true, Some(false)),
+            (Some(s), Some(Some(p))) => (true, (p != s.public_key()).then_some(true)),
+        }
+    }};
+}
+use halves;
+
 /// Colon-separated upper-case hex SHA-256 of a DER SubjectPublicKeyInfo.
 pub fn spki_fingerprint(spki_der: &[u8]) -> String {
     colon_hex(&Sha256::digest(spki_der))
@@ -282,7 +343,7 @@ fn sec1_to_pkcs8(
             }
         },
     };
-    Ok((curve, wrap_pkcs8(curve, der)))
+    Ok((curve, wrap_pkcs8(curve, der)?))
 }
 
 /// ring (behind rcgen) signs and derives the public key; it needs the public key inside
@@ -317,44 +378,38 @@ fn signing_pair(
 fn embedded_spki(curve: Curve, pkcs8: &[u8]) -> Option<Vec<u8>> {
     let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8).ok()?;
     let inner = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).ok()?;
-    let point = inner.public_key?;
-    let algorithm = tlv(0x30, &[EC_PUBLIC_KEY, curve.oid_der()].concat());
-    // BIT STRING with no unused bits.
-    let bits = tlv(0x03, &[&[0x00][..], point].concat());
-    Some(tlv(0x30, &[algorithm, bits].concat()))
+    let curve_oid = curve.oid();
+    let spki = pkcs8::SubjectPublicKeyInfoRef {
+        algorithm: ec_algorithm(&curve_oid),
+        subject_public_key: BitStringRef::from_bytes(inner.public_key?).ok()?,
+    };
+    spki.to_der().ok()
+}
+
+/// id-ecPublicKey with the named curve (RFC 5480 section 2.1.1), the algorithm of both
+/// the PKCS#8 key and the SubjectPublicKeyInfo.
+fn ec_algorithm(curve_oid: &ObjectIdentifier) -> pkcs8::AlgorithmIdentifierRef<'_> {
+    pkcs8::AlgorithmIdentifierRef {
+        oid: ObjectIdentifier::new_unwrap(OID_EC_PUBLIC_KEY),
+        parameters: Some(AnyRef::from(curve_oid)),
+    }
 }
 
 /// RFC 5208 PrivateKeyInfo around an RFC 5915 ECPrivateKey: version 0, the algorithm
 /// (id-ecPublicKey with the named curve), the SEC1 structure as the private key octets.
-fn wrap_pkcs8(curve: Curve, sec1_der: &[u8]) -> Vec<u8> {
-    const VERSION_0: &[u8] = &[0x02, 0x01, 0x00];
-    let algorithm = tlv(0x30, &[EC_PUBLIC_KEY, curve.oid_der()].concat());
-    tlv(
-        0x30,
-        &[VERSION_0, &algorithm, &tlv(0x04, sec1_der)].concat(),
-    )
-}
-
-/// DER of OID 1.2.840.10045.2.1 (id-ecPublicKey).
-const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
-
-/// One DER tag-length-value (definite length; keys are far below 64 KiB).
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let n = content.len();
-    let mut out = vec![tag];
-    match n {
-        0..=0x7F => out.push(n as u8),
-        0x80..=0xFF => out.extend([0x81, n as u8]),
-        _ => out.extend([0x82, (n >> 8) as u8, n as u8]),
-    }
-    out.extend_from_slice(content);
-    out
+fn wrap_pkcs8(curve: Curve, sec1_der: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let bad = |e: pkcs8::der::Error| format!("the EC PRIVATE KEY block is damaged ({e}); {FIX}");
+    let curve_oid = curve.oid();
+    let info = pkcs8::PrivateKeyInfoRef::new(
+        ec_algorithm(&curve_oid),
+        OctetStringRef::new(sec1_der).map_err(bad)?,
+    );
+    info.to_der().map_err(bad)
 }
 
 /// The SEC1 `EC PRIVATE KEY` PEM openssl's recipe writes (curve named in [0], public
 /// key in [1]), from a PKCS#8 key.
 fn sec1_pem(curve: Curve, pkcs8: &[u8]) -> std::result::Result<String, String> {
-    use pkcs8::der::Encode;
     let bad = |e: pkcs8::der::Error| format!("cannot encode the new key as SEC1 ({e})");
     let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8).map_err(bad)?;
     let inner = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).map_err(bad)?;
@@ -420,7 +475,13 @@ mod tests {
         // The cheap fingerprint reports what the file claims; verify catches the lie.
         assert_eq!(k.fingerprint(), b.fingerprint());
         assert!(k.verify().is_err());
+        assert!(
+            k.check_halves()
+                .unwrap_err()
+                .contains("belongs to another key")
+        );
         a.verify().unwrap();
+        a.check_halves().unwrap();
     }
 
     #[test]

@@ -9,6 +9,8 @@ use centiloc_cert::output::{stdout_error, write_stderr, write_stdout};
 use centiloc_cert::{cli, commands};
 
 fn main() -> std::process::ExitCode {
+    // Before any secret is read (issue 14 item 9).
+    centiloc_cert::credentials::protect_process();
     // A bug must still end in one line, not a backtrace (SPEC: no panic is ever shown).
     std::panic::set_hook(Box::new(|info| {
         let at = info
@@ -24,20 +26,15 @@ fn main() -> std::process::ExitCode {
     let nagios = nagios::requested(&std::env::args_os().collect::<Vec<_>>());
     let cli = match cli::Cli::from_env() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version: their text on stdout, success.
-            centiloc_cert::output::write_stdout(e.render().to_string().as_bytes());
-            return finish(ExitCode::Ok);
-        }
-        Err(e) if nagios => {
-            write_stdout(nagios::unknown_line(&cli::usage_sentence(&e)).as_bytes());
+        Err(early) if nagios && early.code == ExitCode::Usage => {
+            let sentence = early.text.trim_start_matches("ERROR: ");
+            let first = sentence.lines().next().unwrap_or_default();
+            write_stdout(nagios::unknown_line(first).as_bytes());
             return ExitCode::Unknown.into();
         }
-        Err(e) => {
-            // 64 per SPEC (clap's own default would be 2).
-            write_stderr(&format!("ERROR: {}", cli::usage_sentence(&e)));
-            return ExitCode::Usage.into();
-        }
+        // --help and --version on stdout, or a usage error (64) on stderr, as cli.rs
+        // decides; a failed stdout is still an error of its own.
+        Err(early) => return finish(early.print()),
     };
     let verbose = cli.global.verbose;
     let code = match commands::run(cli) {

@@ -33,10 +33,9 @@ pub struct Sent {
 impl Notices {
     /// Reads the file; a missing file means nothing was sent yet.
     pub fn load(path: &Path) -> Result<Notices> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Notices::default()),
-            Err(e) => return Err(Error::read(path, e)),
+        let Some(text) = crate::input::read_text_if_exists(path, crate::input::Kind::Settings)?
+        else {
+            return Ok(Notices::default());
         };
         toml::from_str(&text).map_err(|e| Error::Config {
             path: path.to_path_buf(),

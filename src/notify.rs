@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::{Notify, SMTP_PASSWORD_ENV};
 use crate::error::{Error, Result};
+use crate::input;
 
 /// Built-in templates, by file name.
 const BUILTIN: &[(&str, &str)] = &[
@@ -84,12 +85,9 @@ impl Templates {
         let mut origin = Vec::new();
         for (name, builtin) in BUILTIN {
             let file = config_dir.join(name);
-            let (source, from) = match std::fs::read_to_string(&file) {
-                Ok(text) => (text, file.display().to_string()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    ((*builtin).to_owned(), format!("built-in {name}"))
-                }
-                Err(e) => return Err(Error::read(file, e)),
+            let (source, from) = match input::read_text_if_exists(&file, input::Kind::Settings)? {
+                Some(text) => (text, file.display().to_string()),
+                None => ((*builtin).to_owned(), format!("built-in {name}")),
             };
             env.add_template_owned(*name, source.clone())
                 .map_err(|e| template_error(&from, &source, &e))?;
@@ -224,6 +222,8 @@ pub struct SendFailure {
 pub struct Mailer {
     transport: SmtpTransport,
     server: String,
+    /// Said before sending: the password goes to a loopback relay without TLS.
+    pub warning: Option<String>,
 }
 
 impl Mailer {
@@ -236,7 +236,11 @@ impl Mailer {
         })?;
         let password = std::env::var(SMTP_PASSWORD_ENV)
             .ok()
-            .filter(|p| !p.is_empty());
+            .filter(|p| !p.is_empty())
+            .map(zeroize::Zeroizing::new);
+        let logs_in = cfg.smtp.user.is_some() || password.is_some();
+        let warning = cleartext_check(cfg, logs_in)?;
+        let password = password.map(|p| p.to_string());
         match (&cfg.smtp.user, password) {
             (Some(user), Some(pw)) => {
                 builder = builder.credentials(Credentials::new(user.clone(), pw));
@@ -257,6 +261,7 @@ impl Mailer {
         Ok(Mailer {
             transport: builder.timeout(Some(Duration::from_secs(20))).build(),
             server,
+            warning,
         })
     }
 
@@ -272,6 +277,35 @@ impl Mailer {
             }
         })
     }
+}
+
+/// [`Mailer::new`], saying its warning (if any) through `out` before anything is sent.
+pub fn mailer(cfg: &Notify, out: &crate::output::Output) -> Result<Mailer> {
+    let m = Mailer::new(cfg)?;
+    if let Some(w) = &m.warning {
+        out.warn(w);
+    }
+    Ok(m)
+}
+
+/// Credentials go to an SMTP server only over TLS (issue 14 item 7: `AUTH PLAIN` went
+/// over plain TCP); a loopback relay may be allowed in clear by
+/// `[notify] allow_plaintext_auth = true`, with the warning returned here.
+fn cleartext_check(cfg: &Notify, logs_in: bool) -> Result<Option<String>> {
+    if !logs_in || cfg.smtp.tls {
+        return Ok(None);
+    }
+    if cfg.allow_plaintext_auth {
+        return Ok(Some(format!(
+            "sending the SMTP password to {} without TLS, as [notify] allow_plaintext_auth allows for this relay on this machine",
+            cfg.smtp.display
+        )));
+    }
+    Err(Error::SmtpCleartext {
+        server: cfg.smtp.display.clone(),
+        file: cfg.file.clone(),
+        loopback: cfg.smtp.is_loopback(),
+    })
 }
 
 /// lettre's error with its sources ("Connection error: Connection refused"), which never

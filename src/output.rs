@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `--format` for commands that report text or JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -64,10 +65,33 @@ impl Output {
         }
     }
 
-    /// One JSON document on stdout (printed even with `--quiet`: the caller asked for it).
+    /// One JSON report on stdout (printed even with `--quiet`: the caller asked for it),
+    /// stamped with [`FORMAT_VERSION`] (SPEC: JSON contract) so no report can lack it.
     pub fn json(&self, value: &serde_json::Value) {
+        let mut value = value.clone();
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("format_version".into(), FORMAT_VERSION.into());
+        }
+        self.json_as_is(&value);
+    }
+
+    /// A JSON document on stdout as it is: `decode` prints the payload itself, so that
+    /// it pipes into other JSON tools unchanged.
+    pub fn json_as_is(&self, value: &serde_json::Value) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
         write_out(&text);
+    }
+
+    /// The JSON error document of a `--format json` command that failed before printing
+    /// its report (SPEC: JSON contract); the sentence also goes to stderr as usual.
+    pub fn json_error(&self, e: &crate::error::Error) {
+        if !stdout_used() {
+            self.json(&serde_json::json!({
+                "ok": false,
+                "exit_code": e.exit_code().code(),
+                "error": e.to_string(),
+            }));
+        }
     }
 }
 
@@ -76,6 +100,18 @@ fn write_out(text: &str) {
     line.push_str(text);
     line.push('\n');
     write_stdout(line.as_bytes());
+}
+
+/// The version of every JSON report's field set (SPEC: JSON contract); a breaking change
+/// of any report bumps it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Whether anything was written to stdout (a command that printed its own JSON document
+/// on failure does not get a second one).
+static STDOUT_USED: AtomicBool = AtomicBool::new(false);
+
+pub fn stdout_used() -> bool {
+    STDOUT_USED.load(Ordering::Relaxed)
 }
 
 /// The first failed write to stdout, if any. Recorded rather than returned so that every
@@ -92,6 +128,7 @@ pub fn write_stdout(bytes: &[u8]) {
 /// [`write_stdout`] for callers that must know whether the bytes were handed on (`watch`
 /// acknowledges a message only once it was). The failure is recorded all the same.
 pub fn try_write_stdout(bytes: &[u8]) -> io::Result<()> {
+    STDOUT_USED.store(true, Ordering::Relaxed);
     if let Some(e) = STDOUT_FAILURE.get() {
         return Err(io::Error::from(e.kind()));
     }

@@ -131,6 +131,29 @@ impl ProfilePaths {
     }
 }
 
+/// OpenSSH's StrictModes rule: whoever can write a directory can swap the files in it,
+/// so a profile directory must not be writable by its group or by others (issue 14
+/// item 10: `status` called a 0777 profile ready). Pure: takes the `st_mode` bits.
+pub fn writable_by_others(mode: u32) -> bool {
+    mode & 0o022 != 0
+}
+
+/// What is wrong with the profile directory's permissions, with the command that fixes
+/// it; `None` when it is fine (or cannot be read, which other checks report).
+pub fn dir_mode_problem(dir: &Path) -> Option<(String, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = std::fs::metadata(dir).ok()?.mode() & 0o7777;
+    writable_by_others(mode).then(|| {
+        (
+            format!(
+                "{} is mode {mode:04o}: others on this machine can replace its key and certificate",
+                dir.display()
+            ),
+            format!("chmod 700 {}", dir.display()),
+        )
+    })
+}
+
 /// Profile names become directory names: keep them to a safe, portable alphabet.
 pub fn validate_profile_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -162,6 +185,16 @@ mod tests {
             h.profile("default").key(),
             Path::new("/tmp/h/profiles/default/private-key.pem")
         );
+    }
+
+    #[test]
+    fn group_or_world_writable_is_unsafe() {
+        for bad in [0o777, 0o770, 0o722, 0o1777, 0o720] {
+            assert!(writable_by_others(bad), "{bad:o}");
+        }
+        for good in [0o700, 0o755, 0o750, 0o500] {
+            assert!(!writable_by_others(good), "{good:o}");
+        }
     }
 
     #[test]

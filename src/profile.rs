@@ -82,9 +82,29 @@ impl Default for Broker {
 }
 
 impl Broker {
+    /// The rules [`Broker::parse`] applies, for a broker read from a hand-edited
+    /// `profile.toml` (issue 14): a host, no spaces or control characters, port 1-65535.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: &str| Error::invalid("broker", &shown(&self.to_string()), why.to_string());
+        if self.host.is_empty()
+            || self
+                .host
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(bad(
+                "[broker] host must be a host name or address without spaces or control characters, e.g. mqtt-client.centiloc.com",
+            ));
+        }
+        if self.port == 0 {
+            return Err(bad("[broker] port must be a number from 1 to 65535"));
+        }
+        Ok(())
+    }
+
     /// Parses `HOST`, `HOST:PORT` or `[IPv6]:PORT`; the port defaults to 8883.
     pub fn parse(s: &str) -> Result<Broker> {
-        let bad = |why: &str| Error::invalid("broker", s, why.to_string());
+        let bad = |why: &str| Error::invalid("broker", &shown(s), why.to_string());
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
             let (h, after) = rest
                 .split_once(']')
@@ -154,18 +174,24 @@ impl Profile {
     /// Reads and validates `profile.toml`; a missing profile is [`Error::NoProfile`].
     pub fn load(paths: &ProfilePaths) -> Result<Profile> {
         let file = paths.settings();
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let bytes = match crate::input::read_if_exists(&file, crate::input::Kind::Settings)? {
+            Some(b) => b,
+            None => {
                 return Err(Error::NoProfile {
                     name: paths.name.clone(),
                     dir: paths.dir.parent().unwrap_or(&paths.dir).to_path_buf(),
                     init_cmd: "centiloc-cert init --tenant ID --org NAME --email ADDRESS".into(),
                 });
             }
-            Err(e) => return Err(Error::read(file, e)),
         };
-        Profile::from_toml(&file, &text)
+        Profile::from_bytes(&file, &bytes)
+    }
+
+    /// [`Profile::from_toml`] for the file's bytes: text that is not UTF-8 is a
+    /// configuration error (78) naming the line, not an I/O error (issue 14).
+    pub fn from_bytes(file: &std::path::Path, bytes: &[u8]) -> Result<Profile> {
+        let text = utf8_text(file, bytes)?;
+        Profile::from_toml(file, text)
     }
 
     /// Parses and validates the text of `profile.toml`; `file` names it in errors.
@@ -181,10 +207,27 @@ impl Profile {
         Ok(profile)
     }
 
-    /// Writes `profile.toml` atomically.
+    /// Writes `profile.toml` atomically, keeping what a person wrote there: comments, key
+    /// order and layout stay, and only the values that changed are replaced (issue 10).
     pub fn save(&self, paths: &ProfilePaths) -> Result<()> {
-        let text = self.to_toml(paths)?;
+        let file = paths.settings();
+        let text = match std::fs::read(&file) {
+            Ok(bytes) => self.edit_toml(&file, utf8_text(&file, &bytes)?)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.to_toml(paths)?,
+            Err(e) => return Err(Error::read(file, e)),
+        };
         store::write_atomic(&paths.settings(), text.as_bytes(), store::Mode::Public)
+    }
+
+    /// `current` (the text of `file`) with these settings edited into it: the
+    /// [`crate::toml_keep`] merge of what serde would write.
+    pub fn edit_toml(&self, file: &std::path::Path, current: &str) -> Result<String> {
+        let config_error = |reason: String| Error::Config {
+            path: file.to_path_buf(),
+            reason,
+        };
+        let fresh = toml::to_string_pretty(self).map_err(|e| config_error(e.to_string()))?;
+        crate::toml_keep::edit(current, &fresh).map_err(config_error)
     }
 
     /// The `profile.toml` text; `paths` only names the file in errors.
@@ -215,6 +258,10 @@ impl Profile {
         if let Some(id) = &self.client_id {
             validate_client_id(id, &self.tenant)?;
         }
+        if let Some(u) = &self.username {
+            validate_username(u)?;
+        }
+        self.broker.validate()?;
         if let (Some(w), Some(c)) = (self.expiry.warn_days, self.expiry.critical_days)
             && c > w
         {
@@ -225,6 +272,31 @@ impl Profile {
             ));
         }
         Ok(())
+    }
+}
+
+/// The file's text, or a configuration error naming the first line that is not UTF-8.
+pub fn utf8_text<'a>(file: &std::path::Path, bytes: &'a [u8]) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        Error::Config {
+            path: file.to_path_buf(),
+            reason: format!("line {line} is not UTF-8 text; save the file as UTF-8"),
+        }
+    })
+}
+
+/// An echoed value cut to a readable length: a 10 MB value in a hand-edited file must not
+/// fill the terminal (issue 14).
+pub fn shown(v: &str) -> String {
+    const MAX: usize = 64;
+    match v.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}… ({} characters)", &v[..cut], v.chars().count()),
+        None => v.to_owned(),
     }
 }
 
@@ -262,7 +334,7 @@ pub fn validate_tenant(t: &str) -> Result<()> {
             })
     };
     match reason {
-        Some(r) => Err(Error::invalid("tenant ID", t, r)),
+        Some(r) => Err(Error::invalid("tenant ID", &shown(t), r)),
         None => Ok(()),
     }
 }
@@ -271,7 +343,7 @@ pub fn validate_organization(o: &str) -> Result<()> {
     if o.trim().is_empty() {
         return Err(Error::invalid(
             "organization",
-            o,
+            &shown(o),
             "give your company name (Centiloc requires it, even under delegation)",
         ));
     }
@@ -281,7 +353,7 @@ pub fn validate_organization(o: &str) -> Result<()> {
 /// A practical address check: one `@`, a non-empty local part, a dotted domain, ASCII
 /// only (the CSR's emailAddress is an IA5String, RFC 5280 appendix A.1).
 pub fn validate_email(e: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::invalid("e-mail", e, why.to_string()));
+    let bad = |why: &str| Err(Error::invalid("e-mail", &shown(e), why.to_string()));
     if !e.is_ascii() {
         return bad("use an ASCII address (the certificate stores it as IA5String)");
     }
@@ -315,7 +387,7 @@ pub fn validate_country(c: &str) -> Result<()> {
     } else {
         Err(Error::invalid(
             "country",
-            c,
+            &shown(c),
             "use the two-letter ISO 3166 code, e.g. FR",
         ))
     }
@@ -325,7 +397,7 @@ fn validate_text(field: &'static str, v: &str) -> Result<()> {
     if v.chars().any(|c| c.is_control()) {
         return Err(Error::invalid(
             field,
-            v,
+            &shown(v),
             "control characters are not allowed",
         ));
     }
@@ -333,11 +405,26 @@ fn validate_text(field: &'static str, v: &str) -> Result<()> {
         // RFC 5280 upper bounds (ub-organization-name etc.) are 64 characters.
         return Err(Error::invalid(
             field,
-            v,
+            &shown(v),
             "at most 64 characters are allowed",
         ));
     }
     Ok(())
+}
+
+/// MQTT 3.1.1 §1.5.3: a UTF-8 string of at most 65535 bytes; control characters would
+/// only be typing accidents (or, in a hand-edited file, escape codes for the terminal).
+pub fn validate_username(u: &str) -> Result<()> {
+    let reason = if u.trim().is_empty() {
+        "the username must not be empty: use the one Centiloc support gave you"
+    } else if u.len() > 65_535 {
+        "MQTT allows at most 65535 bytes: use the username Centiloc support gave you"
+    } else if u.chars().any(char::is_control) {
+        "it contains control characters: use the username Centiloc support gave you"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid("username", &shown(u), reason))
 }
 
 /// Centiloc: "the client ID must be unique and prefixed with the tenant ID".
@@ -345,14 +432,14 @@ pub fn validate_client_id(id: &str, tenant: &str) -> Result<()> {
     if !id.starts_with(tenant) {
         return Err(Error::invalid(
             "client ID",
-            id,
+            &shown(id),
             format!("Centiloc requires it to start with the tenant ID {tenant:?}"),
         ));
     }
     if id.chars().any(|c| c.is_whitespace() || c.is_control()) || id.len() > 128 {
         return Err(Error::invalid(
             "client ID",
-            id,
+            &shown(id),
             "use at most 128 characters without spaces",
         ));
     }

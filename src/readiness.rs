@@ -118,6 +118,25 @@ pub enum ListState {
 }
 
 impl ListState {
+    /// The JSON token (SPEC: JSON contract): lowercase, snake_case.
+    pub fn token(self) -> &'static str {
+        match self {
+            ListState::Ready => "ready",
+            ListState::ExpiringSoon => "expiring_soon",
+            ListState::WaitingForCertificate => "waiting_for_certificate",
+            ListState::RenewalPending => "renewal_pending",
+            ListState::Expired => "expired",
+            ListState::NotYetValid => "not_yet_valid",
+            ListState::WrongCertificate => "wrong_certificate",
+            ListState::NotForClientAuth => "not_for_client_auth",
+            ListState::UnreadableCertificate => "unreadable_certificate",
+            ListState::Incomplete => "incomplete",
+            ListState::NotReady => "not_ready",
+            ListState::InvalidProfile => "invalid_profile",
+        }
+    }
+
+    /// The words `list` prints.
     pub fn as_str(self) -> &'static str {
         match self {
             ListState::Ready => "ready",
@@ -232,6 +251,10 @@ pub fn assess_scope(
     scope: Scope,
 ) -> Checklist {
     let mut list = Checklist::default();
+    if let Some((problem, fix)) = crate::paths::dir_mode_problem(&paths.dir) {
+        list.push("dir_mode", State::Wrong, problem);
+        list.hint(fix);
+    }
     // Without a certificate the state is "waiting for certificate" whatever the key is.
     let key = if scope == Scope::Full || paths.cert().exists() {
         // `list` trusts the public half stored in the key file; `status` proves it.
@@ -377,7 +400,7 @@ fn check_csr(
 ) {
     let file = paths.csr();
     let has_cert = paths.cert().exists();
-    let bytes = match std::fs::read(&file) {
+    let bytes = match crate::input::read(&file, crate::input::Kind::Certificate) {
         Ok(b) => b,
         Err(_) if has_cert => {
             list.push(
@@ -427,37 +450,14 @@ fn check_csr(
     }
 }
 
-fn check_certificate(
+/// Whether the certificate is this profile's: for its key, with the tenant as CN.
+fn check_identity(
     list: &mut Checklist,
-    paths: &ProfilePaths,
     profile: &Profile,
+    cert: &Certificate,
     key: Option<&PrivateKey>,
-    cmd: &dyn Fn(&str) -> String,
-    now: DateTime<Utc>,
+    install: &str,
 ) {
-    let file = paths.cert();
-    let install = cmd(Fix::InstallCert.args());
-    if !file.exists() {
-        list.push("certificate", State::Missing, "not installed yet");
-        list.hint(format!(
-            "send {} to Centiloc support, then: {install}",
-            paths.csr().display()
-        ));
-        return;
-    }
-    let cert = match cert::load_chain(&file) {
-        Ok(mut chain) => chain.swap_remove(0),
-        Err(e) => {
-            list.push("certificate", State::Wrong, e.to_string());
-            list.hint(format!("install a fresh copy: {install}"));
-            return;
-        }
-    };
-    list.push(
-        "certificate",
-        State::Ok,
-        format!("{}, serial {}", cert.subject, cert.serial),
-    );
     if let Some(key) = key {
         if cert.holds_key(key.public_key_der()) {
             list.push("certificate_key", State::Ok, "matches private-key.pem");
@@ -499,6 +499,40 @@ fn check_certificate(
             ));
         }
     }
+}
+
+fn check_certificate(
+    list: &mut Checklist,
+    paths: &ProfilePaths,
+    profile: &Profile,
+    key: Option<&PrivateKey>,
+    cmd: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+) {
+    let file = paths.cert();
+    let install = cmd(Fix::InstallCert.args());
+    if !file.exists() {
+        list.push("certificate", State::Missing, "not installed yet");
+        list.hint(format!(
+            "send {} to Centiloc support, then: {install}",
+            paths.csr().display()
+        ));
+        return;
+    }
+    let cert = match cert::load_chain(&file) {
+        Ok(mut chain) => chain.swap_remove(0),
+        Err(e) => {
+            list.push("certificate", State::Wrong, e.to_string());
+            list.hint(format!("install a fresh copy: {install}"));
+            return;
+        }
+    };
+    list.push(
+        "certificate",
+        State::Ok,
+        format!("{}, serial {}", cert.subject, cert.serial),
+    );
+    check_identity(list, profile, &cert, key, &install);
     if let Some(note) = cert.version_note() {
         list.push("certificate_version", State::Ok, note);
     }

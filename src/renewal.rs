@@ -90,10 +90,10 @@ pub fn start(
     let pending = pending_paths(paths);
     let has_key = pending.key().exists();
     let has_csr = pending.csr().exists();
-    let mut archived = None;
     if (has_key || has_csr) && force {
-        archived = store::archive(&paths.dir, &[pending.key(), pending.csr()])?;
-    } else if has_csr {
+        return restart(paths, profile, curve);
+    }
+    if has_csr {
         return Err(Error::RenewalPending {
             csr: pending.csr(),
             since: pending_since(paths)
@@ -104,7 +104,7 @@ pub fn start(
     }
     // A key without its CSR is a run that crashed in between: finish it with that key
     // rather than asking for --force (the key was never sent anywhere).
-    let resumed = has_key && !force;
+    let resumed = has_key;
     let key = if resumed {
         PrivateKey::from_file(&pending.key())?
     } else {
@@ -129,6 +129,36 @@ pub fn start(
         key_fingerprint: key.fingerprint(),
         subject: subject.openssl_line(),
         resumed,
+        archived: None,
+    })
+}
+
+/// `renew --force` over a pending renewal: the new pending key and CSR are staged and
+/// replace the old ones in one commit, the old ones archived last, so a full disk or a
+/// crash never leaves the pending key gone (issue 14 item 2: the certificate support had
+/// already signed for it was refused afterwards).
+fn restart(paths: &ProfilePaths, profile: &Profile, curve: Option<Curve>) -> Result<Started> {
+    let pending = pending_paths(paths);
+    let curve = match curve {
+        Some(c) => c,
+        None => PrivateKey::from_file(&paths.key())
+            .map(|k| k.curve())
+            .unwrap_or(Curve::P256),
+    };
+    let key = PrivateKey::generate(curve)?;
+    let subject = Subject::of(profile);
+    let pem = csr::build(&key, &subject)?;
+    let r = store::Replacement::begin(&paths.dir, crate::paths::PENDING_DIR)?;
+    r.write(KEY_FILE, key.pem().as_bytes(), store::Mode::Secret)?;
+    r.write(CSR_FILE, pem.as_bytes(), store::Mode::Public)?;
+    let archived = r.commit()?;
+    Ok(Started {
+        key_file: pending.key(),
+        csr_file: pending.csr(),
+        curve: key.curve(),
+        key_fingerprint: key.fingerprint(),
+        subject: subject.openssl_line(),
+        resumed: false,
         archived,
     })
 }

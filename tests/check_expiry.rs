@@ -94,8 +94,9 @@ fn exit_codes_per_profile_and_worst_of_all() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         (c, &doc["state"], &doc["exit_code"]),
-        (2, &"CRITICAL".into(), &2.into())
+        (2, &"critical".into(), &2.into())
     );
+    assert_eq!(doc["format_version"], 1);
     // UNKNOWN still beats WARNING and OK.
     let onboarding = TestHome::new();
     let ca = Ca::new("CA");
@@ -183,7 +184,7 @@ fn invalid_profile_toml_is_unknown_with_the_file_and_the_fix() {
     let (_, out, _) = code(&h, &["check-expiry", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     for cert in doc["certificates"].as_array().unwrap() {
-        assert_eq!(cert["state"], "UNKNOWN");
+        assert_eq!(cert["state"], "unknown");
         assert!(
             cert["problem"].as_str().unwrap().contains("profile.toml"),
             "{cert}"
@@ -332,7 +333,7 @@ fn missing_certificate_is_unknown_and_missing_profile_is_66() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["state"], "UNKNOWN");
+    assert_eq!(doc["state"], "unknown");
     assert_eq!(doc["certificates"].as_array().map(Vec::len), Some(0));
     assert!(
         doc["problem"]
@@ -366,7 +367,7 @@ fn json_report_parses_with_stable_fields() {
     let (c, out, _) = code(&h, &["check-expiry", "--all", "--format", "json"]);
     assert_eq!(c, 2);
     let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
-    assert_eq!(doc["state"], "CRITICAL");
+    assert_eq!(doc["state"], "critical");
     assert_eq!(doc["exit_code"], 2);
     let certs = doc["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 8);
@@ -397,7 +398,15 @@ fn json_report_parses_with_stable_fields() {
         assert!(!p25[field].is_null(), "{field} missing: {p25}");
     }
     assert_eq!(p25["tenant"], "t-p25");
-    assert_eq!(p25["state"], "WARNING");
+    assert_eq!(p25["state"], "warning");
+    assert_eq!(p25["format_version"], serde_json::Value::Null);
+    assert!(
+        p25["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("WARNING p25 (t-p25) client certificate expires "),
+        "{p25}"
+    );
     assert_eq!(p25["days_left"], 24);
     assert!(
         p25["subject"].as_str().unwrap().contains("CN=t-p25"),
@@ -430,10 +439,10 @@ fn json_report_parses_with_stable_fields() {
     assert_eq!(p25["not_after"].as_str().unwrap(), iso);
     assert_eq!(
         by[&("expired".into(), "client".into())]["state"],
-        "CRITICAL"
+        "critical"
     );
     assert_eq!(by[&("expired".into(), "client".into())]["expired"], true);
-    assert_eq!(by[&("p200".into(), "ca".into())]["state"], "OK");
+    assert_eq!(by[&("p200".into(), "ca".into())]["state"], "ok");
     drop(ca);
 }
 

@@ -215,8 +215,11 @@ fn smtp_down_is_reported_keeps_the_exit_code_and_is_retried() {
 fn smtp_failure_never_shows_the_password() {
     let smtp = Smtp::start();
     let h = TestHome::new();
-    // aiosmtpd offers no AUTH on a plain connection, so logging in fails.
-    h.notify_config(&format!("smtp://mailer@127.0.0.1:{}", smtp.port));
+    // aiosmtpd offers no STARTTLS, so a connection that requires it fails before login.
+    h.notify_config(&format!(
+        "smtp://mailer@127.0.0.1:{}?tls=required",
+        smtp.port
+    ));
     let ca = Ca::new("CA");
     h.profile_expiring_in(&ca, "default", "acme", 25);
     let out = h

@@ -1074,7 +1074,8 @@ fn list_shows_every_profile_with_expiry_and_state() {
 
     let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = v.as_array().unwrap();
+    assert_eq!(v["format_version"], 1);
+    let rows = v["profiles"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     let ready = rows.iter().find(|r| r["profile"] == "ready").unwrap();
     assert_eq!(ready["tenant"], "t-ready");
@@ -1384,11 +1385,12 @@ fn list_states_come_from_the_same_checks_as_status() {
     let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let state = |p: &str| {
-        v.as_array()
+        v["profiles"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|r| r["profile"] == p)
-            .unwrap()["state"]
+            .unwrap()["summary"]
             .as_str()
             .unwrap()
             .to_owned()

@@ -191,3 +191,88 @@ fn init_survives_a_closed_pipe_and_reports_a_full_disk() {
     );
     assert!(h.profile_dir("default").join("private-key.pem").exists());
 }
+
+/// SPEC "JSON contract": every `--format json` report is one object with
+/// `format_version: 1` and RFC 3339 `Z` timestamps, on success and on failure.
+#[test]
+fn every_json_report_carries_format_version_and_z_times() {
+    let reports = [
+        "status --format json",
+        "list --format json",
+        "check-expiry --format json",
+        "check-expiry --all --format json",
+        "csr --force --format json",
+        "renew --format json",
+        "credentials --username bob --format json",
+    ];
+    let mut bad = Vec::new();
+    for r in reports {
+        let (h, _ca, _) = ready();
+        let out = run(h.path(), &words(r), Sink::Captured);
+        check_document(r, &out.stdout, &mut bad);
+    }
+    let (h, ca, again) = ready();
+    for args in [
+        vec![
+            "install-cert".into(),
+            again.display().to_string(),
+            "--format".into(),
+            "json".into(),
+        ],
+        vec![
+            "install-ca".into(),
+            ca.cert.display().to_string(),
+            "--format".into(),
+            "json".into(),
+        ],
+    ] {
+        let out = run(h.path(), &args, Sink::Captured);
+        check_document(&args.join(" "), &out.stdout, &mut bad);
+    }
+    let fresh = TestHome::new();
+    let out = run(
+        fresh.path(),
+        &words("init --tenant acme --org Demo --email ops@example.com --format json"),
+        Sink::Captured,
+    );
+    check_document("init", &out.stdout, &mut bad);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+fn check_document(what: &str, stdout: &[u8], bad: &mut Vec<String>) {
+    let text = String::from_utf8_lossy(stdout);
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) if v["format_version"] == 1 && !text.contains("+00:00") => {}
+        _ => bad.push(format!("{what}: {text}")),
+    }
+}
+
+/// A `--format json` command that fails prints the error document (and the sentence on
+/// stderr): here every one of them in a home without a profile (66).
+#[test]
+fn every_json_command_fails_with_a_json_error_document() {
+    let h = TestHome::new();
+    for r in [
+        "status --format json",
+        "check-expiry --format json",
+        "csr --format json",
+        "renew --format json",
+        "credentials --username bob --format json",
+        "test-connect --format json",
+        "watch --format json",
+        "install-ca /nonexistent/ca.pem --format json",
+        "install-cert /nonexistent/c.pem --format json",
+    ] {
+        let out = run(h.path(), &words(r), Sink::Captured);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{r}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+        let code = out.status.code().unwrap();
+        assert_eq!(v["format_version"], 1, "{r}: {v}");
+        assert_eq!(v["ok"], false, "{r}: {v}");
+        assert_eq!(v["exit_code"], code, "{r}: {v}");
+        assert!(code == 66 || code == 64, "{r}: {code} {err}");
+        let sentence = v["error"].as_str().unwrap();
+        assert_eq!(err, format!("ERROR: {sentence}\n"), "{r}");
+    }
+}

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::fix::Fix;
 use crate::output::Format;
+use crate::profile::validate_username;
 use crate::{prompt, store};
 
 /// What to change, decided before anything is written.
@@ -89,7 +90,8 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// Flags first; with no flag at all, a terminal is asked for both.
+/// Flags first; a terminal is asked for what the flags leave out: both with no flag, the
+/// password with `--username` alone.
 fn gather(args: &CredentialsArgs, current: Option<&str>) -> Result<Change> {
     if args.password_stdin {
         return Ok(Change {
@@ -98,9 +100,19 @@ fn gather(args: &CredentialsArgs, current: Option<&str>) -> Result<Change> {
         });
     }
     if args.username.is_some() {
+        // On a terminal the password is asked next, as README and --help say (issue 10);
+        // a script that only renames the user keeps the stored password.
+        if let Some(u) = &args.username {
+            // Refused before the password is typed, not after.
+            validate_username(u.trim())?;
+        }
+        let password = match prompt::stdin_is_terminal() {
+            true => Some(password_from_terminal()?),
+            false => None,
+        };
         return Ok(Change {
             username: args.username.clone(),
-            password: None,
+            password,
         });
     }
     if !prompt::stdin_is_terminal() {
@@ -185,19 +197,4 @@ fn password_from_terminal() -> Result<Zeroizing<String>> {
     Err(Error::NoPassword(format!(
         "{why}, so nothing was saved; run `credentials` again, or pipe the password in with --password-stdin"
     )))
-}
-
-/// MQTT 3.1.1 §1.5.3: a UTF-8 string of at most 65535 bytes; control characters would
-/// only be typing accidents.
-fn validate_username(u: &str) -> Result<()> {
-    let reason = if u.trim().is_empty() {
-        "the username must not be empty: use the one Centiloc support gave you"
-    } else if u.len() > 65_535 {
-        "MQTT allows at most 65535 bytes: use the username Centiloc support gave you"
-    } else if u.chars().any(char::is_control) {
-        "it contains control characters: use the username Centiloc support gave you"
-    } else {
-        return Ok(());
-    };
-    Err(Error::invalid("username", u, reason))
 }

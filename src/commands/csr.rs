@@ -1,7 +1,5 @@
 //! `csr`: the certificate signing request, from the profile's key and subject.
 
-use serde_json::json;
-
 use crate::cli::CsrArgs;
 use crate::config::{self, Notify};
 use crate::context::Ctx;
@@ -37,10 +35,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
     let dest = match &args.out {
         _ if to_stdout => None,
         Some(file) => {
-            if file.exists() && !args.force {
-                return Err(Error::WouldOverwrite { path: file.clone() });
-            }
-            store::write_atomic(file, pem.as_bytes(), store::Mode::Public)?;
+            store::write_out(file, pem.as_bytes(), args.force)?;
             Some(file.clone())
         }
         None if target.pending => Some(target.csr.clone()),
@@ -60,51 +55,60 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
             .note(format!("e-mailed the CSR to Centiloc support at {to}"));
     }
 
-    if to_stdout && args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": paths.name,
-            "csr": pem,
-            "subject": subject.openssl_line(),
-            "curve": key.curve(),
-            "key_fingerprint_sha256": key.fingerprint(),
-            "signature_algorithm": signature_name(&key),
-            "pending_renewal": target.pending,
-        }));
-        return Ok(ExitCode::Ok);
+    let report = Report {
+        profile: &paths.name,
+        csr: to_stdout.then_some(pem.as_str()),
+        csr_file: dest.as_deref(),
+        subject: subject.openssl_line(),
+        curve: key.curve(),
+        key_fingerprint_sha256: key.fingerprint(),
+        signature_algorithm: signature_name(&key),
+        pending_renewal: target.pending,
+    };
+    match args.format {
+        Format::Json => ctx
+            .out
+            .json(&serde_json::to_value(&report).unwrap_or_default()),
+        Format::Text => print_text(ctx, &report, mail.is_some()),
     }
-    if to_stdout {
-        // stdout carries the CSR alone, so it can be piped; the summary goes to stderr.
-        crate::output::write_stdout(pem.as_bytes());
-        ctx.out.note(format!(
-            "subject {}, key SHA-256 {}",
-            subject.openssl_line(),
-            key.fingerprint()
-        ));
-        return Ok(ExitCode::Ok);
-    }
-    let dest = dest.unwrap_or_default();
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": paths.name,
-            "csr_file": dest,
-            "subject": subject.openssl_line(),
-            "curve": key.curve(),
-            "key_fingerprint_sha256": key.fingerprint(),
-            "signature_algorithm": signature_name(&key),
-            "pending_renewal": target.pending,
-        }));
-        return Ok(ExitCode::Ok);
-    }
+    Ok(ExitCode::Ok)
+}
+
+/// What `csr` made: the JSON document, and what the text is made from. `csr` is the
+/// PEM when it went to stdout (`--out -`), `csr_file` where it was written otherwise.
+#[derive(Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csr_file: Option<&'a std::path::Path>,
+    subject: String,
+    curve: crate::keys::Curve,
+    key_fingerprint_sha256: String,
+    signature_algorithm: &'static str,
+    pending_renewal: bool,
+}
+
+fn print_text(ctx: &Ctx, r: &Report, mailed: bool) {
     let o = &ctx.out;
+    let Some(dest) = r.csr_file else {
+        // stdout carries the CSR alone, so it can be piped; the summary goes to stderr.
+        crate::output::write_stdout(r.csr.unwrap_or_default().as_bytes());
+        o.note(format!(
+            "subject {}, key SHA-256 {}",
+            r.subject, r.key_fingerprint_sha256
+        ));
+        return;
+    };
     o.line(format!("Wrote {}", dest.display()));
-    o.line(format!("  subject      {}", subject.openssl_line()));
+    o.line(format!("  subject      {}", r.subject));
     o.line(format!(
         "  key          {}, {}",
-        key.curve(),
-        signature_name(&key)
+        r.curve, r.signature_algorithm
     ));
-    o.line(format!("  key SHA-256  {}", key.fingerprint()));
-    if mail.is_some() {
+    o.line(format!("  key SHA-256  {}", r.key_fingerprint_sha256));
+    if mailed {
         o.line(
             "Next: Centiloc support answers within one working day with your certificate (tls-cert.pem).",
         );
@@ -115,7 +119,6 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
             ctx.fix(Fix::CsrMail)
         ));
     }
-    Ok(ExitCode::Ok)
 }
 
 /// `csr --mail`: the CSR attached to a templated message to `[notify] support_to`.
@@ -148,7 +151,7 @@ impl CsrMail {
         })?;
         Ok(CsrMail {
             templates: Templates::load(&ctx.home.config_dir)?,
-            mailer: Mailer::new(&cfg)?,
+            mailer: notify::mailer(&cfg, &ctx.out)?,
             support,
             cfg,
         })

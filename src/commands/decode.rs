@@ -1,8 +1,6 @@
 //! `decode [FILE]`: one payload from a file or stdin, shown as `test-connect` and `watch`
 //! show what they receive (SPEC: Commands, Decoding).
 
-use std::io::Read;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use crate::cli::DecodeArgs;
@@ -173,25 +171,6 @@ fn drop_stray_newline(bytes: &mut Vec<u8>, schema: Option<&Schema>) -> bool {
 }
 
 fn read_payload(file: Option<&Path>) -> Result<Vec<u8>> {
-    match file {
-        Some(path) => std::fs::read(path).map_err(|e| Error::read(path, e)),
-        None => {
-            let stdin = std::io::stdin();
-            // A redirected file says its size: read it in one go rather than in
-            // doubling steps.
-            let hint = stdin
-                .as_fd()
-                .try_clone_to_owned()
-                .ok()
-                .and_then(|fd| std::fs::File::from(fd).metadata().ok())
-                .filter(|m| m.is_file())
-                .map_or(0, |m| m.len() as usize);
-            let mut bytes = Vec::with_capacity(hint.saturating_add(1).max(8192));
-            stdin
-                .lock()
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::read("standard input", e))?;
-            Ok(bytes)
-        }
-    }
+    let path = file.unwrap_or(Path::new("-"));
+    crate::input::read(path, crate::input::Kind::Payload)
 }

@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
     let settings = gather(&args)?;
     let adopted = args.key.is_some();
     let key = match &args.key {
-        Some(file) => PrivateKey::from_file(file)?,
+        Some(file) => PrivateKey::adopt(file)?,
         None => PrivateKey::generate(args.curve)?,
     };
 
@@ -146,6 +146,10 @@ fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &Private
         name: paths.name.clone(),
         dir: staging.path().to_path_buf(),
     };
+    // The lock file is born with the profile, held while the staging folder is filled,
+    // so a later `init` can tell a crashed run's staging folder from a live one.
+    let _staging_lock = store::lock_staging(&staged.lock())?;
+    store::remove_stale_staging(&root, &format!(".init-{}-", paths.name));
     store::write_new_staged(&staged.key(), key.pem().as_bytes(), store::Mode::Secret)?;
     let toml = settings.to_toml(&staged)?;
     store::write_new_staged(&staged.settings(), toml.as_bytes(), store::Mode::Public)?;
@@ -173,21 +177,22 @@ fn replace_in_place(
     settings: &Profile,
     key: &PrivateKey,
 ) -> Result<Option<std::path::PathBuf>> {
+    use crate::paths::{CERT_FILE, CSR_FILE, KEY_FILE, PENDING_DIR, PROFILE_FILE};
     store::create_private_dir(&paths.dir)?;
     let _lock = store::lock(&paths.lock())?;
-    let archived = store::archive(
-        &paths.dir,
-        &[
-            paths.key(),
-            paths.csr(),
-            paths.cert(),
-            paths.settings(),
-            paths.pending_dir(),
-        ],
+    // Staged, then committed by one rename: a crash leaves the old profile or the new
+    // one, never neither (issue 14 item 2; see store::Replacement).
+    let mut r = store::Replacement::begin(&paths.dir, "")?;
+    r.write(KEY_FILE, key.pem().as_bytes(), store::Mode::Secret)?;
+    r.write(
+        PROFILE_FILE,
+        settings.to_toml(paths)?.as_bytes(),
+        store::Mode::Public,
     )?;
-    store::write_new(&paths.key(), key.pem().as_bytes(), store::Mode::Secret)?;
-    settings.save(paths)?;
-    Ok(archived)
+    for old in [CSR_FILE, CERT_FILE, PENDING_DIR] {
+        r.retire(old);
+    }
+    r.commit()
 }
 
 fn report(

@@ -27,7 +27,8 @@ pub fn run(ctx: &Ctx, args: InstallCaArgs) -> Result<ExitCode> {
     };
     let warnings = install::check_ca(&source, &chain, now)?;
     let pem: String = chain.iter().map(cert::Certificate::to_pem).collect();
-    let unchanged = std::fs::read(paths.ca()).is_ok_and(|old| old == pem.as_bytes());
+    let unchanged = crate::input::read(&paths.ca(), crate::input::Kind::Certificate)
+        .is_ok_and(|old| old == pem.as_bytes());
     let archived = if unchanged {
         None
     } else {

@@ -138,7 +138,7 @@ fn first_certificate(file: &Path) -> Result<Certificate> {
 
 /// The installed `tls-cert.pem`, when there is a readable one (only to spot a re-install).
 fn installed_chain(file: &Path) -> Option<Vec<Certificate>> {
-    let bytes = std::fs::read(file).ok()?;
+    let bytes = crate::input::read(file, crate::input::Kind::Certificate).ok()?;
     cert::parse_chain(file, &bytes).ok()
 }
 
@@ -191,9 +191,14 @@ fn report(
             ctx.out.note(n);
         }
     }
-    if args.format == Format::Json {
-        return;
+    if args.format != Format::Json {
+        print_text(ctx, plan, done, now);
     }
+}
+
+fn print_text(ctx: &Ctx, plan: &Plan, done: &Installed, now: chrono::DateTime<Utc>) {
+    let leaf = &plan.leaf;
+    let promoted = plan.target == Target::Pending;
     let o = &ctx.out;
     if plan.unchanged {
         o.line(format!(

@@ -35,24 +35,12 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
         .into_iter()
         .map(|name| row(ctx, &ctx.home.profile(&name), now))
         .collect();
+    let lines: Vec<Line> = rows.iter().map(|r| Line::of(r, now)).collect();
     if args.format == Format::Json {
-        let items: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "profile": r.profile,
-                    "tenant": r.tenant,
-                    "not_after": r.cert.as_ref().map(|c| crate::time::rfc3339(c.not_after)),
-                    "days_left": r.cert.as_ref().map(|c| c.days_left(now)),
-                    "state": r.state.as_str(),
-                    "renewal_pending": r.renewal_pending,
-                })
-            })
-            .collect();
-        ctx.out.json(&json!(items));
+        ctx.out.json(&json!({ "profiles": lines }));
         return Ok(ExitCode::Ok);
     }
-    if rows.is_empty() {
+    if lines.is_empty() {
         ctx.out.note(format!(
             "no profiles in {}: create one with `{}`",
             ctx.home.profiles_dir().display(),
@@ -60,31 +48,58 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
         ));
         return Ok(ExitCode::Ok);
     }
-    let w = |f: fn(&Row) -> usize, min: usize| rows.iter().map(f).max().unwrap_or(0).max(min);
+    print_table(ctx, &lines);
+    Ok(ExitCode::Ok)
+}
+
+/// One profile as `list` reports it: a JSON entry, and what the table row is made from.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    profile: &'a str,
+    tenant: Option<&'a str>,
+    #[serde(serialize_with = "crate::time::json_opt")]
+    not_after: Option<DateTime<Utc>>,
+    days_left: Option<i64>,
+    /// The token (`waiting_for_certificate`); `summary` has the words.
+    state: &'static str,
+    summary: &'static str,
+    renewal_pending: bool,
+}
+
+impl<'a> Line<'a> {
+    fn of(r: &'a Row, now: DateTime<Utc>) -> Line<'a> {
+        Line {
+            profile: &r.profile,
+            tenant: r.tenant.as_deref(),
+            not_after: r.cert.as_ref().map(|c| c.not_after),
+            days_left: r.cert.as_ref().map(|c| c.days_left(now)),
+            state: r.state.token(),
+            summary: r.state.as_str(),
+            renewal_pending: r.renewal_pending,
+        }
+    }
+}
+
+fn print_table(ctx: &Ctx, lines: &[Line]) {
+    let w = |f: fn(&Line) -> usize, min: usize| lines.iter().map(f).max().unwrap_or(0).max(min);
     let wp = w(|r| r.profile.len(), 7);
-    let wt = w(
-        |r| r.tenant.as_deref().map_or(1, |t| safe(t).chars().count()),
-        6,
-    );
+    let wt = w(|r| r.tenant.map_or(1, |t| safe(t).chars().count()), 6);
     ctx.out.line(format!(
         "{:wp$}  {:wt$}  {:20}  {:>5}  STATE",
         "PROFILE", "TENANT", "NOT AFTER", "DAYS"
     ));
-    for r in &rows {
-        let (not_after, days) = match &r.cert {
-            Some(c) => (crate::time::when(c.not_after), c.days_left(now).to_string()),
-            None => ("-".into(), "-".into()),
-        };
+    for r in lines {
+        let not_after = r.not_after.map_or("-".into(), crate::time::when);
+        let days = r.days_left.map_or("-".into(), |d| d.to_string());
         ctx.out.line(format!(
             "{:wp$}  {:wt$}  {:20}  {:>5}  {}",
             r.profile,
-            r.tenant.as_deref().map(safe).unwrap_or("-".into()),
+            r.tenant.map(safe).unwrap_or("-".into()),
             not_after,
             days,
-            r.state.as_str()
+            r.summary
         ));
     }
-    Ok(ExitCode::Ok)
 }
 
 fn row(ctx: &Ctx, paths: &ProfilePaths, now: DateTime<Utc>) -> Row {

@@ -37,7 +37,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             verbose: g.verbose,
         },
     };
-    match cli.command {
+    let json = json_requested(&cli.command);
+    let result = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Csr(a) => csr::run(&ctx, a),
         Command::TestConnect(a) => connect::run(&ctx, a),
@@ -53,15 +54,52 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Renew(a) => renew::run(&ctx, a),
         Command::CheckExpiry(a) => check_expiry::run(&ctx, a),
         Command::Completions(a) => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
-            // Into a buffer first: clap_complete panics when stdout fails mid-write.
-            let mut script = Vec::new();
-            clap_complete::generate(a.shell, &mut cmd, "centiloc-cert", &mut script);
-            crate::output::write_stdout(&script);
+            crate::output::write_stdout(crate::shell::completion_script(a.shell).as_bytes());
             Ok(ExitCode::Ok)
         }
+        Command::Manpages(a) => {
+            for page in crate::shell::write_manpages(&a.dir)? {
+                ctx.out.line(page.display().to_string());
+            }
+            Ok(ExitCode::Ok)
+        }
+        Command::ProfileNames(a) => {
+            let names = crate::shell::profile_names(ctx.home_flag.as_deref(), &a.words)?;
+            names.iter().for_each(|n| ctx.out.line(n));
+            Ok(ExitCode::Ok)
+        }
+    };
+    if let Err(e) = &result
+        && json
+    {
+        ctx.out.json_error(e);
     }
+    result
+}
+
+/// Whether the command reports in JSON, so that a failure is a JSON document too.
+fn json_requested(c: &Command) -> bool {
+    let f = match c {
+        Command::Init(a) => a.format,
+        Command::Csr(a) => a.format,
+        Command::TestConnect(a) => a.conn.format,
+        Command::Watch(a) => a.conn.format,
+        Command::InstallCert(a) => a.format,
+        Command::InstallCa(a) => a.format,
+        Command::Credentials(a) => a.format,
+        Command::Export(a) => return a.json(),
+        Command::Status(a) => a.format,
+        Command::List(a) => a.format,
+        Command::Renew(a) => a.format,
+        Command::CheckExpiry(a) => return a.format == crate::cli::ExpiryFormat::Json,
+        // `decode` prints payloads, not reports; the rest print no JSON.
+        Command::Decode(_)
+        | Command::Snippet(_)
+        | Command::Completions(_)
+        | Command::Manpages(_)
+        | Command::ProfileNames(_) => return false,
+    };
+    f == crate::output::Format::Json
 }
 
 /// The session options of `test-connect`, `watch` (and `install-cert --test`, with the

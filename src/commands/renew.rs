@@ -4,7 +4,7 @@
 //! With a broken current key it still helps (it makes the key that will replace it), and
 //! says that nothing connects meanwhile.
 
-use serde_json::json;
+use std::path::Path;
 
 use crate::cert;
 use crate::cli::RenewArgs;
@@ -14,6 +14,8 @@ use crate::exit_codes::ExitCode;
 use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::output::{Format, safe};
+use crate::paths::ProfilePaths;
+use crate::profile::Profile;
 use crate::{readiness, renewal, store};
 
 /// What the current key and certificate do while the renewal waits.
@@ -31,32 +33,7 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     let _lock = store::lock(&paths.lock())?;
     let install = ctx.fix(Fix::InstallCert);
     if !paths.cert().exists() {
-        // A second CSR would only confuse support: the first one is still the way on.
-        let key_ok = PrivateKey::from_file(&paths.key()).is_ok();
-        let send = if !key_ok {
-            format!(
-                "{} cannot be used either, so start over",
-                paths.key().display()
-            )
-        } else if paths.csr().exists() {
-            format!(
-                "send the existing {} to Centiloc support and install their answer with `{install}`",
-                paths.csr().display()
-            )
-        } else {
-            format!(
-                "make the CSR with `{}`, send it to Centiloc support and install their answer with `{install}`",
-                ctx.fix(Fix::Csr)
-            )
-        };
-        return Err(Error::NothingToRenew {
-            profile: paths.name.clone(),
-            next: format!(
-                "{send}{} with `{}` (the current key and CSR are archived)",
-                if key_ok { ", or start over" } else { "" },
-                ctx.cmd(&readiness::init_force_cmd(&profile))
-            ),
-        });
+        return Err(nothing_to_renew(ctx, &paths, &profile));
     }
     let current = match PrivateKey::from_file(&paths.key()) {
         Err(e) => Current::BrokenKey(e.to_string()),
@@ -66,42 +43,97 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
         },
     };
     let started = renewal::start(&paths, &profile, args.curve, args.force, &install)?;
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": paths.name,
-            "csr_file": started.csr_file,
-            "key_file": started.key_file,
-            "subject": started.subject,
-            "curve": started.curve,
-            "key_fingerprint_sha256": started.key_fingerprint,
-            "resumed": started.resumed,
-            "archived_to": started.archived,
-            "current_in_use": matches!(current, Current::InUse),
-        }));
-        return Ok(ExitCode::Ok);
+    let report = Report {
+        profile: &paths.name,
+        csr_file: &started.csr_file,
+        key_file: &started.key_file,
+        subject: &started.subject,
+        curve: started.curve,
+        key_fingerprint_sha256: &started.key_fingerprint,
+        resumed: started.resumed,
+        archived_to: started.archived.as_deref(),
+        current_in_use: matches!(current, Current::InUse),
+        current: &current,
+    };
+    match args.format {
+        Format::Json => ctx
+            .out
+            .json(&serde_json::to_value(&report).unwrap_or_default()),
+        Format::Text => print_text(ctx, &report, &paths.key(), &install),
     }
+    Ok(ExitCode::Ok)
+}
+
+/// What `renew` did: the JSON document, and what the text is made from.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    csr_file: &'a Path,
+    key_file: &'a Path,
+    subject: &'a str,
+    curve: crate::keys::Curve,
+    key_fingerprint_sha256: &'a str,
+    /// An interrupted `renew` had made the key: it was reused.
+    resumed: bool,
+    /// Where `--force` moved an abandoned pending key and CSR.
+    archived_to: Option<&'a Path>,
+    /// The current key and certificate keep the connection working meanwhile.
+    current_in_use: bool,
+    #[serde(skip)]
+    current: &'a Current,
+}
+
+/// The refusal before any certificate: a second CSR would only confuse support, the
+/// first one is still the way on.
+fn nothing_to_renew(ctx: &Ctx, paths: &ProfilePaths, profile: &Profile) -> Error {
+    let install = ctx.fix(Fix::InstallCert);
+    let key_ok = PrivateKey::from_file(&paths.key()).is_ok();
+    let send = if !key_ok {
+        format!(
+            "{} cannot be used either, so start over",
+            paths.key().display()
+        )
+    } else if paths.csr().exists() {
+        format!(
+            "send the existing {} to Centiloc support and install their answer with `{install}`",
+            paths.csr().display()
+        )
+    } else {
+        format!(
+            "make the CSR with `{}`, send it to Centiloc support and install their answer with `{install}`",
+            ctx.fix(Fix::Csr)
+        )
+    };
+    Error::NothingToRenew {
+        profile: paths.name.clone(),
+        next: format!(
+            "{send}{} with `{}` (the current key and CSR are archived)",
+            if key_ok { ", or start over" } else { "" },
+            ctx.cmd(&readiness::init_force_cmd(profile))
+        ),
+    }
+}
+
+fn print_text(ctx: &Ctx, r: &Report, current_key: &Path, install: &str) {
     let o = &ctx.out;
-    if let Some(dir) = &started.archived {
+    if let Some(dir) = r.archived_to {
         o.note(format!(
             "the abandoned pending key and CSR are kept in {}",
             dir.display()
         ));
     }
-    if started.resumed {
+    if r.resumed {
         o.note("reused the pending key an interrupted `renew` had made");
     }
-    o.line(format!(
-        "Renewal started: wrote {}",
-        started.csr_file.display()
-    ));
-    o.line(format!("  subject      {}", started.subject));
+    o.line(format!("Renewal started: wrote {}", r.csr_file.display()));
+    o.line(format!("  subject      {}", r.subject));
     o.line(format!(
         "  new key      {} ({}, mode 0600)",
-        started.key_file.display(),
-        started.curve
+        r.key_file.display(),
+        r.curve
     ));
-    o.line(format!("  key SHA-256  {}", started.key_fingerprint));
-    match &current {
+    o.line(format!("  key SHA-256  {}", r.key_fingerprint_sha256));
+    match r.current {
         Current::InUse => o.line(
             "The current key and certificate stay in use until the new certificate is installed.",
         ),
@@ -115,13 +147,12 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
             ));
             o.line(format!(
                 "The new key replaces {} when its certificate is installed; the unusable file is archived then, not deleted.",
-                paths.key().display()
+                current_key.display()
             ));
         }
     }
     o.line(format!(
         "Next: send {} to Centiloc support, then install their answer with `{install}`",
-        started.csr_file.display()
+        r.csr_file.display()
     ));
-    Ok(ExitCode::Ok)
 }

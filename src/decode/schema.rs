@@ -234,6 +234,13 @@ fn resolve(
         .collect();
     let mut found = Vec::with_capacity(files.len());
     for f in files {
+        // A FIFO or device named as the schema is refused at once, naming it.
+        if f.exists()
+            && !f.is_file()
+            && let Err(e) = crate::input::open(f)
+        {
+            return Err(SchemaError::Compile(crate::input::error(f, e).to_string()));
+        }
         let on_disk = if f.is_file() {
             Some(f.clone())
         } else if f.is_relative() {
@@ -278,13 +285,62 @@ fn compile_pool(files: &[PathBuf], includes: &[PathBuf]) -> Result<DescriptorPoo
             SchemaError::Compile(format!("{e:?}"))
         }
     };
-    let mut compiler = protox::Compiler::new(includes).map_err(err)?;
+    let mut resolver = protox::file::ChainFileResolver::new();
+    resolver.add(CheckedIncludes(includes.to_vec()));
+    resolver.add(protox::file::GoogleFileResolver::new());
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true);
     for f in files {
         compiler.open_file(Path::new(f)).map_err(err)?;
     }
     Ok(compiler.descriptor_pool())
 }
+
+/// protox's include-path lookup, reading through [`crate::input`]: a schema or import
+/// must be a regular file within the schema size limit (issue 14: a FIFO named as an
+/// import blocked the compiler forever).
+struct CheckedIncludes(Vec<PathBuf>);
+
+impl protox::file::FileResolver for CheckedIncludes {
+    fn resolve_path(&self, path: &Path) -> Option<String> {
+        self.0
+            .iter()
+            .find_map(|dir| protox::file::IncludeFileResolver::new(dir.clone()).resolve_path(path))
+    }
+
+    fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
+        use crate::input::{self, Kind};
+        for dir in &self.0 {
+            let path = dir.join(name);
+            if std::fs::metadata(&path).is_err() {
+                continue;
+            }
+            let text = input::read_text_if_exists(&path, Kind::Schema)
+                .map_err(|e| protox::Error::new(Refused(e.to_string())))?
+                .ok_or_else(|| protox::Error::file_not_found(name))?;
+            return protox::file::File::from_source(name, &text);
+        }
+        Err(protox::Error::file_not_found(name))
+    }
+}
+
+/// Our sentence inside a protox error, shown as is (protox's errors are printed with
+/// `{:?}`, which would quote a plain string).
+struct Refused(String);
+
+impl fmt::Debug for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// Protobuf text format with field and enum names, as `protoc --decode=NAME` prints it
 /// (strings are escaped, so the text is safe for a terminal).

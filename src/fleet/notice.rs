@@ -124,7 +124,7 @@ impl Notifier {
         let mailer = if dry_run {
             None
         } else {
-            Some(Mailer::new(&cfg)?)
+            Some(notify::mailer(&cfg, &ctx.out)?)
         };
         Ok(Notifier {
             cfg,
@@ -145,26 +145,7 @@ impl Notifier {
             let Some(profile) = &owner.profile else {
                 continue;
             };
-            let thresholds = profile
-                .expiry
-                .notice_days
-                .clone()
-                .unwrap_or_else(|| DEFAULT_NOTICE_DAYS.to_vec());
-            let notices_file = ctx.home.profile(&owner.name).notices();
-            let sent = match Notices::load(&notices_file) {
-                Ok(n) => n,
-                Err(e) => {
-                    ctx.out
-                        .warn(format!("{e}; no notice sent for profile {}", owner.name));
-                    continue;
-                }
-            };
-            let Some(due) = expiry::notice_due(
-                facts.not_after,
-                now,
-                &thresholds,
-                sent.sent_for(&facts.fingerprint),
-            ) else {
+            let Some((due, thresholds)) = due_notice(ctx, owner, profile, facts, now) else {
                 continue;
             };
             if server_down {
@@ -262,6 +243,39 @@ impl Notifier {
         }
         Ok(())
     }
+}
+
+/// The notice due for a certificate now (by the profile's thresholds and what its
+/// `notices.toml` says was sent), with those thresholds; `None` when none is due or the
+/// file cannot be read (said on stderr).
+fn due_notice(
+    ctx: &Ctx,
+    owner: &Owner,
+    profile: &Profile,
+    facts: &Facts,
+    now: DateTime<Utc>,
+) -> Option<(Notice, Vec<u32>)> {
+    let thresholds = profile
+        .expiry
+        .notice_days
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NOTICE_DAYS.to_vec());
+    let notices_file = ctx.home.profile(&owner.name).notices();
+    let sent = match Notices::load(&notices_file) {
+        Ok(n) => n,
+        Err(e) => {
+            ctx.out
+                .warn(format!("{e}; no notice sent for profile {}", owner.name));
+            return None;
+        }
+    };
+    let due = expiry::notice_due(
+        facts.not_after,
+        now,
+        &thresholds,
+        sent.sent_for(&facts.fingerprint),
+    )?;
+    Some((due, thresholds))
 }
 
 /// Records a delivered notice under the profile lock (a person running `renew` or

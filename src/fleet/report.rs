@@ -252,7 +252,9 @@ fn json(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc
                 "not_after": facts.map(|f| rfc3339(f.not_after)),
                 "days_left": facts.map(|f| f.verdict.days_left),
                 "expired": facts.map(|f| f.verdict.expired),
-                "state": c.state().as_str(),
+                "state": c.state().token(),
+                // The text report's line for it: the sentence beside the token.
+                "summary": line(ctx, c, now),
                 "problem": problem,
                 "warn_days": c.limits.warn_days,
                 "critical_days": c.limits.critical_days,
@@ -262,7 +264,8 @@ fn json(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc
         })
         .collect();
     let doc = json!({
-        "state": worst.as_str(),
+        "format_version": crate::output::FORMAT_VERSION,
+        "state": worst.token(),
         "exit_code": worst.exit_code().code(),
         "checked_at": rfc3339(now),
         // Why nothing was checked (`--all` with no profile); null otherwise.

@@ -108,8 +108,8 @@ impl Reader {
     /// probe. A read that does not fill the buffer is the end of a regular file (reads
     /// from the page cache are never partial), which saves the second, empty read.
     fn read_at(&mut self, dir: &OwnedFd, name: &str) -> io::Result<()> {
-        let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-        let mut file = std::fs::File::from(fd);
+        // A FIFO or device planted as a profile file is refused at once (issue 14).
+        let mut file = crate::input::open_at(dir, name)?;
         let mut len = 0;
         if self.buf.len() < 16 * 1024 {
             self.buf.resize(16 * 1024, 0);
@@ -122,6 +122,7 @@ impl Reader {
                     if len < self.buf.len() {
                         break;
                     }
+                    crate::input::check_size(len, crate::input::Kind::Certificate)?;
                     self.buf.resize(len * 2, 0);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -157,8 +158,7 @@ pub fn check_profile(
             // Not a profile (`Home::profile_names` skips these too).
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
             Ok(()) => {
-                let text = String::from_utf8_lossy(reader.data());
-                Profile::from_toml(&paths.settings(), &text).map_err(|e| e.to_string())
+                Profile::from_bytes(&paths.settings(), reader.data()).map_err(|e| e.to_string())
             }
             Err(e) => Err(Error::read(paths.settings(), e).to_string()),
         },
@@ -200,7 +200,9 @@ pub fn check_profile(
             (None, Ok(fd)) => match reader.read_at(fd, &rel(name)) {
                 Ok(()) => reader.facts(&file, kind == Kind::Ca, opts, limits, now),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Problem::Missing),
-                Err(e) => Err(Problem::Unreadable(Error::read(&file, e).to_string())),
+                Err(e) => Err(Problem::Unreadable(
+                    crate::input::error(&file, e).to_string(),
+                )),
             },
             (None, Err(_)) => Err(Problem::Missing),
         };

@@ -146,6 +146,10 @@ struct Envelope<'a> {
     encoding: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    /// On a `watch` line, which is a document of its own (SPEC: JSON contract); not on
+    /// the messages inside `test-connect`'s document, which has its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format_version: Option<u32>,
     /// Streamed into the line, never built as a tree (issue 12, item 6).
     #[serde(skip_serializing_if = "Option::is_none")]
     payload: Option<decode::JsonView<'a>>,
@@ -180,6 +184,7 @@ impl<'a> Envelope<'a> {
         Envelope {
             encoding,
             error,
+            format_version: None,
             payload: payload_value,
             payload_base64,
             received: stamp(received),
@@ -212,7 +217,8 @@ pub fn write_message_json(
     received: DateTime<Utc>,
     decoded: &Result<Decoded, String>,
 ) -> std::io::Result<()> {
-    let e = Envelope::new(topic, payload, retained, received, decoded);
+    let mut e = Envelope::new(topic, payload, retained, received, decoded);
+    e.format_version = Some(crate::output::FORMAT_VERSION);
     serde_json::to_writer(out, &e).map_err(std::io::Error::other)
 }
 
@@ -307,10 +313,11 @@ mod tests {
                     );
                 }
             }
+            assert_eq!(message_json("t/\"x\"", payload, retained, now, &d), old);
             let mut line = Vec::new();
             write_message_json(&mut line, "t/\"x\"", payload, retained, now, &d).unwrap();
+            old["format_version"] = serde_json::json!(1);
             assert_eq!(String::from_utf8(line).unwrap(), old.to_string());
-            assert_eq!(message_json("t/\"x\"", payload, retained, now, &d), old);
         }
     }
 }
