@@ -893,6 +893,22 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
+    fn sizes_in_bytes_and_units_within_mqtts_limit() {
+        assert_eq!(parse_size("500000"), Ok(500_000));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("2MB"), Ok(2_000_000));
+        assert_eq!(parse_size("1 kib"), Ok(1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("300MiB").unwrap_err().contains("256 MiB"));
+        assert!(
+            parse_size("5 parsecs")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
+        assert!(parse_size("MiB").is_err());
+    }
+
+    #[test]
     fn connect_defaults_are_clap_defaults() {
         let d = ConnectArgs::defaults();
         assert_eq!(d.connect_timeout, std::time::Duration::from_secs(10));

@@ -856,3 +856,48 @@ fn cli_output_to_a_full_disk_exits_74() {
         );
     }
 }
+
+/// The JSON streamed by `json_view` (decode and watch print it) is, byte for byte, the
+/// tree `to_json` builds: keys in the tree's order ("1" < "10" < "2"), repeated fields as
+/// arrays in wire order, every reading of a length-delimited value (issue 12, item 6).
+#[test]
+fn streamed_json_is_the_tree_byte_for_byte() {
+    let same = |bytes: &[u8]| {
+        let d = decode::decode(bytes, Encoding::Proto, None).unwrap();
+        let tree = serde_json::to_string_pretty(&d.to_json()).unwrap();
+        let streamed = serde_json::to_string_pretty(&d.json_view()).unwrap();
+        assert_eq!(streamed, tree);
+        let compact = serde_json::to_string(&d.json_view()).unwrap();
+        assert_eq!(compact, d.to_json().to_string());
+    };
+    let cases: [&[u8]; 6] = [
+        b"",
+        b"\x08\x96\x01\x50\x01\x10\x02\x08\x03",
+        b"\x0a\x05hello\x12\x02\x08\x01\x0a\x03\xff\xfe\x00",
+        b"\x0d\x00\x00\xc0\x7f\x11\x00\x00\x00\x00\x00\x00\xf0\x7f\x15\x00\x00\x80\x3f",
+        b"\x1b\x08\x01\x1c\x22\x04\x0a\x02\x08\x05",
+        b"\xa2\x06\x02\x08\x01\x0a\x00\x90\x03\x07",
+    ];
+    for c in cases {
+        same(c);
+    }
+    same(&item_event_bytes());
+    // With a schema, fields stream in the schema's order (as protobuf's own JSON printer
+    // writes them), where the tree sorted them: the same document.
+    let schema = transtream("transtreamdatamodel.ItemEvent");
+    let d = decode::decode(&item_event_bytes(), Encoding::Proto, Some(&schema)).unwrap();
+    let streamed = serde_json::to_string(&d.json_view()).unwrap();
+    assert!(
+        streamed.starts_with(r#"{"momentum":"2026-11-25T10:00:00Z","uid":"#),
+        "{streamed}"
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&streamed).unwrap(),
+        d.to_json()
+    );
+    proptest::proptest!(|(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64))| {
+        if raw_proto::validate(&bytes).is_ok() {
+            same(&bytes);
+        }
+    });
+}

@@ -489,3 +489,30 @@ fn systemd_watch_service_snippet() {
     let (_, err) = run(&h, &["snippet", "cron", "--watch"], 64);
     assert!(err.contains("--watch goes with `snippet systemd`"), "{err}");
 }
+
+/// test-connect reads past a message over --max-message-size too, says so and goes on.
+#[test]
+fn test_connect_reads_past_an_oversized_message() {
+    let (h, m) = setup();
+    let mut big = b"\x12\x83\x80\x80\x01".to_vec();
+    big.resize(5 + (2 << 20) + 3, b'x');
+    m.publish(ITEM_PROTO_TOPIC, &big, true);
+    m.publish(BOARD_PROTO_TOPIC, BOARD_PROTO, true);
+    let args = ["test-connect", "--encoding", "proto", "--count", "1"];
+    let (out, err) = run(
+        &h,
+        &[&args[..], &["--max-message-size", "1MiB"]].concat(),
+        0,
+    );
+    assert!(
+        out.contains("message on centiloc/acme/proto/board/v1/update"),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!(
+            "skipped a message of {} bytes on centiloc/acme: larger than --max-message-size (1048576 bytes)",
+            big.len() + 2 + ITEM_PROTO_TOPIC.len() + 2
+        )),
+        "{err}"
+    );
+}

@@ -141,12 +141,33 @@ impl Decoded {
         }
     }
 
+    /// The JSON view streamed into a serializer without building the tree first: what
+    /// [`Decoded::to_json`] would serialize to, byte for byte (issue 12, item 6).
+    pub fn json_view(&self) -> JsonView<'_> {
+        JsonView(self)
+    }
+
     /// The JSON view (SPEC: `--format json`).
     pub fn to_json(&self) -> Value {
         match self {
             Decoded::Raw(b) => raw_proto::to_json(b).unwrap_or(Value::Null),
             Decoded::Message(m) => schema::to_json(m).unwrap_or(Value::Null),
             Decoded::Json(j) => j.to_json(),
+        }
+    }
+}
+
+/// See [`Decoded::json_view`].
+pub struct JsonView<'a>(&'a Decoded);
+
+impl serde::Serialize for JsonView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Decoded::Raw(b) => raw_proto::JsonFields::top(b).serialize(s),
+            Decoded::Message(m) => {
+                m.serialize_with_options(s, &prost_reflect::SerializeOptions::new())
+            }
+            Decoded::Json(j) => j.to_json().serialize(s),
         }
     }
 }

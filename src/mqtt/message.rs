@@ -150,8 +150,9 @@ struct Envelope<'a> {
     /// the messages inside `test-connect`'s document, which has its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     format_version: Option<u32>,
+    /// Streamed into the line, never built as a tree (issue 12, item 6).
     #[serde(skip_serializing_if = "Option::is_none")]
-    payload: Option<Value>,
+    payload: Option<decode::JsonView<'a>>,
     /// The bytes of a message that could not be decoded (issue 12: nothing dropped).
     #[serde(skip_serializing_if = "Option::is_none")]
     payload_base64: Option<String>,
@@ -171,7 +172,11 @@ impl<'a> Envelope<'a> {
     ) -> Self {
         use base64::Engine as _;
         let (encoding, payload_value, error) = match decoded {
-            Ok(d) => (Some(encoding_name(d.encoding)), Some(d.value()), None),
+            Ok(d) => (
+                Some(encoding_name(d.encoding)),
+                Some(d.inner.json_view()),
+                None,
+            ),
             Err(e) => (None, None, Some(e.as_str())),
         };
         let payload_base64 =

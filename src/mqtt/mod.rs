@@ -193,6 +193,8 @@ impl From<Failure> for Error {
 pub trait Observer {
     fn stage(&mut self, report: &StageReport);
     fn message(&mut self, publish: &Publish, received: DateTime<Utc>);
+    /// A message larger than `--max-message-size`, read past and acknowledged.
+    fn skipped(&mut self, _skipped: &session::Skipped) {}
 }
 
 /// The result of [`check`]: `None` when connected, subscribed and `count` messages came.
@@ -293,12 +295,18 @@ async fn receive(
 ) -> std::result::Result<(), Option<Failure>> {
     while *received < count {
         while let Some(p) = session.try_next().map_err(Some)? {
+            for s in session.take_skipped() {
+                obs.skipped(&s);
+            }
             obs.message(&p, Utc::now());
             session.ack(&p);
             *received += 1;
             if *received >= count {
                 return Ok(());
             }
+        }
+        for s in session.take_skipped() {
+            obs.skipped(&s);
         }
         session.fill().await.map_err(Some)?;
     }

@@ -95,6 +95,15 @@ impl Observer for Report<'_> {
         self.stages.push(r.clone());
     }
 
+    fn skipped(&mut self, s: &super::session::Skipped) {
+        self.out.warn(format!(
+            "skipped a message of {} bytes on {}: larger than --max-message-size ({} bytes); it was acknowledged",
+            s.size,
+            safe(&s.topic),
+            s.limit
+        ));
+    }
+
     fn message(&mut self, p: &Publish, received: DateTime<Utc>) {
         let encoding = encoding_for(self.subs, &p.topic);
         let schema = schema_for(self.schemas, &p.topic);
