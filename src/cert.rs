@@ -218,9 +218,10 @@ pub fn load_chain(path: &Path) -> Result<Vec<Certificate>> {
     parse_chain(crate::input::display_name(path), &bytes)
 }
 
-/// The bytes of a certificate file, `-` being stdin.
+/// The bytes of a certificate file the user gives (or support's e-mail reply), `-`
+/// being stdin.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    crate::input::read(path, crate::input::Kind::Certificate)
+    crate::input::read(path, crate::input::Kind::Reply)
 }
 
 /// The base64 text of a PEM body without its line breaks and blanks, line by line (a

@@ -19,8 +19,11 @@ use crate::error::{Error, Result};
 pub enum Kind {
     /// A private key (PEM).
     Key,
-    /// A certificate, chain, PKCS#7 bundle or the e-mail that carries one.
+    /// A certificate or chain stored in a profile.
     Certificate,
+    /// What the user hands over as a certificate: a file, a PKCS#7 bundle or support's
+    /// e-mail reply, whose logos and signatures easily pass a megabyte.
+    Reply,
     /// `profile.toml`, `config.toml`, `notices.toml`, templates, the password files.
     Settings,
     /// A message payload for `decode`: Centiloc's batches run to megabytes.
@@ -38,6 +41,7 @@ impl Kind {
     pub const fn limit(self) -> u64 {
         match self {
             Kind::Key | Kind::Certificate | Kind::Settings => MIB,
+            Kind::Reply => 32 * MIB,
             Kind::Payload | Kind::Schema => 64 * MIB,
         }
     }
@@ -46,6 +50,7 @@ impl Kind {
         match self {
             Kind::Key => "a private key",
             Kind::Certificate => "a certificate",
+            Kind::Reply => "a certificate or the e-mail carrying it",
             Kind::Settings => "a settings file",
             Kind::Payload => "a message payload",
             Kind::Schema => "a .proto schema",

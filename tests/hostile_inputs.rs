@@ -93,17 +93,17 @@ fn a_directory_or_device_is_refused_and_endless_input_is_cut() {
         err.contains("/dev/zero is a device, not a regular file"),
         "{err}"
     );
-    // Standard input has the same limit: 2 MiB of certificate is not one.
+    // Standard input has the same limit: 33 MiB is no certificate, nor support's e-mail.
     let out = h
         .cmd()
         .args(["install-cert", "-"])
-        .write_stdin(vec![b'A'; 2 * 1024 * 1024])
+        .write_stdin(vec![b'A'; 33 * 1024 * 1024])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(65), "{err}");
     assert!(
-        err.ends_with("ERROR: standard input is larger than 1 MiB, too large for a certificate: check that it is the right file\n"),
+        err.ends_with("ERROR: standard input is larger than 32 MiB, too large for a certificate or the e-mail carrying it: check that it is the right file\n"),
         "{err}"
     );
 }

@@ -420,3 +420,25 @@ fn hand_written_replies_install() {
         installs(&h, &name, msg.as_bytes(), &leaf);
     }
 }
+
+#[test]
+fn a_reply_with_a_large_logo_attached_installs() {
+    // Support desks' signatures carry images: a 3 MB e-mail is an ordinary reply, far
+    // over the 1 MiB a bare certificate file may be.
+    let (h, ca, csr) = setup();
+    let leaf = ca.sign_days_from_now(&csr, 365);
+    let logo = h.path().join("logo.png");
+    let noise: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&logo, noise).unwrap();
+    let bytes = mail(json!({
+        "subject": "Re: CSR for demo",
+        "attachments": [
+            {"file": s(&logo), "type": "image/png", "name": "logo.png"},
+            {"file": s(&leaf), "type": "application/x-pem-file", "name": "tls-cert.pem"},
+        ],
+    }));
+    assert!(bytes.len() > 3 * 1024 * 1024, "{} bytes", bytes.len());
+    installs(&h, "-", &bytes, &leaf);
+}
