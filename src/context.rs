@@ -66,6 +66,20 @@ impl Ctx {
         self.cmd(f.args())
     }
 
+    /// The fix line with the file this run was given instead of the documented name: a
+    /// certificate handed to the wrong command is one paste away from the right one
+    /// (standard input keeps the documented name).
+    pub fn with_file(&self, f: Fix, file: &std::path::Path) -> String {
+        if crate::input::is_stdin(file) {
+            return self.fix(f);
+        }
+        let verb = f.args().split(' ').next().unwrap_or_default();
+        self.cmd(&format!(
+            "{verb} {}",
+            shell_quote(&file.display().to_string())
+        ))
+    }
+
     /// [`Ctx::fix`] for another profile (`check-expiry --all` names each one's fix).
     pub fn fix_for(&self, profile: &str, f: Fix) -> String {
         self.cmd_for(profile, f.args())

@@ -207,6 +207,7 @@ pub fn plan(
     installed: Option<&[Certificate]>,
     force: bool,
     now: DateTime<Utc>,
+    install_ca_cmd: &str,
 ) -> Result<Plan> {
     let refuse = |reason: String| Error::CertRefused {
         file: source.to_owned(),
@@ -229,8 +230,8 @@ pub fn plan(
             if n == 1 { "" } else { "s" }
         ));
     }
-    let (index, target) =
-        find_leaf(&chain, keys).ok_or_else(|| refuse(key_mismatch(&chain, keys)))?;
+    let (index, target) = find_leaf(&chain, keys)
+        .ok_or_else(|| refuse(key_mismatch(&chain, keys, install_ca_cmd)))?;
     if index != 0 {
         warnings.push(format!(
             "the certificate for this key was #{} in the file; it is stored first, as TLS clients expect",
@@ -350,15 +351,19 @@ fn find_leaf(chain: &[Certificate], keys: &KeyFacts) -> Option<(usize, Target)> 
     None
 }
 
-fn key_mismatch(chain: &[Certificate], keys: &KeyFacts) -> String {
+/// Why no certificate in the file is ours. A CA certificate handed to `install-cert` is
+/// said first (the user's own report: two fingerprints sent them checking keys), with
+/// the `install-ca` line to paste (`install_ca_cmd`, this run's --home/--profile).
+fn key_mismatch(chain: &[Certificate], keys: &KeyFacts, install_ca_cmd: &str) -> String {
     let first = &chain[0];
-    let hint = if first.is_ca {
-        "it is a CA certificate: install it with `centiloc-cert install-ca`"
-    } else {
-        "it was signed for another CSR: check the profile (--profile) or send support the CSR from this profile"
-    };
+    if first.is_ca && chain.len() == 1 {
+        return format!(
+            "it is a CA certificate ({}), not the certificate for this profile's key; install it with `{install_ca_cmd}`",
+            first.subject
+        );
+    }
     format!(
-        "its public key (SHA-256 {}) is not {}; {hint}",
+        "its public key (SHA-256 {}) is not {}; it was signed for another CSR: check the profile (--profile) or send support the CSR from this profile",
         first.key_fingerprint(),
         our_keys(keys)
     )
@@ -446,6 +451,8 @@ pub fn when(t: DateTime<Utc>) -> String {
 #[derive(Debug, Default)]
 pub struct CaFindings {
     pub refusal: Option<String>,
+    /// The refusal is that a certificate is no CA (a client certificate, most likely).
+    pub not_ca: bool,
     pub not_yet_valid: Vec<String>,
 }
 
@@ -458,8 +465,9 @@ pub fn ca_findings(chain: &[Certificate], now: DateTime<Utc>) -> CaFindings {
         };
         if !c.is_ca {
             f.refusal = Some(format!(
-                "{which} is not a CA certificate (no basicConstraints CA:TRUE); a client certificate goes to `centiloc-cert install-cert`, and the CA is the ca-cert.pem from Centiloc's documentation"
+                "{which} is not a CA certificate (no basicConstraints CA:TRUE); the CA is the ca-cert.pem from Centiloc's documentation"
             ));
+            f.not_ca = true;
             return f;
         }
         if c.is_expired(now) {
@@ -482,13 +490,26 @@ pub fn ca_findings(chain: &[Certificate], now: DateTime<Utc>) -> CaFindings {
 /// Checks Centiloc's CA certificate file for `install-ca`: every certificate in it parses
 /// (done by the caller), is a CA (basicConstraints CA:TRUE) and is not expired. Returns
 /// the warnings (not yet valid), raw: the caller makes them terminal-safe.
-pub fn check_ca(source: &str, chain: &[Certificate], now: DateTime<Utc>) -> Result<Vec<String>> {
+/// `install_cert_cmd` is the line that installs a client certificate instead, with this
+/// run's --home/--profile.
+pub fn check_ca(
+    source: &str,
+    chain: &[Certificate],
+    now: DateTime<Utc>,
+    install_cert_cmd: &str,
+) -> Result<Vec<String>> {
     let f = ca_findings(chain, now);
     match f.refusal {
-        Some(reason) => Err(Error::CertRefused {
-            file: source.to_owned(),
-            reason: safe(&reason).into_owned(),
-        }),
+        Some(reason) => {
+            let hint = match f.not_ca {
+                true => format!("; a client certificate goes to `{install_cert_cmd}`"),
+                false => String::new(),
+            };
+            Err(Error::CertRefused {
+                file: source.to_owned(),
+                reason: format!("{}{hint}", safe(&reason)),
+            })
+        }
         None => Ok(f.not_yet_valid),
     }
 }

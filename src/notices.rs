@@ -54,15 +54,22 @@ impl Notices {
     }
 
     /// Notes that `key` went out for `fingerprint`, and forgets certificates that are no
-    /// longer in the profile (`current`), so the file stays as small as the profile.
+    /// longer in the profile (`current`) and had no notice for over a year, so the file
+    /// stays small. The year matters: a run that did not look at a certificate (the
+    /// broker's, without `--check-broker`) must not forget what was sent for it.
     pub fn record(&mut self, fingerprint: &str, key: &str, now: DateTime<Utc>, current: &[&str]) {
         let entry = self.certificate.entry(fingerprint.to_owned()).or_default();
         if !entry.sent.iter().any(|k| k == key) {
             entry.sent.push(key.to_owned());
         }
-        entry.last_sent = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        self.certificate
-            .retain(|fp, _| fp == fingerprint || current.contains(&fp.as_str()));
+        entry.last_sent = crate::time::rfc3339(now);
+        let forget_before = now - chrono::Duration::days(400);
+        self.certificate.retain(|fp, e| {
+            fp == fingerprint
+                || current.contains(&fp.as_str())
+                || DateTime::parse_from_rfc3339(&e.last_sent)
+                    .is_ok_and(|t| t.with_timezone(&Utc) > forget_before)
+        });
     }
 
     /// Writes the file atomically (the caller holds the profile lock).
@@ -93,9 +100,13 @@ mod tests {
         let back = Notices::load(&f).unwrap();
         assert_eq!(back.sent_for("AA:BB"), ["30", "14"]);
         assert_eq!(back, n);
-        // A new certificate replaces the old one: the old entry goes.
+        // A certificate this run did not look at (the broker's without --check-broker)
+        // keeps its record; one gone for over a year is forgotten.
         let mut n = back;
         n.record("EE:FF", "30", now, &["EE:FF", "CC:DD"]);
+        assert_eq!(n.sent_for("AA:BB"), ["30", "14"]);
+        let later = now + chrono::Duration::days(401);
+        n.record("EE:FF", "14", later, &["EE:FF", "CC:DD"]);
         assert!(n.sent_for("AA:BB").is_empty());
         assert_eq!(n.sent_for("CC:DD"), ["expired"]);
     }

@@ -97,7 +97,7 @@ pub fn start(
         return Err(Error::RenewalPending {
             csr: pending.csr(),
             since: pending_since(paths)
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .map(crate::time::when)
                 .unwrap_or_else(|| "an unknown time".into()),
             install_cmd: install_cmd.to_owned(),
         });
@@ -108,13 +108,7 @@ pub fn start(
     let key = if resumed {
         PrivateKey::from_file(&pending.key())?
     } else {
-        let curve = match curve {
-            Some(c) => c,
-            None => PrivateKey::from_file(&paths.key())
-                .map(|k| k.curve())
-                .unwrap_or(Curve::P256),
-        };
-        let key = PrivateKey::generate(curve)?;
+        let key = PrivateKey::generate(renewal_curve(paths, curve))?;
         store::create_private_dir(&pending.dir)?;
         store::write_new(&pending.key(), key.pem().as_bytes(), store::Mode::Secret)?;
         key
@@ -133,19 +127,22 @@ pub fn start(
     })
 }
 
+/// The new key's curve: the one asked for, else the current key's (P-256 without one).
+fn renewal_curve(paths: &ProfilePaths, asked: Option<Curve>) -> Curve {
+    asked.unwrap_or_else(|| {
+        PrivateKey::from_file(&paths.key())
+            .map(|k| k.curve())
+            .unwrap_or(Curve::P256)
+    })
+}
+
 /// `renew --force` over a pending renewal: the new pending key and CSR are staged and
 /// replace the old ones in one commit, the old ones archived last, so a full disk or a
 /// crash never leaves the pending key gone (issue 14 item 2: the certificate support had
 /// already signed for it was refused afterwards).
 fn restart(paths: &ProfilePaths, profile: &Profile, curve: Option<Curve>) -> Result<Started> {
     let pending = pending_paths(paths);
-    let curve = match curve {
-        Some(c) => c,
-        None => PrivateKey::from_file(&paths.key())
-            .map(|k| k.curve())
-            .unwrap_or(Curve::P256),
-    };
-    let key = PrivateKey::generate(curve)?;
+    let key = PrivateKey::generate(renewal_curve(paths, curve))?;
     let subject = Subject::of(profile);
     let pem = csr::build(&key, &subject)?;
     let r = store::Replacement::begin(&paths.dir, crate::paths::PENDING_DIR)?;

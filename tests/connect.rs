@@ -210,6 +210,15 @@ fn broker_ca_not_trusted_is_76_naming_the_ca_file() {
         "{err}"
     );
     assert!(!err.contains("Other("), "{err}");
+    // With --ca given, the installed CA is not to blame: the hint is about the flag.
+    let ca = m.client_ca.cert.display().to_string();
+    let (_, err) = test_connect(&h, &["--timeout", "2", "--ca", &ca], 76);
+    assert_eq!(
+        err,
+        format!(
+            "ERROR: the broker's certificate is not signed by the CA in {ca} (given with --ca): pass the CA file that signed the broker's certificate, or leave out --ca to use the profile's\n"
+        )
+    );
 }
 
 #[test]

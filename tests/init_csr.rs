@@ -414,6 +414,28 @@ fn missing_values_without_a_terminal_name_every_flag() {
 }
 
 #[test]
+fn missing_values_are_named_before_an_existing_profile() {
+    // Told only "exists, pass --force", a user would add --force and then be told the
+    // flags: without a terminal, the missing flags come first.
+    let h = TestHome::new();
+    h.init_with_csr("demo");
+    let before = snapshot(h.path());
+    let out = h
+        .cmd()
+        .args(["init", "--tenant", "x"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains("missing org, email: pass --org --email"),
+        "{err}"
+    );
+    assert_eq!(snapshot(h.path()), before);
+}
+
+#[test]
 fn existing_profile_needs_force_and_force_archives_the_old_key() {
     let h = TestHome::new();
     h.init_with_csr("demo");

@@ -1668,3 +1668,21 @@ fn install_cert_nits_duplicates_hours_and_a_working_certificate_kept() {
         .success()
         .stderr(predicate::str::contains("not valid before"));
 }
+
+#[test]
+fn a_ca_certificate_given_to_install_cert_points_at_install_ca_with_this_run_s_flags() {
+    let (h, ca, _csr) = setup("acme");
+    let file = ca.cert.display().to_string();
+    let before = snapshot(h.path());
+    let out = h.cmd().args(["install-cert", &file]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "ERROR: {file} refused, nothing was changed: it is a CA certificate (O=Test CA, CN=Centiloc Test CA), not the certificate for this profile's key; install it with `centiloc-cert --home {} install-ca {file}`\n",
+            h.path().display()
+        )
+    );
+    assert_eq!(snapshot(h.path()), before);
+}

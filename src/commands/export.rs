@@ -154,7 +154,7 @@ fn report(ctx: &Ctx, args: &ExportArgs, done: &Exported) {
             "friendly_name": done.friendly_name,
             "subject": leaf.subject,
             "fingerprint_sha256": leaf.fingerprint(),
-            "not_after": leaf.not_after.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "not_after": crate::time::rfc3339(leaf.not_after),
             "chain_length": done.chain_length,
             "encryption": "PBES2 PBKDF2-HMAC-SHA256 AES-256-CBC",
             "mac": "HMAC-SHA256",

@@ -21,13 +21,23 @@ use crate::{prompt, store};
 pub fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
     let paths = ctx.paths();
     let existing = occupied(&paths.dir);
+    // Without a terminal nothing is asked, so missing flags are named first (64): a user
+    // told only "exists, pass --force" adds --force and is then told the flags. On a
+    // terminal the refusal comes first, before anyone types answers for nothing.
+    let settings = match prompt::stdin_is_terminal() {
+        false => Some(gather(&args)?),
+        true => None,
+    };
     if existing && !args.force {
         return Err(Error::ProfileExists {
             name: paths.name.clone(),
             dir: ctx.home.profiles_dir(),
         });
     }
-    let settings = gather(&args)?;
+    let settings = match settings {
+        Some(s) => s,
+        None => gather(&args)?,
+    };
     let adopted = args.key.is_some();
     let key = match &args.key {
         Some(file) => PrivateKey::adopt(file)?,

@@ -25,7 +25,12 @@ pub fn run(ctx: &Ctx, args: InstallCaArgs) -> Result<ExitCode> {
     } else {
         args.file.display().to_string()
     };
-    let warnings = install::check_ca(&source, &chain, now)?;
+    let warnings = install::check_ca(
+        &source,
+        &chain,
+        now,
+        &ctx.with_file(crate::fix::Fix::InstallCert, &args.file),
+    )?;
     let pem: String = chain.iter().map(cert::Certificate::to_pem).collect();
     let unchanged = crate::input::read(&paths.ca(), crate::input::Kind::Certificate)
         .is_ok_and(|old| old == pem.as_bytes());

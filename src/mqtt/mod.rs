@@ -59,6 +59,8 @@ pub struct Hints {
     pub install_ca: String,
     /// The command has `--ca FILE` (test-connect, watch; not install-cert --test).
     pub ca_flag: bool,
+    /// This run was given `--ca FILE`: the installed CA is not the one that failed.
+    pub ca_given: bool,
     /// The command has `--broker HOST[:PORT]`.
     pub broker_flag: bool,
     /// The command line that checks the client certificate in use (`status`), when that

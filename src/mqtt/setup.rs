@@ -70,6 +70,7 @@ pub fn prepare_with(
     let hints = Hints {
         install_ca: ctx.fix(Fix::InstallCa),
         ca_flag: !testing_new,
+        ca_given: a.ca.is_some(),
         broker_flag: !testing_new,
         check_cert: (!testing_new).then(|| ctx.fix(Fix::Status)),
     };

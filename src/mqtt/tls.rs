@@ -220,6 +220,11 @@ fn broker_cert(c: &CertificateError, host: &str, ca: &str, hints: &Hints) -> Str
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => format!(
             "the broker {host} presented a certificate that is not valid yet: check this machine's clock"
         ),
+        CertificateError::UnknownIssuer | CertificateError::BadSignature if hints.ca_given => {
+            format!(
+                "the broker's certificate is not signed by the CA in {ca} (given with --ca): pass the CA file that signed the broker's certificate, or leave out --ca to use the profile's"
+            )
+        }
         CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
             "the broker's certificate is not trusted by the CA file {ca}: install Centiloc's current CA with `{}`{}",
             hints.install_ca,
@@ -319,6 +324,7 @@ mod tests {
         Hints {
             install_ca: "centiloc-cert --profile p install-ca FILE".into(),
             ca_flag: false,
+            ca_given: false,
             broker_flag: false,
             check_cert: None,
         }
