@@ -599,6 +599,7 @@ mod tests {
             None,
             false,
             at(2026),
+            "centiloc-cert install-ca FILE",
         )
         .unwrap();
         assert_eq!(plan.target, Target::Pending);
@@ -615,7 +616,18 @@ mod tests {
         c: Certificate,
         installed: Option<&[Certificate]>,
     ) -> Plan {
-        plan("f", vec![c], p, keys, None, installed, false, at(2026)).unwrap()
+        plan(
+            "f",
+            vec![c],
+            p,
+            keys,
+            None,
+            installed,
+            false,
+            at(2026),
+            "install-ca",
+        )
+        .unwrap()
     }
 
     #[test]
@@ -628,9 +640,19 @@ mod tests {
         };
         let p = profile();
         let refusal = |c: Certificate| {
-            plan("f", vec![c], &p, &keys, None, None, false, at(2026))
-                .unwrap_err()
-                .to_string()
+            plan(
+                "f",
+                vec![c],
+                &p,
+                &keys,
+                None,
+                None,
+                false,
+                at(2026),
+                "install-ca",
+            )
+            .unwrap_err()
+            .to_string()
         };
         let e = refusal(cert(&theirs, "demo", 2026, 2027));
         assert!(
@@ -688,6 +710,7 @@ mod tests {
             Some(&working),
             false,
             at(2026),
+            "centiloc-cert install-ca FILE",
         )
         .unwrap_err();
         assert!(matches!(e, Error::WouldBreakWorking { .. }), "{e}");
@@ -700,7 +723,8 @@ mod tests {
                 None,
                 Some(&working),
                 true,
-                at(2026)
+                at(2026),
+                "install-ca"
             )
             .is_ok()
         );
@@ -715,7 +739,8 @@ mod tests {
                 None,
                 Some(&expired),
                 false,
-                at(2026)
+                at(2026),
+                "install-ca"
             )
             .is_ok()
         );
