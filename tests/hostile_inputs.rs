@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::run;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -15,20 +17,6 @@ fn mkfifo(path: &Path) {
         .status()
         .expect("mkfifo (coreutils) runs");
     assert!(st.success(), "mkfifo {}", path.display());
-}
-
-fn run(h: &TestHome, args: &[&str]) -> (i32, String, String) {
-    let out = h
-        .cmd()
-        .args(args)
-        .timeout(Duration::from_secs(20))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::run;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -213,15 +215,6 @@ fn fleet() -> (TestHome, Ca) {
     h.profile_with_csr("new", "t-new");
     std::fs::copy(&ca.cert, h.profile_dir("new").join("ca-cert.pem")).unwrap();
     (h, ca)
-}
-
-fn run(h: &TestHome, args: &[&str]) -> (i32, String, String) {
-    let out = h.cmd().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn entries(dir: &Path) -> Vec<String> {

@@ -4,19 +4,12 @@
 
 mod support;
 
+use support::run;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use support::TestHome;
-
-fn run(h: &TestHome, args: &[&str]) -> (i32, String, String) {
-    let out = h.cmd().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn refused_link(link: &Path) -> String {
     format!(

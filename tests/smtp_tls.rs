@@ -23,11 +23,7 @@ fn notify(h: &TestHome) -> (i32, String, String) {
         .args(["check-expiry", "--notify"])
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::outcome(out)
 }
 
 #[test]

@@ -352,6 +352,27 @@ pub fn asn1_time(epoch: i64) -> String {
 /// Runs `install-cert` with `args` (stdin `input` when given), expecting exit `code`, one
 /// `ERROR:` sentence holding every text of `says`, and the whole home byte-identical
 /// afterwards. Returns stderr.
+/// Exit code (-1 when killed by a signal), stdout and stderr of a finished run.
+pub fn outcome(out: std::process::Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the binary with `args` in `h`, stopped after 20 s (a hang is a failure, not a
+/// stuck suite): exit code, stdout, stderr.
+pub fn run(h: &TestHome, args: &[&str]) -> (i32, String, String) {
+    let out = h
+        .cmd()
+        .args(args)
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    outcome(out)
+}
+
 pub fn assert_install_refused(
     h: &TestHome,
     args: &[&str],
