@@ -75,6 +75,13 @@ impl Output {
         self.json_as_is(&value);
     }
 
+    /// A command's report value as its JSON document: the same struct its text is
+    /// rendered from (issue 10 item 5), so the two cannot drift. A value serde cannot
+    /// write (it never happens with the report types) prints `null`, never a panic.
+    pub fn report<T: serde::Serialize>(&self, report: &T) {
+        self.json(&serde_json::to_value(report).unwrap_or_default());
+    }
+
     /// A JSON document on stdout as it is: `decode` prints the payload itself, so that
     /// it pipes into other JSON tools unchanged.
     pub fn json_as_is(&self, value: &serde_json::Value) {
@@ -179,6 +186,25 @@ pub fn stdout_error() -> Option<crate::error::Error> {
         Some(code) => io::Error::from_raw_os_error(code),
         None => io::Error::new(e.kind(), e.to_string()),
     }))
+}
+
+/// `#[serde(serialize_with = "crate::output::path")]`: a path in a JSON report as text
+/// (a name that is not UTF-8 is shown with replacement characters rather than making
+/// the whole report fail).
+pub fn path<S: serde::Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
+}
+
+/// [`path`] for an optional path (`null` when absent).
+pub fn path_opt<S, P>(p: &Option<P>, s: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    P: AsRef<std::path::Path>,
+{
+    match p {
+        Some(p) => s.serialize_str(&p.as_ref().to_string_lossy()),
+        None => s.serialize_none(),
+    }
 }
 
 /// A line on stderr; if even stderr is gone there is nobody left to tell, so no panic.

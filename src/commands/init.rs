@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::cli::InitArgs;
 use crate::context::Ctx;
 use crate::csr::Subject;
@@ -50,15 +48,11 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
         create_new(ctx, &paths, &settings, &key)?;
         None
     };
-    report(
-        ctx,
-        &args,
-        &paths,
-        &settings,
-        &key,
-        adopted,
-        archived.as_deref(),
-    );
+    let report = Report::new(&paths, &settings, &key, adopted, archived.as_deref());
+    match args.format {
+        Format::Json => ctx.out.report(&report),
+        Format::Text => report.print_text(ctx),
+    }
     Ok(ExitCode::Ok)
 }
 
@@ -206,55 +200,73 @@ fn replace_in_place(
     r.commit()
 }
 
-fn report(
-    ctx: &Ctx,
-    args: &InitArgs,
-    paths: &ProfilePaths,
-    p: &Profile,
-    key: &PrivateKey,
-    adopted: bool,
-    archived: Option<&Path>,
-) {
-    let subject = Subject::of(p).openssl_line();
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": paths.name,
-            "dir": paths.dir,
-            "tenant": p.tenant,
-            "subject": subject,
-            "key_file": paths.key(),
-            "curve": key.curve(),
-            "key_fingerprint_sha256": key.fingerprint(),
-            "key_adopted": adopted,
-            "broker": p.broker.to_string(),
-            "archived_to": archived,
-        }));
-        return;
+/// What `init` made: the JSON document, and what the text is made from.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    #[serde(serialize_with = "crate::output::path")]
+    dir: &'a Path,
+    tenant: &'a str,
+    subject: String,
+    #[serde(serialize_with = "crate::output::path")]
+    key_file: std::path::PathBuf,
+    curve: crate::keys::Curve,
+    key_fingerprint_sha256: String,
+    key_adopted: bool,
+    broker: String,
+    /// Where `--force` put the replaced key, CSR, certificate and settings.
+    #[serde(serialize_with = "crate::output::path_opt")]
+    archived_to: Option<&'a Path>,
+}
+
+impl<'a> Report<'a> {
+    fn new(
+        paths: &'a ProfilePaths,
+        p: &'a Profile,
+        key: &PrivateKey,
+        adopted: bool,
+        archived: Option<&'a Path>,
+    ) -> Self {
+        Report {
+            profile: &paths.name,
+            dir: &paths.dir,
+            tenant: &p.tenant,
+            subject: Subject::of(p).openssl_line(),
+            key_file: paths.key(),
+            curve: key.curve(),
+            key_fingerprint_sha256: key.fingerprint(),
+            key_adopted: adopted,
+            broker: p.broker.to_string(),
+            archived_to: archived,
+        }
     }
-    let o = &ctx.out;
-    o.line(format!(
-        "Created profile {:?} in {}",
-        paths.name,
-        paths.dir.display()
-    ));
-    o.line(format!("  tenant       {}", p.tenant));
-    o.line(format!("  subject      {subject}"));
-    let origin = if adopted { "adopted" } else { "new" };
-    o.line(format!(
-        "  private key  {} ({}, {origin}, mode 0600)",
-        paths.key().display(),
-        key.curve()
-    ));
-    o.line(format!("  key SHA-256  {}", key.fingerprint()));
-    o.line(format!("  broker       {}", p.broker));
-    if let Some(dir) = archived {
-        o.note(format!(
-            "the previous key, CSR, certificate and settings are in {}",
-            dir.display()
+
+    fn print_text(&self, ctx: &Ctx) {
+        let o = &ctx.out;
+        o.line(format!(
+            "Created profile {:?} in {}",
+            self.profile,
+            self.dir.display()
+        ));
+        o.line(format!("  tenant       {}", self.tenant));
+        o.line(format!("  subject      {}", self.subject));
+        let origin = if self.key_adopted { "adopted" } else { "new" };
+        o.line(format!(
+            "  private key  {} ({}, {origin}, mode 0600)",
+            self.key_file.display(),
+            self.curve
+        ));
+        o.line(format!("  key SHA-256  {}", self.key_fingerprint_sha256));
+        o.line(format!("  broker       {}", self.broker));
+        if let Some(dir) = self.archived_to {
+            o.note(format!(
+                "the previous key, CSR, certificate and settings are in {}",
+                dir.display()
+            ));
+        }
+        o.line(format!(
+            "Next: {}   (writes certificate-request.csr for Centiloc support)",
+            ctx.fix(Fix::Csr)
         ));
     }
-    o.line(format!(
-        "Next: {}   (writes certificate-request.csr for Centiloc support)",
-        ctx.fix(Fix::Csr)
-    ));
 }
