@@ -32,16 +32,7 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
     let mut change = gather(&args, profile.username.as_deref())?;
     let mut warnings = Vec::new();
     if let Some(u) = &mut change.username {
-        // Spaces around a username are a copy-paste accident (the interactive prompt trims
-        // them too); the broker would compare them. Trimmed, and said so.
-        let trimmed = u.trim();
-        if trimmed.len() != u.len() && !trimmed.is_empty() {
-            warnings.push(format!(
-                "removed the spaces around the username: saved \"{trimmed}\""
-            ));
-            *u = trimmed.to_owned();
-        }
-        validate_username(u)?;
+        warnings.extend(tidy_username(u)?);
     }
     {
         let _lock = store::lock(&paths.lock())?;
@@ -74,6 +65,21 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
         Format::Text => report.print_text(ctx),
     }
     Ok(ExitCode::Ok)
+}
+
+/// Spaces around a username are a copy-paste accident (the interactive prompt trims
+/// them too); the broker would compare them. Trimmed, and said so in the warning.
+fn tidy_username(u: &mut String) -> Result<Option<String>> {
+    let trimmed = u.trim();
+    let mut warning = None;
+    if trimmed.len() != u.len() && !trimmed.is_empty() {
+        warning = Some(format!(
+            "removed the spaces around the username: saved \"{trimmed}\""
+        ));
+        *u = trimmed.to_owned();
+    }
+    validate_username(u)?;
+    Ok(warning)
 }
 
 /// What `credentials` saved: the JSON document, and what the text is made from. The

@@ -66,51 +66,11 @@ fn occupied(dir: &Path) -> bool {
 /// Flags first; on a terminal, ask for the rest; otherwise name every missing flag.
 fn gather(args: &InitArgs) -> Result<Profile> {
     let interactive = prompt::stdin_is_terminal();
-    let mut missing = Vec::new();
-    let mut mandatory = |flag: &'static str,
-                         value: &Option<String>,
-                         q: &str,
-                         check: fn(&str) -> Result<()>|
-     -> Result<String> {
-        match value {
-            Some(v) => Ok(v.clone()),
-            None if interactive => Ok(prompt::ask(q, false, check)?.unwrap_or_default()),
-            None => {
-                missing.push(flag);
-                Ok(String::new())
-            }
-        }
-    };
-    let tenant = mandatory(
-        "tenant",
-        &args.tenant,
-        "Tenant ID (Common Name)",
-        profile::validate_tenant,
-    )?;
-    let organization = mandatory(
-        "org",
-        &args.org,
-        "Organization Name (your company)",
-        profile::validate_organization,
-    )?;
-    let email = mandatory(
-        "email",
-        &args.email,
-        "Email Address (for certificate notices)",
-        profile::validate_email,
-    )?;
-    if !missing.is_empty() {
-        return Err(Error::MissingFields(missing));
-    }
-    let optional = |value: &Option<String>,
-                    q: &str,
-                    check: fn(&str) -> Result<()>|
-     -> Result<Option<String>> {
-        match value {
-            Some(v) => Ok(Some(v.clone()).filter(|v| !v.is_empty())),
-            None if interactive => prompt::ask(q, true, check),
-            None => Ok(None),
-        }
+    let [tenant, organization, email] = mandatory(args, interactive)?;
+    let optional = |value: &Option<String>, q: &str, check: fn(&str) -> Result<()>| match value {
+        Some(v) => Ok(Some(v.clone()).filter(|v| !v.is_empty())),
+        None if interactive => prompt::ask(q, true, check),
+        None => Ok(None),
     };
     let any = |_: &str| Ok(());
     let p = Profile {
@@ -135,6 +95,45 @@ fn gather(args: &InitArgs) -> Result<Profile> {
     };
     p.validate()?;
     Ok(p)
+}
+
+/// Tenant, organization and e-mail: from the flags, asked on a terminal, or every
+/// missing flag named at once (64).
+fn mandatory(args: &InitArgs, interactive: bool) -> Result<[String; 3]> {
+    type Check = fn(&str) -> Result<()>;
+    let fields: [(&'static str, &Option<String>, &str, Check); 3] = [
+        (
+            "tenant",
+            &args.tenant,
+            "Tenant ID (Common Name)",
+            profile::validate_tenant,
+        ),
+        (
+            "org",
+            &args.org,
+            "Organization Name (your company)",
+            profile::validate_organization,
+        ),
+        (
+            "email",
+            &args.email,
+            "Email Address (for certificate notices)",
+            profile::validate_email,
+        ),
+    ];
+    let mut missing = Vec::new();
+    let mut values: [String; 3] = Default::default();
+    for (slot, (flag, value, q, check)) in values.iter_mut().zip(fields) {
+        match value {
+            Some(v) => *slot = v.clone(),
+            None if interactive => *slot = prompt::ask(q, false, check)?.unwrap_or_default(),
+            None => missing.push(flag),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::MissingFields(missing));
+    }
+    Ok(values)
 }
 
 /// Writes key and settings into a hidden staging folder, then renames it into place, so
