@@ -93,13 +93,36 @@ impl Output {
     /// its report (SPEC: JSON contract); the sentence also goes to stderr as usual.
     pub fn json_error(&self, e: &crate::error::Error) {
         if !stdout_used() {
-            self.json(&serde_json::json!({
-                "ok": false,
-                "exit_code": e.exit_code().code(),
-                "error": e.to_string(),
-            }));
+            self.report(&ErrorDocument {
+                ok: false,
+                exit_code: e.exit_code().code(),
+                error: &e.to_string(),
+            });
         }
     }
+}
+
+/// What a `--format json` command prints when it fails (SPEC: JSON contract), besides
+/// the sentence on stderr: `format_version`, `ok: false`, `exit_code`, `error`.
+#[derive(serde::Serialize)]
+pub struct ErrorDocument<'a> {
+    pub ok: bool,
+    pub exit_code: u8,
+    /// The sentence stderr shows, without its `ERROR: `.
+    pub error: &'a str,
+}
+
+/// Whether the command line asks for a JSON report (`--format json`, `--format=json`,
+/// or `json` in `export`'s list), read before clap decides, so that a usage error is a
+/// JSON error document too. `decode` prints payloads, not reports: never for it.
+pub fn json_requested(args: &[std::ffi::OsString]) -> bool {
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let json = |v: &str| v.split(',').any(|f| f == "json");
+    let asked = words.windows(2).any(|w| w[0] == "--format" && json(w[1]))
+        || words
+            .iter()
+            .any(|w| w.strip_prefix("--format=").is_some_and(json));
+    asked && !words.contains(&"decode")
 }
 
 fn write_out(text: &str) {
@@ -234,6 +257,17 @@ pub fn safe(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_recognised_before_parsing() {
+        let asks = |a: &[&str]| json_requested(&a.iter().map(Into::into).collect::<Vec<_>>());
+        assert!(asks(&["c", "init", "--format", "json", "--curve", "p521"]));
+        assert!(asks(&["c", "--format=json", "status"]));
+        assert!(asks(&["c", "export", "--format", "pkcs12,json"]));
+        assert!(!asks(&["c", "status", "--format", "text"]));
+        assert!(!asks(&["c", "test-connect", "--encoding", "json"]));
+        assert!(!asks(&["c", "decode", "--format", "json", "--bogus"]));
+    }
 
     #[test]
     fn safe_escapes_terminal_controls() {

@@ -649,3 +649,27 @@ fn test_connect_fails_with_a_json_error_document() {
     assert_eq!(v["failed_stage"], "preflight", "{v}");
     assert_eq!(v["stages"], serde_json::json!([]));
 }
+
+/// A usage error that clap finds (a bad value, an unknown flag) is a JSON error document
+/// too when `--format json` was asked, with the sentence stderr shows, for every one of
+/// these commands; `decode` prints payloads, so its usage errors stay on stderr only.
+#[test]
+fn usage_errors_are_json_error_documents() {
+    let h = TestHome::new();
+    for args in [
+        &["init", "--format", "json", "--curve", "p521"][..],
+        &["install-cert", "c.pem", "--format", "json", "--bogus"],
+        &["install-ca", "--format=json"],
+        &["credentials", "--format", "json", "--password"],
+        &["test-connect", "--format", "json", "--topics", "items"],
+        &["check-expiry", "--format", "json", "--warn-days", "soon"],
+    ] {
+        let v = assert_error_document(args[0], run(&h, args), 64);
+        assert!(
+            s(&v, "error").contains(&format!("`centiloc-cert {} --help`", args[0])),
+            "{v}"
+        );
+    }
+    let (code, out, err) = run(&h, &["decode", "--format", "json", "--bogus"]);
+    assert_eq!((code, out.as_str()), (64, ""), "{err}");
+}
