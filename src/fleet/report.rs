@@ -27,8 +27,13 @@ pub fn render(
     now: DateTime<Utc>,
 ) -> String {
     match format {
-        ExpiryFormat::Text => text(ctx, &Document::new(ctx, checked, nothing, now)),
-        ExpiryFormat::Json => json(&Document::new(ctx, checked, nothing, now)),
+        ExpiryFormat::Text => {
+            // `--quiet` prints only what needs action: the OK lines are not even made
+            // (cron's `--all --quiet` over thousands of profiles, scripts/bench-expiry).
+            let shown = |c: &Checked| !(ctx.out.quiet && c.state() == State::Ok);
+            text(&Document::new(ctx, checked, shown, nothing, now))
+        }
+        ExpiryFormat::Json => json(&Document::new(ctx, checked, |_| true, nothing, now)),
         ExpiryFormat::Prometheus => super::prometheus::render(checked, now),
         ExpiryFormat::Nagios => super::nagios::render(ctx, checked, nothing, now),
     }
@@ -36,9 +41,10 @@ pub fn render(
 
 /// One line per certificate, worst first (Icinga/Nagios severity: CRITICAL, UNKNOWN,
 /// WARNING, OK), so the first line carries the overall state as monitoring plugins
-/// expect. `--quiet` keeps only the lines that need action: silent while all is well, so
-/// cron mails only when there is something to do. Each line is the entry's `summary`.
-fn text(ctx: &Ctx, doc: &Document) -> String {
+/// expect. Each line is an entry's `summary`; under `--quiet` the document holds only
+/// the lines that need action: silent while all is well, so cron mails only when there
+/// is something to do.
+fn text(doc: &Document) -> String {
     let mut order: Vec<&Entry> = doc.certificates.iter().collect();
     order.sort_by_key(|e| std::cmp::Reverse(e.rank));
     let mut out = String::with_capacity(doc.certificates.len() * 120);
@@ -46,9 +52,6 @@ fn text(ctx: &Ctx, doc: &Document) -> String {
         let _ = writeln!(out, "{} {}", State::Unknown.as_str(), safe(why));
     }
     for e in order {
-        if ctx.out.quiet && e.rank == State::Ok {
-            continue;
-        }
         let _ = writeln!(out, "{}", e.summary);
     }
     out
@@ -273,9 +276,12 @@ struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
+    /// The document of `checked`, with an entry for those `shown` lets through (the
+    /// overall state is still that of all of them).
     fn new(
         ctx: &Ctx,
         checked: &'a [Checked],
+        shown: impl Fn(&Checked) -> bool,
         nothing: Option<&'a str>,
         now: DateTime<Utc>,
     ) -> Self {
@@ -290,7 +296,11 @@ impl<'a> Document<'a> {
             exit_code: worst.exit_code().code(),
             checked_at: now,
             problem: nothing,
-            certificates: checked.iter().map(|c| Entry::new(ctx, c, now)).collect(),
+            certificates: checked
+                .iter()
+                .filter(|c| shown(c))
+                .map(|c| Entry::new(ctx, c, now))
+                .collect(),
         }
     }
 }
