@@ -29,6 +29,11 @@ fn setup() -> (TestHome, Mosquitto) {
     (h, m)
 }
 
+/// Replaces the profile's stored MQTT password with one the broker refuses.
+fn store_wrong_password(h: &TestHome) {
+    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+}
+
 /// Runs test-connect with `args`; asserts the exit code and that the password never shows.
 fn test_connect(h: &TestHome, args: &[&str], code: i32) -> (String, String) {
     let out = h.cmd().arg("test-connect").args(args).output().unwrap();
@@ -143,7 +148,7 @@ fn broker_by_host_name_resolves_and_matches_the_certificate() {
 #[test]
 fn wrong_password_is_refused_77_naming_username_and_password() {
     let (h, _m) = setup();
-    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    store_wrong_password(&h);
     let (out, err) = test_connect(&h, &["--timeout", "2"], 77);
     assert!(out.contains("✗ MQTT CONNECT"), "{out}");
     assert!(err.contains("bad username or password"), "{err}");
@@ -153,7 +158,7 @@ fn wrong_password_is_refused_77_naming_username_and_password() {
 #[test]
 fn password_from_environment_overrides_the_file() {
     let (h, m) = setup();
-    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    store_wrong_password(&h);
     m.publish(
         "centiloc/acme/json/board/v1/update",
         br#"{"BoardSN":"CB-1"}"#,
@@ -536,7 +541,7 @@ fn python_snippet_receives_a_message() {
     );
 
     // A wrong password: a clear sentence naming the reason, a non-zero status, at once.
-    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    store_wrong_password(&h);
     let started = std::time::Instant::now();
     let run = Command::new("/usr/bin/python3")
         .arg(&script)

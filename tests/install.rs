@@ -192,12 +192,7 @@ fn openssl_ca_certificate_with_extensions_is_installed_with_its_facts() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&support::success_stdout(out)).unwrap();
     assert_eq!(v["fingerprint_sha256"], sha256_fingerprint(&cert));
     let serial = openssl(h.path(), &["x509", "-in", s(&cert), "-noout", "-serial"]);
     // We print it colon-separated, openssl -serial without colons.
@@ -301,16 +296,7 @@ fn der_stdin_chain_and_messy_pem_are_accepted() {
 /// Runs `install-cert` with `args`, expecting `code` and every message in `says`, and the
 /// profile (key, CSR, certificate, archive, everything) byte-identical afterwards.
 fn refused(h: &TestHome, args: &[&str], code: i32, says: &[&str]) {
-    let before = snapshot(h.path());
-    let out = h.cmd().arg("install-cert").args(args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
-    assert!(err.starts_with("ERROR: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
-    for s in says {
-        assert!(err.contains(s), "{args:?}: {s:?} not in {err}");
-    }
-    assert_eq!(snapshot(h.path()), before, "{args:?} changed files");
+    support::assert_install_refused(h, args, None, code, says);
 }
 
 #[test]

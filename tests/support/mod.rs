@@ -52,17 +52,7 @@ impl TestHome {
 
     /// The binary with `--home` set and a clean environment for our variables.
     pub fn cmd(&self) -> assert_cmd::Command {
-        let mut c = assert_cmd::Command::cargo_bin("centiloc-cert").expect("binary built");
-        c.arg("--home").arg(self.path());
-        for var in [
-            "CENTILOC_CERT_HOME",
-            "CENTILOC_CERT_PROFILE",
-            "CENTILOC_MQTT_PASSWORD",
-            "CENTILOC_SMTP_PASSWORD",
-        ] {
-            c.env_remove(var);
-        }
-        c
+        assert_cmd::Command::from_std(bin(self.path()))
     }
 
     pub fn profile_dir(&self, name: &str) -> PathBuf {
@@ -98,6 +88,31 @@ impl TestHome {
             .success();
         self.profile_dir(name).join("certificate-request.csr")
     }
+}
+
+/// The binary as a plain [`Command`] with `--home home` and none of our variables set.
+pub fn bin(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"));
+    c.arg("--home").arg(home);
+    for var in [
+        "CENTILOC_CERT_HOME",
+        "CENTILOC_CERT_PROFILE",
+        "CENTILOC_MQTT_PASSWORD",
+        "CENTILOC_SMTP_PASSWORD",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+/// Asserts that a finished run exited 0 (its stderr is the failure message); returns stdout.
+pub fn success_stdout(out: std::process::Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Runs openssl with `args` in `cwd`, asserting success; returns stdout.
@@ -349,9 +364,6 @@ pub fn asn1_time(epoch: i64) -> String {
         .to_string()
 }
 
-/// Runs `install-cert` with `args` (stdin `input` when given), expecting exit `code`, one
-/// `ERROR:` sentence holding every text of `says`, and the whole home byte-identical
-/// afterwards. Returns stderr.
 /// Exit code (-1 when killed by a signal), stdout and stderr of a finished run.
 pub fn outcome(out: std::process::Output) -> (i32, String, String) {
     (
@@ -373,6 +385,9 @@ pub fn run(h: &TestHome, args: &[&str]) -> (i32, String, String) {
     outcome(out)
 }
 
+/// Runs `install-cert` with `args` (stdin `input` when given), expecting exit `code`, one
+/// `ERROR:` sentence holding every text of `says`, and the whole home byte-identical
+/// afterwards. Returns stderr.
 pub fn assert_install_refused(
     h: &TestHome,
     args: &[&str],

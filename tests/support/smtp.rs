@@ -71,20 +71,11 @@ impl Smtp {
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
-        let smtp = Smtp {
+        Smtp::wait(Smtp {
             child,
             port,
             maildir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on 127.0.0.1:{port} within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        smtp
+        })
     }
 
     /// A server that refuses mail until the client logs in (AUTH PLAIN/LOGIN) as `user`
@@ -111,6 +102,7 @@ impl Smtp {
         })
     }
 
+    /// `smtp` once its port accepts connections (a failure after 10 s).
     fn wait(smtp: Smtp) -> Smtp {
         let port = smtp.port;
         let deadline = Instant::now() + Duration::from_secs(10);
