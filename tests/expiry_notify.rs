@@ -235,18 +235,9 @@ fn smtp_failure_never_shows_the_password() {
     ));
     let ca = Ca::new("CA");
     h.profile_expiring_in(&ca, "default", "acme", 25);
-    let out = h
-        .cmd()
-        .env("CENTILOC_SMTP_PASSWORD", "hunter2-secret")
-        .args(["check-expiry", "--notify"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, out, err) = h.notify_with_password();
+    assert_eq!(code, 1);
+    let all = format!("{out}{err}");
     assert!(all.contains("was not sent"), "{all}");
     assert!(!all.contains("hunter2"), "{all}");
     // Without the password, a user in the URL is a configuration error, found up front.

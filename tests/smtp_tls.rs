@@ -16,16 +16,6 @@ fn config(h: &TestHome, url: &str, extra: &str) {
     .unwrap();
 }
 
-fn notify(h: &TestHome) -> (i32, String, String) {
-    let out = h
-        .cmd()
-        .env("CENTILOC_SMTP_PASSWORD", "hunter2-secret")
-        .args(["check-expiry", "--notify"])
-        .output()
-        .unwrap();
-    support::outcome(out)
-}
-
 #[test]
 fn a_password_over_plain_smtp_is_refused_before_connecting() {
     let smtp = Smtp::start();
@@ -38,7 +28,7 @@ fn a_password_over_plain_smtp_is_refused_before_connecting() {
         format!("smtp://mailer@127.0.0.1:{}?tls=opportunistic", smtp.port),
     ] {
         config(&h, &url, "");
-        let (code, out, err) = notify(&h);
+        let (code, out, err) = h.notify_with_password();
         assert_eq!(code, 78, "{url}: {out}{err}");
         assert_eq!(
             err,
@@ -64,7 +54,7 @@ fn a_loopback_relay_may_be_allowed_in_clear_with_a_warning_never_another_host() 
         &format!("smtp://mailer@127.0.0.1:{}", smtp.port),
         "allow_plaintext_auth = true\n",
     );
-    let (_, out, err) = notify(&h);
+    let (_, out, err) = h.notify_with_password();
     assert!(
         err.contains(&format!(
             "sending the SMTP password to 127.0.0.1:{} without TLS, as [notify] allow_plaintext_auth allows for this relay on this machine",
@@ -79,7 +69,7 @@ fn a_loopback_relay_may_be_allowed_in_clear_with_a_warning_never_another_host() 
         "smtp://mailer@mail.example.com:25",
         "allow_plaintext_auth = true\n",
     );
-    let (code, _, err) = notify(&h);
+    let (code, _, err) = h.notify_with_password();
     assert_eq!(code, 78, "{err}");
     assert!(
         err.contains("line 4: [notify] allow_plaintext_auth = true is only for a mail relay on this machine (localhost, 127.0.0.1, ::1), not mail.example.com; remove it and use smtps:// or ?tls=required"),

@@ -42,6 +42,18 @@ impl TestHome {
         dest
     }
 
+    /// `check-expiry --notify` with `hunter2-secret` as the SMTP password (from the
+    /// environment, as documented): exit code, stdout, stderr.
+    pub fn notify_with_password(&self) -> (i32, String, String) {
+        let out = self
+            .cmd()
+            .env("CENTILOC_SMTP_PASSWORD", "hunter2-secret")
+            .args(["check-expiry", "--notify"])
+            .output()
+            .expect("run check-expiry");
+        super::outcome(out)
+    }
+
     /// `config.toml` with a `[notify]` section for `smtp_url`.
     pub fn notify_config(&self, smtp_url: &str) {
         std::fs::write(
