@@ -131,6 +131,12 @@ pub fn openssl(cwd: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// [`openssl`] with `line` as typed after `openssl` in a shell: words split at spaces, so
+/// no word may hold one (use [`openssl`] for those).
+pub fn openssl_line(cwd: &Path, line: &str) -> String {
+    openssl(cwd, &line.split(' ').collect::<Vec<_>>())
+}
+
 /// `openssl ecparam -name CURVE -genkey -noout -out FILE` in `dir`: the documented recipe.
 pub fn ec_key(dir: &Path, curve: &str, file: &str) {
     openssl(
