@@ -47,27 +47,11 @@ fn localized(text: &str, h: &TestHome, log: &Path) -> String {
 
 /// Support's reply with `cert` attached, made by Python's `email` package.
 fn reply(cert: &Path) -> Vec<u8> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail/make_reply.py");
-    let spec = serde_json::json!({
+    support::mail(serde_json::json!({
         "from": "Centiloc Support <support@centiloc.com>",
         "subject": "Re: certificate renewal for acme",
         "attachments": [{"file": cert.to_str().unwrap(), "type": "application/x-x509-user-cert", "name": "tls-cert.crt"}],
-    });
-    let mut child = Command::new(require("python3", "python3"))
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    out.stdout
+    }))
 }
 
 fn run_with_stdin(mut c: Command, input: &[u8]) -> std::process::Output {

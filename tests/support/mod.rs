@@ -137,6 +137,26 @@ pub fn openssl_line(cwd: &Path, line: &str) -> String {
     openssl(cwd, &line.split(' ').collect::<Vec<_>>())
 }
 
+/// A message built by Python's `email` package from `spec` (see
+/// tests/fixtures/mail/make_reply.py).
+pub fn mail(spec: serde_json::Value) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail/make_reply.py");
+    let mut child = Command::new(require("python3", "python3"))
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(spec.to_string().as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "make_reply.py failed");
+    out.stdout
+}
+
 /// `openssl ecparam -name CURVE -genkey -noout -out FILE` in `dir`: the documented recipe.
 pub fn ec_key(dir: &Path, curve: &str, file: &str) {
     openssl(
