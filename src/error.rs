@@ -152,12 +152,17 @@ pub enum Error {
     /// The operating system refused what a network command needs to run (threads, file
     /// descriptors, the signal handler).
     #[error(
-        "cannot start the network runtime: {0}; check the system's limits on threads and open files"
+        "cannot start the network runtime: {}; check the system's limits on threads and open files (ulimit -n)",
+        io_reason(.0)
     )]
-    Runtime(String),
+    Runtime(#[source] io::Error),
 
-    #[error("the system random number generator failed: {0}")]
-    Random(String),
+    /// The operating system gave no random bytes. The library's own text ("Unspecified
+    /// ring error") says nothing a user can act on, so the variant carries none.
+    #[error(
+        "the system random number generator failed, so no key was made: check that /dev/urandom can be read and the getrandom system call is allowed (a container's seccomp profile may block it), then retry"
+    )]
+    Random,
 
     /// A file a command needs has not been installed yet.
     #[error("{what} is missing ({}): {fix}", path.display())]
@@ -231,9 +236,14 @@ pub enum Error {
     Stdout(#[source] io::Error),
 
     #[error(
-        "SMTP server {server} needs the password of user {user:?}: store it with `centiloc-cert credentials --smtp-password-stdin` (kept 0600 in smtp-password beside config.toml, for cron and systemd) or set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
+        "SMTP server {server} needs the password of user {user:?}: store it with `{store_cmd}` (kept 0600 in smtp-password beside config.toml, for cron and systemd) or set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
     )]
-    SmtpPassword { server: String, user: String },
+    SmtpPassword {
+        server: String,
+        user: String,
+        /// The `credentials --smtp-password-stdin` line, with this run's --home.
+        store_cmd: String,
+    },
 }
 
 /// The `io::Error` text without the "(os error N)" noise users cannot act on.
@@ -243,6 +253,7 @@ fn io_reason(e: &io::Error) -> String {
         io::ErrorKind::PermissionDenied => "permission denied".into(),
         io::ErrorKind::AlreadyExists => "it already exists".into(),
         io::ErrorKind::StorageFull => "the disk is full".into(),
+        io::ErrorKind::NotADirectory => "a part of the path is a file, not a directory".into(),
         _ => {
             let s = e.to_string();
             match s.find(" (os error") {
@@ -257,6 +268,7 @@ fn io_reason(e: &io::Error) -> String {
 fn write_fix(e: &io::Error) -> &'static str {
     match e.kind() {
         io::ErrorKind::NotFound => "its directory does not exist: create it or choose another path",
+        io::ErrorKind::NotADirectory => "choose a path whose folders are folders",
         io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
             "check the permissions of its directory"
         }
@@ -279,7 +291,7 @@ impl Error {
             }
             Error::Read { .. }
             | Error::Write { .. }
-            | Error::Random(_)
+            | Error::Random
             | Error::Stdout(_)
             | Error::SymlinkRefused { .. } => ExitCode::IoErr,
             Error::NoProfile { .. } | Error::NotAFile { .. } => ExitCode::NoInput,

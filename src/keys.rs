@@ -120,8 +120,8 @@ impl PrivateKey {
     /// `SystemRandom`, i.e. getrandom). ring does the point multiplication in constant-time
     /// assembly; the p256 crate's table set-up alone cost more than the whole `init`.
     pub fn generate(curve: Curve) -> Result<PrivateKey> {
-        let pair = rcgen::KeyPair::generate_for(curve.signature_algorithm())
-            .map_err(|e| Error::Random(e.to_string()))?;
+        let pair =
+            rcgen::KeyPair::generate_for(curve.signature_algorithm()).map_err(|_| Error::Random)?;
         let pkcs8 = pair.serialized_der().to_vec();
         let pem = sec1_pem(curve, &pkcs8).map_err(Error::Csr)?;
         Ok(Self::assemble(curve, &pair, pkcs8, pem))

@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     };
     // A broken [notify] is found before a key is made.
     let mail = if args.mail {
-        Some(MailSetup::prepare(&ctx.home, "renew --mail")?)
+        Some(MailSetup::prepare(ctx, "renew --mail")?)
     } else {
         None
     };
