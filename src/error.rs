@@ -246,8 +246,9 @@ pub enum Error {
     },
 }
 
-/// The `io::Error` text without the "(os error N)" noise users cannot act on.
-fn io_reason(e: &io::Error) -> String {
+/// The `io::Error` text without the "(os error N)" noise users cannot act on; for every
+/// message built from an I/O error, so that none shows it.
+pub fn io_reason(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::NotFound => "no such file or directory".into(),
         io::ErrorKind::PermissionDenied => "permission denied".into(),

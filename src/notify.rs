@@ -384,10 +384,7 @@ fn io_reason(io: &std::io::Error) -> String {
         _ if io.to_string().contains("failed to lookup address") => {
             "its host name cannot be resolved (check the spelling and this machine's DNS)".into()
         }
-        _ => {
-            let s = io.to_string();
-            s.split(" (os error").next().unwrap_or(&s).to_lowercase()
-        }
+        _ => crate::error::io_reason(io),
     }
 }
 

@@ -810,3 +810,32 @@ fn wildcards_match_within_a_line_only() {
     assert!(!matches("a c\n", "a c\nmore\n"));
     assert!(matches("plain\n", "plain\n"));
 }
+
+/// `check-expiry --check-broker` against a port that does not speak TLS (a real
+/// aiosmtpd): rustls's "InvalidContentType" is said in words.
+#[test]
+fn broker_check_of_a_port_without_tls_in_words() {
+    let smtp = Smtp::start();
+    let w = World::new();
+    let h = TestHome::new();
+    certify(&h, &w);
+    let toml = h.profile_dir("default").join("profile.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text
+        .replace("mqtt-client.centiloc.com", "127.0.0.1")
+        .replace("port = 8883", &format!("port = {}", smtp.port));
+    std::fs::write(&toml, text).unwrap();
+    let (code, out, err) = support::run(&h, &["check-expiry", "--check-broker"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "UNKNOWN default (acme) broker certificate (127.0.0.1:{0}): the broker 127.0.0.1:{0} did not show its certificate: the TLS handshake failed (the peer does not speak TLS there, or sent damaged TLS data); is this the broker's TLS port?",
+            smtp.port
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("InvalidContentType") && !out.contains("os error"),
+        "{out}"
+    );
+}
