@@ -83,9 +83,14 @@ pub enum Error {
     #[error("{} is locked by another centiloc-cert run; wait for it to finish and retry", path.display())]
     Locked { path: PathBuf },
 
-    /// A key file we cannot use: wrong type, wrong curve, encrypted, not a key.
-    #[error("{}: {reason}", path.display())]
-    KeyRefused { path: PathBuf, reason: String },
+    /// A key file we cannot use: wrong type, wrong curve, encrypted, not a key. `fix` is
+    /// the way out, with this run's flags once the command layer knows them.
+    #[error("{}: {reason}; {fix}", path.display())]
+    KeyRefused {
+        path: PathBuf,
+        reason: String,
+        fix: String,
+    },
 
     /// A file that does not parse as what it should be (PEM, DER, TOML...).
     #[error("{}: {reason}", path.display())]

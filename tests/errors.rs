@@ -44,6 +44,8 @@ enum Setup {
     Expired,
     /// `pending/` is a symbolic link to a folder elsewhere.
     SymlinkPending,
+    /// `init` done, then private-key.pem overwritten with text that is no key.
+    DamagedKey,
     /// A crashed replacement left `.commit/` with a journal naming `../x`.
     DamagedJournal,
     /// config.toml's [notify] points at `{port}`; `extra` goes after `smtp_url`'s host.
@@ -164,7 +166,14 @@ const CASES: &[Case] = &[
         setup: Setup::Empty,
         args: "init --tenant acme --org X --email a@b.c --key {dir}/garbage.pem",
         code: 65,
-        stderr: "ERROR: {dir}/garbage.pem: not a PEM private key (no -----BEGIN line); make a new one with `centiloc-cert init` (or `openssl ecparam -name prime256v1 -genkey -noout -out private-key.pem`)",
+        stderr: "ERROR: {dir}/garbage.pem: not a PEM private key (no -----BEGIN line); make a new one with `centiloc-cert --home {home} init` (or `openssl ecparam -name prime256v1 -genkey -noout -out private-key.pem`)",
+    },
+    Case {
+        name: "KeyRefused: the profile's own key, damaged",
+        setup: Setup::DamagedKey,
+        args: "csr",
+        code: 65,
+        stderr: "ERROR: {home}/profiles/default/private-key.pem: not a PEM private key (no -----BEGIN line); restore it from a backup, or make a new key with `centiloc-cert --home {home} init --force --tenant acme --org X --email a@b.c` (the old key, CSR and certificate are archived, not deleted)",
     },
     Case {
         name: "BadData: not a certificate",
@@ -472,6 +481,10 @@ fn prepare(h: &TestHome, w: &World, setup: Setup) -> Vec<(String, String)> {
         Setup::SymlinkPending => {
             init(h);
             std::os::unix::fs::symlink(w.dir.path().join("folder"), dir.join("pending")).unwrap();
+        }
+        Setup::DamagedKey => {
+            init(h);
+            std::fs::write(dir.join("private-key.pem"), "garbage\n").unwrap();
         }
         Setup::DamagedJournal => {
             init(h);
