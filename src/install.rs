@@ -263,6 +263,7 @@ pub fn plan(
     let leaf = chain[0].clone();
     check_current(&leaf, &facts, fixes)?;
     check_names_tenant(&leaf, &facts)?;
+    check_is_client_certificate(&leaf, &facts)?;
     if let Some(ca) = issuer {
         check_issuer(&leaf, ca, &facts)?;
     }
@@ -271,6 +272,7 @@ pub fn plan(
     notes.extend(leaf.version_note());
     check_keeps_working(&leaf, &facts)?;
     warnings.extend(advisories(&leaf, &chain, profile, now));
+    warnings.extend(not_later(&leaf, installed));
     let unchanged = target == Target::Current
         && installed.is_some_and(|old| {
             old.len() == chain.len() && old.iter().zip(&chain).all(|(a, b)| a.der() == b.der())
@@ -345,6 +347,37 @@ fn check_names_tenant(leaf: &Certificate, facts: &Facts) -> Result<()> {
                 .unwrap_or_else(|| "missing".into()),
         ))),
     }
+}
+
+/// A certificate for our key that is a CA, or that carries a critical extension TLS
+/// stacks do not know, is not a client certificate a broker accepts (RFC 5280 §4.2).
+/// A CA certificate handed to install-cert without our key is `key_mismatch`'s case.
+fn check_is_client_certificate(leaf: &Certificate, facts: &Facts) -> Result<()> {
+    if leaf.is_ca {
+        return Err(facts.refuse(
+            "it carries this profile's key but is a CA certificate (basicConstraints CA:TRUE), not a client certificate, and a broker refuses it as one; ask Centiloc support to sign the CSR again as a client certificate (CA:FALSE)".into(),
+        ));
+    }
+    if !leaf.unknown_critical.is_empty() {
+        return Err(facts.refuse(format!(
+            "it has a critical extension that TLS software does not know ({}), so the broker must refuse it (RFC 5280 §4.2); ask Centiloc support to sign the CSR again without it",
+            leaf.unknown_critical.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// A renewal that does not end later than what it replaces is most likely the wrong
+/// file (an old certificate sent again): it is installed, as asked, with a warning.
+fn not_later(leaf: &Certificate, installed: Option<&[Certificate]>) -> Option<String> {
+    let old = installed?.first()?;
+    (old.der() != leaf.der() && leaf.not_after <= old.not_after).then(|| {
+        format!(
+            "the new certificate is valid until {}, not later than the one it replaced (valid until {}): check that it is the renewed certificate Centiloc support meant to send",
+            when(leaf.not_after),
+            when(old.not_after)
+        )
+    })
 }
 
 fn check_issuer(leaf: &Certificate, ca: &Certificate, facts: &Facts) -> Result<()> {
