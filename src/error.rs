@@ -57,6 +57,13 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// No `$HOME` and no password-file entry for this user (a container run under an
+    /// arbitrary UID): a run-time condition of the environment, so 78, not 64.
+    #[error(
+        "cannot find a home directory for this user (no HOME, and no entry in the password file): pass --home DIR or set CENTILOC_CERT_HOME"
+    )]
+    NoHomeDir,
+
     #[error("no profile {name:?} in {}: create it with `{init_cmd}`", dir.display())]
     NoProfile {
         name: String,
@@ -289,9 +296,10 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::MissingFields(_) => ExitCode::Usage,
-            Error::InvalidField { .. } | Error::Config { .. } | Error::NotifyNotSetUp { .. } => {
-                ExitCode::Config
-            }
+            Error::InvalidField { .. }
+            | Error::Config { .. }
+            | Error::NotifyNotSetUp { .. }
+            | Error::NoHomeDir => ExitCode::Config,
             Error::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ExitCode::NoInput
             }

@@ -340,7 +340,15 @@ fn every_variant_has_a_case() {
         .collect();
     assert!(variants.len() > 30, "{variants:?}");
     // Pinned by the separate tests below (a real peer, a lock, a terminal, a limit).
-    let elsewhere = ["Locked", "NoAnswer", "Runtime", "Random", "Stdout", "Smtp"];
+    let elsewhere = [
+        "Locked",
+        "NoAnswer",
+        "Runtime",
+        "Random",
+        "Stdout",
+        "Smtp",
+        "NoHomeDir",
+    ];
     // Not reachable from outside: see the comment at the top.
     let internal = ["Csr", "KeyUnusable"];
     let missing: Vec<&&str> = variants
@@ -850,5 +858,34 @@ fn broker_check_of_a_port_without_tls_in_words() {
     assert!(
         !out.contains("InvalidContentType") && !out.contains("os error"),
         "{out}"
+    );
+}
+
+/// A user with no HOME and no password-file entry, as a container run under an arbitrary
+/// UID is (util-linux `setpriv` gives the run such a UID): 78, the environment lacks
+/// what the tool needs; the binary is copied where that user can read it.
+#[test]
+fn no_home_directory_for_an_unknown_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let setpriv = support::require("setpriv", "util-linux");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("centiloc-cert");
+    std::fs::copy(env!("CARGO_BIN_EXE_centiloc-cert"), &bin).unwrap();
+    // An ID no password file names (nobody is 65534).
+    let out = std::process::Command::new(setpriv)
+        .args(["--reuid=54321", "--regid=54321", "--clear-groups", "--"])
+        .arg(&bin)
+        .arg("status")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let (code, _, err) = support::outcome(out);
+    expect(
+        (code, err),
+        78,
+        "ERROR: cannot find a home directory for this user (no HOME, and no entry in the password file): pass --home DIR or set CENTILOC_CERT_HOME",
     );
 }
