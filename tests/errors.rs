@@ -237,7 +237,14 @@ const CASES: &[Case] = &[
         setup: Setup::Profile,
         args: "credentials --password-stdin",
         code: 66,
-        stderr: "ERROR: no password given: standard input was empty; pipe it in, e.g. `centiloc-cert credentials --password-stdin < file-with-the-password`",
+        stderr: "ERROR: no password given: standard input was empty; give the password on its first line, e.g. add `< file-with-the-password` to this command",
+    },
+    Case {
+        name: "NoPassword: the SMTP password (the hint names no flag, so it fits both)",
+        setup: Setup::Empty,
+        args: "credentials --smtp-password-stdin",
+        code: 66,
+        stderr: "ERROR: no password given: standard input was empty; give the password on its first line, e.g. add `< file-with-the-password` to this command",
     },
     Case {
         name: "PromotionStuck",
@@ -888,4 +895,25 @@ fn no_home_directory_for_an_unknown_user() {
         78,
         "ERROR: cannot find a home directory for this user (no HOME, and no entry in the password file): pass --home DIR or set CENTILOC_CERT_HOME",
     );
+}
+
+/// The password is the first line of standard input: an empty first line is no password,
+/// even with more lines after it.
+#[test]
+fn an_empty_first_line_is_no_password() {
+    let h = TestHome::new();
+    init(&h);
+    let out = h
+        .cmd()
+        .args(["credentials", "--password-stdin"])
+        .write_stdin("\nsecret-on-line-two\n")
+        .output()
+        .unwrap();
+    let (code, _, err) = support::outcome(out);
+    expect(
+        (code, err.clone()),
+        66,
+        "ERROR: no password given: the first line of standard input was empty, and the password is that first line; put it there, e.g. `printf '%s\\n' \"$PASSWORD\" |` before this command",
+    );
+    assert!(!err.contains("secret-on-line-two"));
 }
