@@ -50,6 +50,8 @@ enum Setup {
     DamagedJournal,
     /// config.toml's [notify] points at `{port}`; `extra` goes after `smtp_url`'s host.
     Mail(&'static str),
+    /// config.toml's smtp_url carries a password (`user:secret-in-url@`).
+    PasswordInUrl,
     /// [`Setup::Mail`] and an expiry-notice subject template with a misspelt variable.
     BrokenTemplate,
 }
@@ -188,6 +190,13 @@ const CASES: &[Case] = &[
         args: "status",
         code: 78,
         stderr: "ERROR: {home}/profiles/default/profile.toml is not valid: line 8, column 10: string values must be quoted, expected literal string; correct that line (README describes every field)",
+    },
+    Case {
+        name: "Config: a password inside smtp_url",
+        setup: Setup::PasswordInUrl,
+        args: "csr --mail",
+        code: 78,
+        stderr: "ERROR: {home}/config.toml is not valid: line 2: [notify] smtp_url holds a password; remove it from the file and store it with `centiloc-cert --home {home} credentials --smtp-password-stdin` (or set CENTILOC_SMTP_PASSWORD); correct that line (README describes every field)",
     },
     Case {
         name: "NotifyNotSetUp",
@@ -509,6 +518,10 @@ fn prepare(h: &TestHome, w: &World, setup: Setup) -> Vec<(String, String)> {
         Setup::Mail(extra) => {
             init(h);
             mail_config(h, w, extra);
+        }
+        Setup::PasswordInUrl => {
+            init(h);
+            mail_config(h, w, "user:secret-in-url@?tls=required");
         }
         Setup::BrokenTemplate => {
             init(h);

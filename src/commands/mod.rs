@@ -87,6 +87,13 @@ fn with_fixes(ctx: &Ctx, e: crate::error::Error) -> crate::error::Error {
             let fix = key_fix(ctx, &path);
             Error::KeyRefused { path, reason, fix }
         }
+        Error::Config { path, reason } => Error::Config {
+            reason: reason.replace(
+                crate::config::STORE_SMTP_PASSWORD,
+                &format!("`{}`", ctx.fix(crate::fix::Fix::SmtpPassword)),
+            ),
+            path,
+        },
         other => other,
     }
 }
