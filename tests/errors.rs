@@ -129,6 +129,13 @@ const CASES: &[Case] = &[
         stderr: "ERROR: no profile \"default\" in {home}/profiles: create it with `centiloc-cert --home {home} init --tenant ID --org NAME --email ADDRESS`",
     },
     Case {
+        name: "NoProfile: --profile names one that does not exist",
+        setup: Setup::Profile,
+        args: "--profile nope csr",
+        code: 66,
+        stderr: "ERROR: no profile \"nope\" in {home}/profiles: create it with `centiloc-cert --home {home} --profile nope init --tenant ID --org NAME --email ADDRESS`",
+    },
+    Case {
         name: "ProfileExists",
         setup: Setup::Profile,
         args: "init --tenant acme --org X --email a@b.c",

@@ -87,6 +87,12 @@ fn with_fixes(ctx: &Ctx, e: crate::error::Error) -> crate::error::Error {
             let fix = key_fix(ctx, &path);
             Error::KeyRefused { path, reason, fix }
         }
+        // Profile::load names a placeholder; the profile may be another than --profile's.
+        Error::NoProfile { name, dir, .. } => Error::NoProfile {
+            init_cmd: ctx.fix_for(&name, crate::fix::Fix::Init),
+            name,
+            dir,
+        },
         Error::Config { path, reason } => Error::Config {
             reason: reason.replace(
                 crate::config::STORE_SMTP_PASSWORD,
