@@ -111,7 +111,18 @@ pub fn arrange(
             received.form
         )
     });
-    let mut chain = vec![certs.remove(leaf)];
+    let (chain, left_out) = chain_up(certs.remove(leaf), certs);
+    notes.extend(left_out_note(&left_out));
+    Ok((chain, notes))
+}
+
+/// `leaf` followed by its issuers among `certs`, found by name and signature (at most
+/// ten: a loop of cross-signed certificates must end); returns the chain and the rest.
+fn chain_up(
+    leaf: Certificate,
+    mut certs: Vec<Certificate>,
+) -> (Vec<Certificate>, Vec<Certificate>) {
+    let mut chain = vec![leaf];
     while chain.len() < 10 {
         let last = &chain[chain.len() - 1];
         let Some(i) = certs.iter().position(|c| {
@@ -122,19 +133,24 @@ pub fn arrange(
         chain.push(certs.remove(i));
     }
     certs.retain(|c| chain.iter().all(|k| k.der() != c.der()));
-    if !certs.is_empty() {
-        let names: Vec<String> = certs
-            .iter()
-            .map(|c| safe(&c.subject).into_owned())
-            .collect();
-        notes.push(format!(
-            "left out {} certificate{} not in its chain: {}",
-            certs.len(),
-            if certs.len() == 1 { "" } else { "s" },
-            names.join("; ")
-        ));
+    (chain, certs)
+}
+
+/// "left out 2 certificates not in its chain: …", when any were.
+fn left_out_note(certs: &[Certificate]) -> Option<String> {
+    if certs.is_empty() {
+        return None;
     }
-    Ok((chain, notes))
+    let names: Vec<String> = certs
+        .iter()
+        .map(|c| safe(&c.subject).into_owned())
+        .collect();
+    Some(format!(
+        "left out {} certificate{} not in its chain: {}",
+        certs.len(),
+        if certs.len() == 1 { "" } else { "s" },
+        names.join("; ")
+    ))
 }
 
 /// Why an unordered input is refused: what it held, and whose keys we looked for.
