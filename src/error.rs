@@ -225,10 +225,14 @@ pub enum Error {
     Template { origin: String, reason: String },
 
     /// The SMTP server refused or could not be reached. Never carries the password.
-    #[error(
-        "cannot send e-mail through SMTP server {server}: {reason}; check [notify] smtp_url and that the server accepts mail"
-    )]
-    Smtp { server: String, reason: String },
+    /// `fix` fits the cause (a refused login points at the password) and may say what
+    /// stands meanwhile (a renewal started, a notice sent again on the next run).
+    #[error("cannot send e-mail through SMTP server {server}: {reason}; {fix}")]
+    Smtp {
+        server: String,
+        reason: String,
+        fix: String,
+    },
 
     /// SMTP credentials would cross the network in clear text (issue 14).
     #[error(
@@ -257,6 +261,9 @@ pub enum Error {
         store_cmd: String,
     },
 }
+
+/// What to do about a mail server that cannot be reached or refuses the message.
+pub const SMTP_FIX: &str = "check [notify] smtp_url and that the server accepts mail";
 
 /// The `io::Error` text without the "(os error N)" noise users cannot act on; for every
 /// message built from an I/O error, so that none shows it.
@@ -356,6 +363,36 @@ impl Error {
         Error::Write {
             path: path.into(),
             source,
+        }
+    }
+
+    /// [`Error::Smtp`] with the usual fix.
+    pub fn smtp(server: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Smtp {
+            server: server.into(),
+            reason: reason.into(),
+            fix: SMTP_FIX.into(),
+        }
+    }
+
+    /// A failure to send, with what stands meanwhile (`after`) added to its fix, said
+    /// once; another error (a template, a file) becomes a failure to send through `server`.
+    pub fn unsent(self, server: &str, after: &str) -> Self {
+        match self {
+            Error::Smtp {
+                server,
+                reason,
+                fix,
+            } => Error::Smtp {
+                server,
+                reason,
+                fix: format!("{fix}; {after}"),
+            },
+            other => Error::Smtp {
+                server: server.to_owned(),
+                reason: other.to_string(),
+                fix: after.to_owned(),
+            },
         }
     }
 

@@ -204,10 +204,8 @@ pub fn build(
         }
         None => body,
     };
-    b.multipart(body).map_err(|e| Error::Smtp {
-        server: "(message)".into(),
-        reason: format!("cannot build the e-mail: {e}"),
-    })
+    b.multipart(body)
+        .map_err(|e| Error::smtp("(message)", format!("cannot build the e-mail: {e}")))
 }
 
 /// How a message is shown by `--dry-run`: headers a person reads, then the text body.
@@ -237,6 +235,8 @@ pub struct SendFailure {
 pub struct Mailer {
     transport: SmtpTransport,
     server: String,
+    /// The command that stores the SMTP password, for a refused login's fix.
+    store_cmd: String,
     /// Said before sending: the password goes to a loopback relay without TLS.
     pub warning: Option<String>,
 }
@@ -276,8 +276,22 @@ impl Mailer {
         Ok(Mailer {
             transport: builder.timeout(Some(Duration::from_secs(20))).build(),
             server,
+            store_cmd: store_cmd.to_owned(),
             warning,
         })
+    }
+
+    /// A refused login (RFC 4954: 530 authentication required, 534/535 refused) is the
+    /// user and password to check, not the server.
+    fn fix_for(&self, e: &lettre::transport::smtp::Error) -> String {
+        let code = e.status().map(|c| c.to_string());
+        match code.as_deref() {
+            Some("530" | "534" | "535") => format!(
+                "check the user in [notify] smtp_url and the SMTP password (store it with `{}`, or set CENTILOC_SMTP_PASSWORD)",
+                self.store_cmd
+            ),
+            _ => crate::error::SMTP_FIX.into(),
+        }
     }
 
     pub fn send(&self, msg: &Message) -> std::result::Result<(), SendFailure> {
@@ -287,6 +301,7 @@ impl Mailer {
                 error: Error::Smtp {
                     server: self.server.clone(),
                     reason: smtp_reason(&e),
+                    fix: self.fix_for(&e),
                 },
                 unreachable,
             }

@@ -50,6 +50,8 @@ enum Setup {
     DamagedJournal,
     /// config.toml's [notify] points at `{port}`; `extra` goes after `smtp_url`'s host.
     Mail(&'static str),
+    /// [`Setup::Certified`] and [`Setup::Mail`] without a user.
+    CertifiedMail,
     /// config.toml's smtp_url carries a password (`user:secret-in-url@`).
     PasswordInUrl,
     /// [`Setup::Mail`] and an expiry-notice subject template with a misspelt variable.
@@ -333,6 +335,13 @@ const CASES: &[Case] = &[
         stderr: "ERROR: cannot send e-mail through SMTP server 127.0.0.1:{port} ({home}/config.toml): the connection was refused: nothing listens on that port; check [notify] smtp_url and that the server accepts mail",
     },
     Case {
+        name: "Smtp: renew --mail, the renewal started all the same (said once)",
+        setup: Setup::CertifiedMail,
+        args: "renew --quiet --mail",
+        code: 69,
+        stderr: "ERROR: cannot send e-mail through SMTP server 127.0.0.1:{port} ({home}/config.toml): the connection was refused: nothing listens on that port; check [notify] smtp_url and that the server accepts mail; the renewal is started (new key and CSR in {home}/profiles/default/pending): send the CSR with `centiloc-cert --home {home} csr --mail` when the mail server is back",
+    },
+    Case {
         name: "SmtpCleartext",
         setup: Setup::Mail("user@"),
         args: "csr --mail",
@@ -525,6 +534,10 @@ fn prepare(h: &TestHome, w: &World, setup: Setup) -> Vec<(String, String)> {
         Setup::Mail(extra) => {
             init(h);
             mail_config(h, w, extra);
+        }
+        Setup::CertifiedMail => {
+            certify(h, w);
+            mail_config(h, w, "");
         }
         Setup::PasswordInUrl => {
             init(h);
@@ -779,6 +792,14 @@ fn smtp_failure(h: &TestHome, server: &str, reason: &str) -> String {
     )
 }
 
+/// A refused login points at the user and the password, with this run's --home.
+fn login_refused(h: &TestHome, server: &str, reply: &str) -> String {
+    format!(
+        "ERROR: cannot send e-mail through SMTP server {server} ({0}/config.toml): the server answered {reply}; check the user in [notify] smtp_url and the SMTP password (store it with `centiloc-cert --home {0} credentials --smtp-password-stdin`, or set CENTILOC_SMTP_PASSWORD)",
+        h.path().display()
+    )
+}
+
 /// A real aiosmtpd without TLS: asked for TLS two ways, each failure in words.
 #[test]
 fn smtp_server_without_the_tls_asked_for() {
@@ -817,11 +838,7 @@ fn smtp_server_refusing_the_login() {
     expect(
         mail_through(&h, &format!("smtp://{server}"), None, ""),
         69,
-        &smtp_failure(
-            &h,
-            &server,
-            "the server answered 530 5.7.0 Authentication required",
-        ),
+        &login_refused(&h, &server, "530 5.7.0 Authentication required"),
     );
     let started = std::time::Instant::now();
     let (code, err) = mail_through(
@@ -840,11 +857,7 @@ fn smtp_server_refusing_the_login() {
             err.lines().skip(1).map(|l| format!("{l}\n")).collect(),
         ),
         69,
-        &smtp_failure(
-            &h,
-            &server,
-            "the server answered 535 5.7.8 Authentication credentials invalid",
-        ),
+        &login_refused(&h, &server, "535 5.7.8 Authentication credentials invalid"),
     );
     assert!(!err.contains("wrong-password"), "{err}");
     assert!(smtp.messages().is_empty());

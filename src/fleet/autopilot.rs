@@ -203,13 +203,13 @@ fn remind(
 
 /// A send failure, saying that nothing is lost.
 fn unsent(e: Error, paths: &ProfilePaths) -> Error {
-    Error::Smtp {
-        server: "support".into(),
-        reason: format!(
-            "the renewal e-mail was not sent ({e}); the pending key in {} stays and the e-mail is sent again on the next run",
+    e.unsent(
+        "support",
+        &format!(
+            "the renewal e-mail was not sent; the pending key in {} stays and the e-mail is sent again on the next run",
             paths.pending_dir().display()
         ),
-    }
+    )
 }
 
 /// `--dry-run`: what the real run would do, changing nothing.
