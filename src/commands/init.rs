@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::cli::InitArgs;
 use crate::context::Ctx;
 use crate::csr::Subject;
@@ -50,15 +48,11 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
         create_new(ctx, &paths, &settings, &key)?;
         None
     };
-    report(
-        ctx,
-        &args,
-        &paths,
-        &settings,
-        &key,
-        adopted,
-        archived.as_deref(),
-    );
+    let report = Report::new(&paths, &settings, &key, adopted, archived.as_deref());
+    match args.format {
+        Format::Json => ctx.out.report(&report),
+        Format::Text => report.print_text(ctx),
+    }
     Ok(ExitCode::Ok)
 }
 
@@ -72,51 +66,11 @@ fn occupied(dir: &Path) -> bool {
 /// Flags first; on a terminal, ask for the rest; otherwise name every missing flag.
 fn gather(args: &InitArgs) -> Result<Profile> {
     let interactive = prompt::stdin_is_terminal();
-    let mut missing = Vec::new();
-    let mut mandatory = |flag: &'static str,
-                         value: &Option<String>,
-                         q: &str,
-                         check: fn(&str) -> Result<()>|
-     -> Result<String> {
-        match value {
-            Some(v) => Ok(v.clone()),
-            None if interactive => Ok(prompt::ask(q, false, check)?.unwrap_or_default()),
-            None => {
-                missing.push(flag);
-                Ok(String::new())
-            }
-        }
-    };
-    let tenant = mandatory(
-        "tenant",
-        &args.tenant,
-        "Tenant ID (Common Name)",
-        profile::validate_tenant,
-    )?;
-    let organization = mandatory(
-        "org",
-        &args.org,
-        "Organization Name (your company)",
-        profile::validate_organization,
-    )?;
-    let email = mandatory(
-        "email",
-        &args.email,
-        "Email Address (for certificate notices)",
-        profile::validate_email,
-    )?;
-    if !missing.is_empty() {
-        return Err(Error::MissingFields(missing));
-    }
-    let optional = |value: &Option<String>,
-                    q: &str,
-                    check: fn(&str) -> Result<()>|
-     -> Result<Option<String>> {
-        match value {
-            Some(v) => Ok(Some(v.clone()).filter(|v| !v.is_empty())),
-            None if interactive => prompt::ask(q, true, check),
-            None => Ok(None),
-        }
+    let [tenant, organization, email] = mandatory(args, interactive)?;
+    let optional = |value: &Option<String>, q: &str, check: fn(&str) -> Result<()>| match value {
+        Some(v) => Ok(Some(v.clone()).filter(|v| !v.is_empty())),
+        None if interactive => prompt::ask(q, true, check),
+        None => Ok(None),
     };
     let any = |_: &str| Ok(());
     let p = Profile {
@@ -141,6 +95,45 @@ fn gather(args: &InitArgs) -> Result<Profile> {
     };
     p.validate()?;
     Ok(p)
+}
+
+/// Tenant, organization and e-mail: from the flags, asked on a terminal, or every
+/// missing flag named at once (64).
+fn mandatory(args: &InitArgs, interactive: bool) -> Result<[String; 3]> {
+    type Check = fn(&str) -> Result<()>;
+    let fields: [(&'static str, &Option<String>, &str, Check); 3] = [
+        (
+            "tenant",
+            &args.tenant,
+            "Tenant ID (Common Name)",
+            profile::validate_tenant,
+        ),
+        (
+            "org",
+            &args.org,
+            "Organization Name (your company)",
+            profile::validate_organization,
+        ),
+        (
+            "email",
+            &args.email,
+            "Email Address (for certificate notices)",
+            profile::validate_email,
+        ),
+    ];
+    let mut missing = Vec::new();
+    let mut values: [String; 3] = Default::default();
+    for (slot, (flag, value, q, check)) in values.iter_mut().zip(fields) {
+        match value {
+            Some(v) => *slot = v.clone(),
+            None if interactive => *slot = prompt::ask(q, false, check)?.unwrap_or_default(),
+            None => missing.push(flag),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::MissingFields(missing));
+    }
+    Ok(values)
 }
 
 /// Writes key and settings into a hidden staging folder, then renames it into place, so
@@ -206,55 +199,73 @@ fn replace_in_place(
     r.commit()
 }
 
-fn report(
-    ctx: &Ctx,
-    args: &InitArgs,
-    paths: &ProfilePaths,
-    p: &Profile,
-    key: &PrivateKey,
-    adopted: bool,
-    archived: Option<&Path>,
-) {
-    let subject = Subject::of(p).openssl_line();
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": paths.name,
-            "dir": paths.dir,
-            "tenant": p.tenant,
-            "subject": subject,
-            "key_file": paths.key(),
-            "curve": key.curve(),
-            "key_fingerprint_sha256": key.fingerprint(),
-            "key_adopted": adopted,
-            "broker": p.broker.to_string(),
-            "archived_to": archived,
-        }));
-        return;
+/// What `init` made: the JSON document, and what the text is made from.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    #[serde(serialize_with = "crate::output::path")]
+    dir: &'a Path,
+    tenant: &'a str,
+    subject: String,
+    #[serde(serialize_with = "crate::output::path")]
+    key_file: std::path::PathBuf,
+    curve: crate::keys::Curve,
+    key_fingerprint_sha256: String,
+    key_adopted: bool,
+    broker: String,
+    /// Where `--force` put the replaced key, CSR, certificate and settings.
+    #[serde(serialize_with = "crate::output::path_opt")]
+    archived_to: Option<&'a Path>,
+}
+
+impl<'a> Report<'a> {
+    fn new(
+        paths: &'a ProfilePaths,
+        p: &'a Profile,
+        key: &PrivateKey,
+        adopted: bool,
+        archived: Option<&'a Path>,
+    ) -> Self {
+        Report {
+            profile: &paths.name,
+            dir: &paths.dir,
+            tenant: &p.tenant,
+            subject: Subject::of(p).openssl_line(),
+            key_file: paths.key(),
+            curve: key.curve(),
+            key_fingerprint_sha256: key.fingerprint(),
+            key_adopted: adopted,
+            broker: p.broker.to_string(),
+            archived_to: archived,
+        }
     }
-    let o = &ctx.out;
-    o.line(format!(
-        "Created profile {:?} in {}",
-        paths.name,
-        paths.dir.display()
-    ));
-    o.line(format!("  tenant       {}", p.tenant));
-    o.line(format!("  subject      {subject}"));
-    let origin = if adopted { "adopted" } else { "new" };
-    o.line(format!(
-        "  private key  {} ({}, {origin}, mode 0600)",
-        paths.key().display(),
-        key.curve()
-    ));
-    o.line(format!("  key SHA-256  {}", key.fingerprint()));
-    o.line(format!("  broker       {}", p.broker));
-    if let Some(dir) = archived {
-        o.note(format!(
-            "the previous key, CSR, certificate and settings are in {}",
-            dir.display()
+
+    fn print_text(&self, ctx: &Ctx) {
+        let o = &ctx.out;
+        o.line(format!(
+            "Created profile {:?} in {}",
+            self.profile,
+            self.dir.display()
+        ));
+        o.line(format!("  tenant       {}", self.tenant));
+        o.line(format!("  subject      {}", self.subject));
+        let origin = if self.key_adopted { "adopted" } else { "new" };
+        o.line(format!(
+            "  private key  {} ({}, {origin}, mode 0600)",
+            self.key_file.display(),
+            self.curve
+        ));
+        o.line(format!("  key SHA-256  {}", self.key_fingerprint_sha256));
+        o.line(format!("  broker       {}", self.broker));
+        if let Some(dir) = self.archived_to {
+            o.note(format!(
+                "the previous key, CSR, certificate and settings are in {}",
+                dir.display()
+            ));
+        }
+        o.line(format!(
+            "Next: {}   (writes certificate-request.csr for Centiloc support)",
+            ctx.fix(Fix::Csr)
         ));
     }
-    o.line(format!(
-        "Next: {}   (writes certificate-request.csr for Centiloc support)",
-        ctx.fix(Fix::Csr)
-    ));
 }
