@@ -237,12 +237,12 @@ fn password_from_stdin() -> Result<Zeroizing<String>> {
     let pw = line.trim_end_matches(['\n', '\r']);
     if n == 0 {
         return Err(Error::NoPassword(
-            "standard input was empty; pipe it in, e.g. `centiloc-cert credentials --password-stdin < file-with-the-password`".into(),
+            "standard input was empty; give the password on its first line, e.g. add `< file-with-the-password` to this command".into(),
         ));
     }
     if pw.is_empty() {
         return Err(Error::NoPassword(
-            "the first line of standard input was empty, and the password is that first line; put it there, e.g. `printf '%s\\n' \"$PASSWORD\" | centiloc-cert credentials --password-stdin`".into(),
+            "the first line of standard input was empty, and the password is that first line; put it there, e.g. `printf '%s\\n' \"$PASSWORD\" |` before this command".into(),
         ));
     }
     Ok(Zeroizing::new(pw.to_owned()))

@@ -91,7 +91,7 @@ fn install_cert(
         installed.as_deref(),
         args.force,
         now,
-        &ctx.with_file(crate::fix::Fix::InstallCa, &args.file),
+        &install::FixLines::of(ctx, &args.file),
     )?;
     plan.notes.splice(0..0, notes);
     if args.test && !plan.unchanged {
