@@ -247,11 +247,9 @@ fn profile_critical_days_above_warn_days_is_a_configuration_error() {
     h.cmd().arg("status").assert().code(78);
 }
 
-#[test]
-fn client_renewal_is_not_reported_on_the_ca_line() {
-    let h = TestHome::new();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 20);
+/// A renewal under way in profile `default`: its CSR copied into pending/, where `renew`
+/// puts the new one.
+fn pending_renewal(h: &TestHome) {
     let pending = h.profile_dir("default").join("pending");
     std::fs::create_dir(&pending).unwrap();
     std::fs::copy(
@@ -259,6 +257,14 @@ fn client_renewal_is_not_reported_on_the_ca_line() {
         pending.join("certificate-request.csr"),
     )
     .unwrap();
+}
+
+#[test]
+fn client_renewal_is_not_reported_on_the_ca_line() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 20);
+    pending_renewal(&h);
     let (c, out, _) = code(&h, &["check-expiry"]);
     assert_eq!(c, 1, "{out}");
     let client = out
@@ -614,13 +620,7 @@ fn profile_thresholds_and_pending_renewal_are_honoured() {
         .assert()
         .code(0);
     // A renewal under way is mentioned, and the fix becomes install-cert.
-    let pending = h.profile_dir("default").join("pending");
-    std::fs::create_dir(&pending).unwrap();
-    std::fs::copy(
-        h.profile_dir("default").join("certificate-request.csr"),
-        pending.join("certificate-request.csr"),
-    )
-    .unwrap();
+    pending_renewal(&h);
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     h.cmd()
         .arg("check-expiry")

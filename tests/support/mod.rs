@@ -186,6 +186,20 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// The arguments of an `init` of a second profile, `other` (tenant `t2`), with every
+/// required value given.
+pub const INIT_OTHER: [&str; 9] = [
+    "--profile",
+    "other",
+    "init",
+    "--tenant",
+    "t2",
+    "--org",
+    "O",
+    "--email",
+    "a@b.co",
+];
+
 /// A free TCP port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
