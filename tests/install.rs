@@ -86,22 +86,23 @@ fn csr_for_our_key(h: &TestHome, subject: &str) -> PathBuf {
 
 /// A CSR for a key that is not the profile's.
 fn csr_for_another_key(h: &TestHome) -> PathBuf {
+    csr_for_new_key(
+        h,
+        "other",
+        "/O=Demo Corp/CN=demo/emailAddress=ops@example.com",
+    )
+}
+
+/// A CSR with `subject` for a new P-256 key `NAME.key` in the home; returns `NAME.csr`.
+fn csr_for_new_key(h: &TestHome, name: &str, subject: &str) -> PathBuf {
     let d = h.path();
-    support::ec_key(d, "prime256v1", "other.key");
+    let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+    support::ec_key(d, "prime256v1", &key);
     openssl(
         d,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "other.key",
-            "-subj",
-            "/O=Demo Corp/CN=demo/emailAddress=ops@example.com",
-            "-out",
-            "other.csr",
-        ],
+        &["req", "-new", "-key", &key, "-subj", subject, "-out", &csr],
     );
-    d.join("other.csr")
+    d.join(csr)
 }
 
 /// Everything needed to connect, with a certificate valid `days` more days.
@@ -1306,24 +1307,7 @@ fn list_states_come_from_the_same_checks_as_status() {
     );
     put("future", "tls-cert.pem", &future);
     // A certificate for another key and another CN.
-    let csr_other = {
-        let d = h.path();
-        support::ec_key(d, "prime256v1", "x.key");
-        openssl(
-            d,
-            &[
-                "req",
-                "-new",
-                "-key",
-                "x.key",
-                "-subj",
-                "/O=Demo Corp/CN=someone-else",
-                "-out",
-                "x.csr",
-            ],
-        );
-        d.join("x.csr")
-    };
+    let csr_other = csr_for_new_key(&h, "x", "/O=Demo Corp/CN=someone-else");
     init("foreign");
     complete(&h, "foreign", &ca);
     put("foreign", "tls-cert.pem", &ca.sign_v3(&csr_other, 365));
