@@ -252,8 +252,7 @@ fn smtp_login_with_the_stored_secret_from_a_bare_environment() {
         ),
     )
     .unwrap();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     // Without the secret: the error says how to store it.
     let out = h.cmd().args(["check-expiry", "--notify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78), "{out:?}");

@@ -195,8 +195,7 @@ fn smtp_down_is_reported_keeps_the_exit_code_and_is_retried() {
     let port = free_port();
     let h = TestHome::new();
     h.notify_config(&format!("smtp://127.0.0.1:{port}"));
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     let out = notify(&h);
     assert_eq!(
         out.status.code(),
@@ -233,8 +232,7 @@ fn smtp_failure_never_shows_the_password() {
         "smtp://mailer@127.0.0.1:{}?tls=required",
         smtp.port
     ));
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     let (code, out, err) = h.notify_with_password();
     assert_eq!(code, 1);
     let all = format!("{out}{err}");
@@ -324,8 +322,7 @@ fn template_override_in_the_config_directory_is_used() {
         "[certs] {{ tenant }} needs renewing in {{ days_left }} days",
     )
     .unwrap();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     h.cmd()
         .args(["check-expiry", "--notify", "--dry-run"])
         .assert()

@@ -547,22 +547,18 @@ fn broken_profile_toml_is_a_configuration_error() {
     let h = TestHome::new();
     h.init("demo");
     let settings = h.profile_dir("default").join("profile.toml");
-    std::fs::write(
-        &settings,
+    // An invalid tenant, then text that is not TOML.
+    for text in [
         "tenant = \"a/b\"\norganization = \"O\"\nemail = \"a@b.co\"\n",
-    )
-    .unwrap();
-    h.cmd()
-        .arg("csr")
-        .assert()
-        .code(78)
-        .stderr(predicate::str::contains("profile.toml"));
-    std::fs::write(&settings, "this is = = not toml").unwrap();
-    h.cmd()
-        .arg("csr")
-        .assert()
-        .code(78)
-        .stderr(predicate::str::contains("profile.toml"));
+        "this is = = not toml",
+    ] {
+        std::fs::write(&settings, text).unwrap();
+        h.cmd()
+            .arg("csr")
+            .assert()
+            .code(78)
+            .stderr(predicate::str::contains("profile.toml"));
+    }
 }
 
 #[test]

@@ -5,8 +5,8 @@
 
 mod support;
 
+use support::TestHome;
 use support::smtp::Smtp;
-use support::{Ca, TestHome};
 
 fn config(h: &TestHome, url: &str, extra: &str) {
     std::fs::write(
@@ -20,8 +20,7 @@ fn config(h: &TestHome, url: &str, extra: &str) {
 fn a_password_over_plain_smtp_is_refused_before_connecting() {
     let smtp = Smtp::start();
     let h = TestHome::new();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     let file = h.path().join("config.toml");
     for url in [
         format!("smtp://mailer@127.0.0.1:{}", smtp.port),
@@ -47,8 +46,7 @@ fn a_password_over_plain_smtp_is_refused_before_connecting() {
 fn a_loopback_relay_may_be_allowed_in_clear_with_a_warning_never_another_host() {
     let smtp = Smtp::start();
     let h = TestHome::new();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     config(
         &h,
         &format!("smtp://mailer@127.0.0.1:{}", smtp.port),
@@ -81,8 +79,7 @@ fn a_loopback_relay_may_be_allowed_in_clear_with_a_warning_never_another_host() 
 fn no_credentials_no_tls_needed() {
     let smtp = Smtp::start();
     let h = TestHome::new();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     config(&h, &smtp.url(), "");
     let out = h.cmd().args(["check-expiry", "--notify"]).output().unwrap();
     assert_eq!(

@@ -33,6 +33,12 @@ impl TestHome {
         self.install(name, &signed, &ca.cert)
     }
 
+    /// Profile `default` (tenant `acme`) with a certificate ending in 25 days: inside the
+    /// 30-day notice threshold, so a notice is due. Returns the installed certificate.
+    pub fn profile_due_for_notice(&self) -> PathBuf {
+        self.profile_expiring_in(&Ca::new("CA"), "default", "acme", 25)
+    }
+
     /// Copies a certificate (and the CA) into the profile, as the install commands do.
     pub fn install(&self, name: &str, cert: &Path, ca_cert: &Path) -> PathBuf {
         let dir = self.profile_dir(name);
