@@ -29,6 +29,13 @@ fn setup() -> (TestHome, Mosquitto) {
     (h, m)
 }
 
+/// [`setup`] with a stored MQTT password the broker refuses.
+fn setup_with_wrong_password() -> (TestHome, Mosquitto) {
+    let (h, m) = setup();
+    store_wrong_password(&h);
+    (h, m)
+}
+
 /// Replaces the profile's stored MQTT password with one the broker refuses.
 fn store_wrong_password(h: &TestHome) {
     std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
@@ -147,8 +154,7 @@ fn broker_by_host_name_resolves_and_matches_the_certificate() {
 
 #[test]
 fn wrong_password_is_refused_77_naming_username_and_password() {
-    let (h, _m) = setup();
-    store_wrong_password(&h);
+    let (h, _m) = setup_with_wrong_password();
     let (out, err) = test_connect(&h, &["--timeout", "2"], 77);
     assert!(out.contains("✗ MQTT CONNECT"), "{out}");
     assert!(err.contains("bad username or password"), "{err}");
@@ -157,8 +163,7 @@ fn wrong_password_is_refused_77_naming_username_and_password() {
 
 #[test]
 fn password_from_environment_overrides_the_file() {
-    let (h, m) = setup();
-    store_wrong_password(&h);
+    let (h, m) = setup_with_wrong_password();
     m.publish(
         "centiloc/acme/json/board/v1/update",
         br#"{"BoardSN":"CB-1"}"#,

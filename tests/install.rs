@@ -1276,23 +1276,14 @@ fn status_of(h: &TestHome, name: &str) -> (i32, String) {
 fn list_states_come_from_the_same_checks_as_status() {
     let h = TestHome::new();
     let ca = Ca::new("Centiloc Test CA");
-    let init = |name: &str| {
+    let init = |name: &str| h.init_named_with_csr(name, "demo");
+    // Profile `name` with a certificate from `ca` installed by install-cert.
+    let installed = |name: &str| {
+        let cert = ca.sign_v3(&init(name), 365);
         h.cmd()
-            .args([
-                "--profile",
-                name,
-                "init",
-                "--tenant",
-                "demo",
-                "--org",
-                "Demo Corp",
-                "--email",
-                "ops@example.com",
-            ])
+            .args(["--profile", name, "install-cert", s(&cert)])
             .assert()
             .success();
-        h.cmd().args(["--profile", name, "csr"]).assert().success();
-        h.profile_dir(name).join("certificate-request.csr")
     };
     let put = |name: &str, file: &str, from: &Path| {
         std::fs::copy(from, h.profile_dir(name).join(file)).unwrap();
@@ -1320,36 +1311,14 @@ fn list_states_come_from_the_same_checks_as_status() {
         &asn1_time(now() - 2 * 86_400),
     );
     for (name, ca_file) in [("futureca", &future_ca), ("oldca", &old_ca)] {
-        let csr = init(name);
-        h.cmd()
-            .args(["--profile", name, "install-cert", s(&ca.sign_v3(&csr, 365))])
-            .assert()
-            .success();
+        installed(name);
         complete(&h, name, &ca);
         put(name, "ca-cert.pem", ca_file);
     }
     // A good certificate and nothing else.
-    let csr = init("bare");
-    h.cmd()
-        .args([
-            "--profile",
-            "bare",
-            "install-cert",
-            s(&ca.sign_v3(&csr, 365)),
-        ])
-        .assert()
-        .success();
+    installed("bare");
     // Ready, for contrast.
-    let csr = init("fine");
-    h.cmd()
-        .args([
-            "--profile",
-            "fine",
-            "install-cert",
-            s(&ca.sign_v3(&csr, 365)),
-        ])
-        .assert()
-        .success();
+    installed("fine");
     complete(&h, "fine", &ca);
 
     let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
