@@ -630,11 +630,7 @@ fn cron_and_systemd_snippets_without_notify_config_leave_out_notify_and_say_so()
 #[test]
 fn cron_and_systemd_snippets_schedule_the_daily_check_for_this_home() {
     let h = TestHome::new();
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[notify]\nsmtp_url = \"smtp://mail.example.com:587?tls=required\"\nfrom = \"certs@example.com\"\n",
-    )
-    .unwrap();
+    h.write_config("[notify]\nsmtp_url = \"smtp://mail.example.com:587?tls=required\"\nfrom = \"certs@example.com\"\n");
     let home = h.path().display().to_string();
     let cron = h.cmd().args(["snippet", "cron"]).output().unwrap();
     assert!(

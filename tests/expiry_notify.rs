@@ -278,11 +278,7 @@ fn notify_configuration_errors_are_78_and_name_the_file() {
                 ))
                 .and(predicate::str::contains("missing field").not()),
         );
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[notify]\nsmtp_url = \"smtp://u:s3cret@127.0.0.1\"\nfrom = \"a@b.co\"\n",
-    )
-    .unwrap();
+    h.write_config("[notify]\nsmtp_url = \"smtp://u:s3cret@127.0.0.1\"\nfrom = \"a@b.co\"\n");
     h.cmd()
         .args(["check-expiry", "--notify"])
         .assert()
@@ -410,11 +406,7 @@ fn csr_mail_without_support_address_changes_nothing() {
             ))
             .and(predicate::str::contains("support_to = ")),
         );
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[notify]\nsmtp_url = \"smtp://127.0.0.1:1\"\nfrom = \"a@b.co\"\n",
-    )
-    .unwrap();
+    h.write_config("[notify]\nsmtp_url = \"smtp://127.0.0.1:1\"\nfrom = \"a@b.co\"\n");
     h.cmd()
         .args(["csr", "--mail"])
         .assert()

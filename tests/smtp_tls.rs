@@ -9,11 +9,9 @@ use support::TestHome;
 use support::smtp::Smtp;
 
 fn config(h: &TestHome, url: &str, extra: &str) {
-    std::fs::write(
-        h.path().join("config.toml"),
-        format!("[notify]\nsmtp_url = \"{url}\"\nfrom = \"certs@example.com\"\n{extra}"),
-    )
-    .unwrap();
+    h.write_config(&format!(
+        "[notify]\nsmtp_url = \"{url}\"\nfrom = \"certs@example.com\"\n{extra}"
+    ));
 }
 
 #[test]

@@ -62,12 +62,13 @@ impl TestHome {
 
     /// `config.toml` with a `[notify]` section for `smtp_url`.
     pub fn notify_config(&self, smtp_url: &str) {
-        std::fs::write(
-            self.path().join("config.toml"),
-            format!(
-                "[notify]\nsmtp_url = \"{smtp_url}\"\nfrom = \"Certificates <certs@example.com>\"\nsupport_to = \"support@centiloc.example\"\n"
-            ),
-        )
-        .expect("write config.toml");
+        self.write_config(&format!(
+            "[notify]\nsmtp_url = \"{smtp_url}\"\nfrom = \"Certificates <certs@example.com>\"\nsupport_to = \"support@centiloc.example\"\n"
+        ));
+    }
+
+    /// `config.toml` holding `text`.
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.path().join("config.toml"), text).expect("write config.toml");
     }
 }
