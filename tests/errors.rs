@@ -690,7 +690,7 @@ fn write_on_a_full_disk() {
         (code, err),
         74,
         &format!(
-            "ERROR: cannot write {}/profiles/{{*}}/private-key.pem: the disk is full; free some disk space and retry",
+            "ERROR: cannot write {}/profiles/default/private-key.pem: the disk is full; free some disk space and retry",
             h.path().display()
         ),
     );

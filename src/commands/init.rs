@@ -154,10 +154,13 @@ fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &Private
     // so a later `init` can tell a crashed run's staging folder from a live one.
     let _staging_lock = store::lock_staging(&staged.lock())?;
     store::remove_stale_staging(&root, &format!(".init-{}-", paths.name));
-    store::write_new_staged(&staged.key(), key.pem().as_bytes(), store::Mode::Secret)?;
-    let toml = settings.to_toml(&staged)?;
-    store::write_new_staged(&staged.settings(), toml.as_bytes(), store::Mode::Public)?;
-    store::sync_dir(staging.path())?;
+    let fill = || {
+        store::write_new_staged(&staged.key(), key.pem().as_bytes(), store::Mode::Secret)?;
+        let toml = settings.to_toml(&staged)?;
+        store::write_new_staged(&staged.settings(), toml.as_bytes(), store::Mode::Public)?;
+        store::sync_dir(staging.path())
+    };
+    fill().map_err(|e| as_final(e, staging.path(), &paths.dir))?;
     // An empty directory at the destination is replaced; a non-empty one makes this fail.
     std::fs::rename(staging.path(), &paths.dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists => {
@@ -171,6 +174,19 @@ fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &Private
     // The folder now lives at its final name; tempdir's cleanup must not chase it.
     let _ = staging.keep();
     store::sync_dir(&root)
+}
+
+/// A write that failed in the staging folder, told with the profile folder's path: the
+/// staging folder is gone when the user reads the message, the profile is what they asked
+/// for.
+fn as_final(e: Error, staging: &std::path::Path, dir: &std::path::Path) -> Error {
+    match e {
+        Error::Write { path, source } => match path.strip_prefix(staging) {
+            Ok(rest) => Error::write(dir.join(rest), source),
+            Err(_) => Error::Write { path, source },
+        },
+        other => other,
+    }
 }
 
 /// `--force` on an existing profile: archive key, CSR, certificate, settings and any
