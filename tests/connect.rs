@@ -36,6 +36,15 @@ fn setup_with_wrong_password() -> (TestHome, Mosquitto) {
     (h, m)
 }
 
+/// A retained JSON board update for board `CB-1` on `m`, there for any subscriber.
+fn retain_board_cb1(m: &Mosquitto) {
+    m.publish(
+        "centiloc/acme/json/board/v1/update",
+        br#"{"BoardSN":"CB-1"}"#,
+        true,
+    );
+}
+
 /// Replaces the profile's stored MQTT password with one the broker refuses.
 fn store_wrong_password(h: &TestHome) {
     std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
@@ -127,11 +136,7 @@ fn success_decodes_json_and_protobuf_messages() {
 #[test]
 fn broker_by_host_name_resolves_and_matches_the_certificate() {
     let (h, m) = setup();
-    m.publish(
-        "centiloc/acme/json/board/v1/update",
-        br#"{"BoardSN":"CB-1"}"#,
-        true,
-    );
+    retain_board_cb1(&m);
     let broker = format!("localhost:{}", m.port);
     let (out, _) = test_connect(
         &h,
@@ -164,11 +169,7 @@ fn wrong_password_is_refused_77_naming_username_and_password() {
 #[test]
 fn password_from_environment_overrides_the_file() {
     let (h, m) = setup_with_wrong_password();
-    m.publish(
-        "centiloc/acme/json/board/v1/update",
-        br#"{"BoardSN":"CB-1"}"#,
-        true,
-    );
+    retain_board_cb1(&m);
     let out = h
         .cmd()
         .env("CENTILOC_MQTT_PASSWORD", PASSWORD)
