@@ -676,12 +676,7 @@ fn status_list_and_check_expiry_use_the_profile_limits() {
 
     let (_, out, _) = code(&h, &["status", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let check = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "certificate_validity")
-        .unwrap_or_else(|| panic!("{out}"));
+    let check = support::status_check(&v, "certificate_validity");
     assert_eq!(check["state"], "warning", "{out}");
 
     let (_, out, _) = code(&h, &["list"]);

@@ -156,12 +156,7 @@ fn support_reply_to_status_all_green() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(!text.contains('✗'), "{text}");
     assert!(text.contains("Ready to connect"), "{text}");
-    let json = h
-        .cmd()
-        .args(["status", "--format", "json"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let (_, v) = status_json(&h);
     assert_eq!(v["ready"], true);
     assert_eq!(
         v["certificate"]["fingerprint_sha256"],
@@ -334,12 +329,7 @@ fn every_refusal_names_both_values_and_changes_nothing() {
     // Signed for another key: both key fingerprints.
     let foreign = ca.sign_v3(&csr_for_another_key(&h), 365);
     let key_fp = {
-        let v = h
-            .cmd()
-            .args(["status", "--format", "json"])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+        let (_, v) = status_json(&h);
         v["checks"][0]["detail"]
             .as_str()
             .unwrap()
@@ -962,19 +952,9 @@ fn status_names_the_fixing_command_and_tells_missing_from_wrong() {
         &asn1_time(now() - 86_400),
     );
     std::fs::copy(&expired, dir.join("tls-cert.pem")).unwrap();
-    let out = h
-        .cmd()
-        .args(["status", "--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(65));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let validity = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "certificate_validity")
-        .unwrap();
+    let (code, v) = status_json(&h);
+    assert_eq!(code, Some(65));
+    let validity = support::status_check(&v, "certificate_validity");
     assert_eq!(validity["state"], "wrong");
     assert!(
         validity["hint"].as_str().unwrap().contains("renew"),
@@ -1259,6 +1239,19 @@ fn dated_ca(dir: &Path, name: &str, start: &str, end: &str) -> PathBuf {
     d.join("ca.pem")
 }
 
+/// What `status --format json` exits with, and its document.
+fn status_json(h: &TestHome) -> (Option<i32>, serde_json::Value) {
+    let out = h
+        .cmd()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
 /// What `status` exits with, and its text, for profile `name`.
 fn status_of(h: &TestHome, name: &str) -> (i32, String) {
     let out = h
@@ -1401,18 +1394,8 @@ fn json_carries_raw_text_and_the_terminal_gets_it_escaped() {
         365,
     );
     std::fs::copy(&odd_cn, profile(&h).join("tls-cert.pem")).unwrap();
-    let out = h
-        .cmd()
-        .args(["status", "--format", "json"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let cn = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "certificate_cn")
-        .unwrap();
+    let (_, v) = status_json(&h);
+    let cn = support::status_check(&v, "certificate_cn");
     assert_eq!(
         cn["detail"],
         "CN is \"de\x1b[2Jmo\", the tenant is \"demo\""

@@ -186,6 +186,14 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// The check named `name` (e.g. `certificate_validity`) of a `status --format json` document.
+pub fn status_check<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["check"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in {status}"))
+}
+
 /// The arguments of an `init` of a second profile, `other` (tenant `t2`), with every
 /// required value given.
 pub const INIT_OTHER: [&str; 9] = [
