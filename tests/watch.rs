@@ -478,7 +478,7 @@ fn systemd_watch_service_snippet() {
     for want in [
         "# /etc/systemd/system/centiloc-cert-watch.service\n",
         " watch --format json --keep-session --client-id acme-watch\n",
-        "\nExecReload=/bin/kill -HUP $MAINPID\n",
+        "\n#   --metrics /var/lib/prometheus/node-exporter/centiloc-cert-watch.prom\nExecReload=/bin/kill -HUP $MAINPID\n",
         "\nRestart=on-failure\n",
         "\nWantedBy=multi-user.target\n",
     ] {
@@ -658,4 +658,29 @@ fn metrics_file_in_a_missing_directory_is_74_at_start() {
         )
     );
     assert!(!m.log().contains("New client connected"), "{}", m.log());
+}
+
+/// contrib/prometheus/centiloc-cert-watch.rules.yml: promtool accepts it, and its unit
+/// tests (watch-tests.yml: data stops flowing with watch dead and the file frozen, no
+/// message since start, disconnected, undecodable payloads) pass.
+#[test]
+fn shipped_watch_alert_rules_pass_promtool() {
+    let promtool = |args: &[&str]| {
+        let out = Command::new(support::require("promtool", "prometheus"))
+            .args(args)
+            .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contrib/prometheus"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "promtool {args:?}:\n{text}");
+        text
+    };
+    let checked = promtool(&["check", "rules", "centiloc-cert-watch.rules.yml"]);
+    assert!(checked.contains("SUCCESS: 4 rules found"), "{checked}");
+    let tested = promtool(&["test", "rules", "watch-tests.yml"]);
+    assert!(tested.contains("SUCCESS"), "{tested}");
 }
