@@ -277,13 +277,24 @@ fn undecodable_payload_is_shown_and_watch_goes_on() {
 }
 
 /// A promoted renewal reaches a running watch: the broker restarts trusting only the new
-/// CA, watch reads the new key and certificate at its reconnect, without a restart.
+/// CA, watch reads the new key and certificate at its reconnect, without a restart. The
+/// metrics file counts the reconnection.
 #[test]
 fn watch_picks_up_a_promoted_renewal_after_a_broker_restart() {
     let (h, mut m) = setup();
+    let metrics = h.path().join("watch.prom");
     let w = spawn(
         &h,
-        &["--format", "json", "--topics", "item", "--encoding", "json"],
+        &[
+            "--format",
+            "json",
+            "--topics",
+            "item",
+            "--encoding",
+            "json",
+            "--metrics",
+            metrics.to_str().unwrap(),
+        ],
     );
     w.wait_err("subscribed to", 10);
     m.publish(ITEM_JSON_TOPIC, br#"{"uid":"old"}"#, false);
@@ -302,6 +313,18 @@ fn watch_picks_up_a_promoted_renewal_after_a_broker_restart() {
     w.wait_err("reconnected to", 20);
     m.publish(ITEM_JSON_TOPIC, br#"{"uid":"new"}"#, false);
     assert!(w.line(10).contains("\"new\""));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&metrics).unwrap();
+        if text.contains("\ncentiloc_cert_watch_reconnects_total{profile=\"default\"} 1\n")
+            && text.contains("\ncentiloc_cert_watch_connected{profile=\"default\"} 1\n")
+            && text.contains(&format!("centiloc_cert_watch_messages_received_total{{profile=\"default\",topic=\"{ITEM_JSON_TOPIC}\"}} 2\n"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     w.signal("TERM");
     let (code, rest) = w.exit(10);
     assert_eq!(code, Some(0), "{rest}");
