@@ -171,29 +171,13 @@ impl Watch<'_> {
                         m.disconnected();
                         refresh(m);
                     }
-                    match ended {
-                        Ended::Stop => {
-                            session.disconnect().await;
-                            self.ctx.out.note(format!("disconnected from {}", s.broker));
-                            return Ok(());
-                        }
-                        Ended::OutputGone => {
-                            session.disconnect().await;
-                            return Ok(());
-                        }
-                        Ended::Reload => {
-                            session.disconnect().await;
-                            self.ctx.out.note(format!(
-                                "SIGHUP: disconnected from {}, reading the key, certificate, CA, password and profile again",
-                                s.broker
-                            ));
+                    match self.close(session, ended, s, &mut printer).await {
+                        Next::Exit => return Ok(()),
+                        Next::Reload => {
                             self.reload(&mut p)?;
                             continue;
                         }
-                        Ended::Lost(f) => {
-                            printer.connection_lost();
-                            f
-                        }
+                        Next::Retry(f) => f,
                     }
                 }
                 // Before the first success, a refusal or a TLS/config problem will not
@@ -219,6 +203,39 @@ impl Watch<'_> {
         }
     }
 
+    /// Closes the connection as `ended` asks; what the loop does next.
+    async fn close(
+        &self,
+        session: Session,
+        ended: Ended,
+        s: &mqtt::ConnectSettings,
+        printer: &mut Printer,
+    ) -> Next {
+        match ended {
+            Ended::Stop => {
+                session.disconnect().await;
+                self.ctx.out.note(format!("disconnected from {}", s.broker));
+                Next::Exit
+            }
+            Ended::OutputGone => {
+                session.disconnect().await;
+                Next::Exit
+            }
+            Ended::Reload => {
+                session.disconnect().await;
+                self.ctx.out.note(format!(
+                    "SIGHUP: disconnected from {}, reading the key, certificate, CA, password and profile again",
+                    s.broker
+                ));
+                Next::Reload
+            }
+            Ended::Lost(f) => {
+                printer.connection_lost();
+                Next::Retry(f)
+            }
+        }
+    }
+
     fn connected(&self, s: &mqtt::ConnectSettings, session: &Session, topics: usize, again: bool) {
         let verb = if again {
             "reconnected to"
@@ -236,6 +253,15 @@ impl Watch<'_> {
             }
         ));
     }
+}
+
+/// What the connection loop does after a connection ended.
+enum Next {
+    Exit,
+    /// SIGHUP: read the files again and reconnect at once.
+    Reload,
+    /// Wait (backoff), read the files again and reconnect.
+    Retry(Failure),
 }
 
 /// How to decode what arrives: the encoding by topic, the schema by topic kind.
