@@ -297,7 +297,7 @@ const CASES: &[Case] = &[
         setup: Setup::Expired,
         args: "test-connect --broker 127.0.0.1:{port}",
         code: 65,
-        stderr: "ERROR: the certificate {home}/profiles/default/tls-cert.pem expired on {*}: the broker will refuse it; start a renewal with `centiloc-cert --home {home} renew`",
+        stderr: "ERROR: the certificate {home}/profiles/default/tls-cert.pem expired on {*}: the broker will refuse it; start a renewal and e-mail its CSR to Centiloc support with `centiloc-cert --home {home} renew --mail` (or `centiloc-cert --home {home} renew` to send it yourself), then install their answer with `centiloc-cert --home {home} install-cert tls-cert.pem`",
     },
     Case {
         name: "Connection: nothing listens on the broker's port",

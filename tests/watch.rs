@@ -350,13 +350,34 @@ fn an_expired_certificate_ends_watch_with_77() {
     let (code, rest) = w.exit(15);
     assert_eq!(code, Some(77), "{rest}");
     assert!(
-        rest.contains("expired on")
-            && rest.contains("renew --mail")
-            && rest.contains("install-cert tls-cert.pem"),
+        rest.contains("expired on") && rest.contains("renew --mail"),
         "{rest}"
     );
     let (_, err) = run(&h, &["watch"], 77);
-    assert!(err.contains("expired on"), "{err}");
+    let home = h.path().display();
+    let cert = dir.join("tls-cert.pem");
+    let expired_on = err
+        .split(" expired on ")
+        .nth(1)
+        .and_then(|r| r.split(": the broker").next())
+        .unwrap_or_default();
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "ERROR: the certificate {} expired on {expired_on}: the broker will refuse it; start a renewal and e-mail its CSR to Centiloc support with `centiloc-cert --home {home} renew --mail` (or `centiloc-cert --home {home} renew` to send it yourself), then install their answer with `centiloc-cert --home {home} install-cert tls-cert.pem`; watch stops (exit 77) so that systemd's Restart=on-failure starts it again later, with the new certificate once it is installed",
+            cert.display()
+        )
+    );
+    // With the renewal started, the steps are to send that CSR and install the answer
+    // (a new user who ran `renew` and then `renew --mail` met "already pending").
+    run(&h, &["renew"], 0);
+    let (_, err) = run(&h, &["watch"], 77);
+    assert!(
+        err.contains(&format!(
+            "the broker will refuse it; a renewal is already pending: send its CSR to Centiloc support with `centiloc-cert --home {home} csr --mail` (if not sent yet) and install their answer with `centiloc-cert --home {home} install-cert tls-cert.pem`; watch stops"
+        )),
+        "{err}"
+    );
 }
 
 /// SIGHUP reloads: a clean DISCONNECT (mosquitto logs "disconnected", not "closed its
