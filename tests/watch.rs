@@ -217,6 +217,37 @@ fn per_topic_messages_decoded_with_names_from_the_saved_schema() {
         0,
     );
     assert!(flags.contains("    status: ONERROR\n"), "{flags}");
+    // test-connect's JSON document keeps the payload's fields in the order watch prints
+    // them (the schema's), not sorted by name.
+    let (doc, _) = run(
+        &h,
+        &[
+            "test-connect",
+            "--format",
+            "json",
+            "--encoding",
+            "proto",
+            "--count",
+            "1",
+            "--topics",
+            "item",
+        ],
+        0,
+    );
+    let payload = |line: &str| {
+        let rest = line.split("\"payload\":").nth(1).unwrap_or_default();
+        rest.split(",\"received\"")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let item = payload(
+        json.lines()
+            .find(|l| l.contains(&format!("\"topic\":\"{ITEM_PROTO_TOPIC}\"")))
+            .unwrap(),
+    );
+    assert_eq!(payload(&doc), item, "{doc}");
+    assert!(item.find("\"uid\"") < item.find("\"isIn\""), "{item}");
 }
 
 /// A schema that does not compile, or a message it does not have: 78 before connecting,
@@ -270,6 +301,7 @@ fn undecodable_payload_is_shown_and_watch_goes_on() {
         .find(|v| v["topic"] == ITEM_PROTO_TOPIC)
         .unwrap();
     assert_eq!(bad["payload_base64"], "CglhYg==");
+    assert_eq!(bad["encoding"], "proto", "{bad}");
     assert!(
         bad["error"].as_str().unwrap().contains("at byte 1"),
         "{bad}"

@@ -464,7 +464,7 @@ impl Printer {
                     Ok(d) => d.write_text(&mut self.buf, &header, " ", "  "),
                     Err(e) => {
                         let header = format!("{header} ({} bytes)", p.payload.len());
-                        write_undecodable(&mut self.buf, &header, ": ", "  ", &p.payload, e)
+                        write_undecodable(&mut self.buf, &header, ": ", "  ", &p.payload, &e.reason)
                     }
                 }
             }
