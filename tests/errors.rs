@@ -304,7 +304,7 @@ const CASES: &[Case] = &[
         setup: Setup::Certified,
         args: "test-connect --quiet --broker 127.0.0.1:{port}",
         code: 69,
-        stderr: "ERROR: 127.0.0.1:{port} (127.0.0.1:{port}) refused the connection: nothing listens on port {port}; check the port and that the broker is up",
+        stderr: "ERROR: 127.0.0.1:{port} refused the connection: nothing listens on port {port}; check the port and that the broker is up",
     },
     Case {
         name: "NothingToRenew",
