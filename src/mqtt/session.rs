@@ -204,7 +204,7 @@ async fn connect_tcp(s: &ConnectSettings, addrs: &[SocketAddr]) -> Result<TcpStr
             ExitCode::Unavailable,
             format!(
                 "{broker}{} refused the connection: nothing listens on port {}; check the port and that the broker is up",
-                resolved_to(broker, &addr),
+                resolved_to(broker, addr),
                 broker.port
             ),
         ),
