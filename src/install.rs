@@ -41,6 +41,9 @@ pub struct KeyFacts {
     pub current: Option<(Vec<u8>, String)>,
     /// The same for `pending/private-key.pem`, during a renewal.
     pub pending: Option<(Vec<u8>, String)>,
+    /// (SubjectPublicKeyInfo DER, archive folder) of the keys renewals replaced: last
+    /// year's certificate given again is told as such, not as "another CSR's".
+    pub archived: Vec<(Vec<u8>, PathBuf)>,
 }
 
 impl KeyFacts {
@@ -61,8 +64,28 @@ impl KeyFacts {
             Err(_) if pending.is_some() => None,
             Err(e) => return Err(e),
         };
-        Ok(KeyFacts { current, pending })
+        Ok(KeyFacts {
+            current,
+            pending,
+            archived: archived_keys(paths),
+        })
     }
+}
+
+/// The public keys in `archive/*/private-key.pem`, newest first; unreadable ones are
+/// passed over (they only improve a refusal's wording).
+fn archived_keys(paths: &ProfilePaths) -> Vec<(Vec<u8>, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(paths.archive_dir()) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    dirs.sort_unstable_by(|a, b| b.cmp(a));
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let key = PrivateKey::from_file(&dir.join(crate::paths::KEY_FILE)).ok()?;
+            Some((key.public_key_der().to_vec(), dir))
+        })
+        .collect()
 }
 
 /// Puts the certificates of an unordered input (a PKCS#7 bundle, an e-mail) in the
@@ -490,6 +513,12 @@ fn key_mismatch(chain: &[Certificate], keys: &KeyFacts, install_ca_cmd: &str) ->
             first.subject
         );
     }
+    if let Some((_, dir)) = keys.archived.iter().find(|(spki, _)| first.holds_key(spki)) {
+        return format!(
+            "it is the certificate of this profile's earlier key (archived in {}), which a renewal replaced; install the certificate Centiloc support signed for the current CSR",
+            dir.display()
+        );
+    }
     format!(
         "its public key (SHA-256 {}) is not {}; it was signed for another CSR: check the profile (--profile) or send support the CSR from this profile",
         first.key_fingerprint(),
@@ -722,6 +751,7 @@ mod tests {
         let keys = KeyFacts {
             current: facts(&current),
             pending: facts(&pending),
+            archived: Vec::new(),
         };
         let p = profile();
         let for_pending = cert(&pending, "demo", 2026, 2027);
@@ -772,6 +802,7 @@ mod tests {
         let keys = KeyFacts {
             current: facts(&ours),
             pending: None,
+            archived: Vec::new(),
         };
         let p = profile();
         let refusal = |c: Certificate| {
@@ -806,6 +837,7 @@ mod tests {
         let keys = KeyFacts {
             current: facts(&key),
             pending: None,
+            archived: Vec::new(),
         };
         let plan = plan_of(&profile(), &keys, cert(&key, "demo", 2027, 2030), None);
         let w = plan.warnings.join("\n");
@@ -832,6 +864,7 @@ mod tests {
         let keys = KeyFacts {
             current: facts(&key),
             pending: None,
+            archived: Vec::new(),
         };
         let p = profile();
         let working = vec![cert(&key, "demo", 2026, 2027)];
