@@ -312,10 +312,17 @@ pub fn plan(
     check_keeps_working(&leaf, &facts)?;
     warnings.extend(advisories(&leaf, &chain, profile, now));
     warnings.extend(not_later(&leaf, installed));
-    let unchanged = target == Target::Current
-        && installed.is_some_and(|old| {
-            old.len() == chain.len() && old.iter().zip(&chain).all(|(a, b)| a.der() == b.der())
-        });
+    let unchanged = target == Target::Current && installed.is_some_and(|old| holds(old, &chain));
+    if unchanged
+        && let Some(more) = installed
+            .map(|old| old.len() - chain.len())
+            .filter(|n| *n > 0)
+    {
+        notes.push(format!(
+            "the installed file already holds this certificate with {more} CA certificate{} behind it; kept as it is, chain included",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
     Ok(Plan {
         target,
         leaf,
@@ -324,6 +331,13 @@ pub fn plan(
         notes,
         unchanged,
     })
+}
+
+/// Does the installed chain already hold `chain` (the same certificates in the same
+/// order, maybe with more CA certificates behind)? The same certificate sent again as
+/// DER, without its chain, must not drop the chain that an intermediate CA needs.
+fn holds(installed: &[Certificate], chain: &[Certificate]) -> bool {
+    installed.len() >= chain.len() && installed.iter().zip(chain).all(|(a, b)| a.der() == b.der())
 }
 
 /// The same certificate twice (a leaf pasted again with its chain) is dropped: only the

@@ -173,3 +173,41 @@ fn last_years_certificate_is_named_as_such() {
         )
     );
 }
+
+/// The same certificate sent again as DER, without the CA certificate installed behind it:
+/// nothing changes, the chain stays, and a note says so.
+#[test]
+fn the_same_certificate_without_its_chain_keeps_the_chain() {
+    let ca = Ca::new("Checks CA");
+    let h = TestHome::new();
+    let csr = h.init_with_csr("acme");
+    let leaf = sign_with(&ca, &csr, 365, CLIENT, "leaf");
+    let chained = ca.dir.path().join("chained.pem");
+    let mut both = std::fs::read(&leaf).unwrap();
+    both.extend(std::fs::read(&ca.cert).unwrap());
+    std::fs::write(&chained, both).unwrap();
+    h.cmd().arg("install-cert").arg(&chained).assert().success();
+    let installed = h.profile_dir("default").join("tls-cert.pem");
+    let before = std::fs::read(&installed).unwrap();
+    let der = ca.dir.path().join("leaf.der");
+    openssl(
+        ca.dir.path(),
+        &[
+            "x509",
+            "-in",
+            leaf.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().unwrap(),
+        ],
+    );
+    let (code, out, err) = support::run(&h, &["install-cert", der.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("Note: the installed file already holds this certificate with 1 CA certificate behind it; kept as it is, chain included"),
+        "{err}"
+    );
+    assert!(out.contains("nothing changed"), "{out}");
+    assert_eq!(std::fs::read(&installed).unwrap(), before, "chain kept");
+}
