@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 /// protoc's `io::CodedInputStream::GetDefaultRecursionLimit()`.
 const TOP_GROUP_DEPTH: u32 = 100;
 /// protoc's `TextFormat::Printer` budget for unknown fields (`kUnknownFieldRecursionLimit`).
-const PRINT_BUDGET: u32 = 10;
+pub(super) const PRINT_BUDGET: u32 = 10;
 
 const WT_VARINT: u8 = 0;
 const WT_FIXED64: u8 = 1;
@@ -103,7 +103,7 @@ impl std::error::Error for WireError {}
 
 /// Which of protoc's two readers the bytes go through (see the module comment).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Rules {
+pub(super) enum Rules {
     /// The whole payload: `ParseContext`.
     Top,
     /// A length-delimited field tried as a message: `CodedInputStream`.
@@ -112,7 +112,7 @@ enum Rules {
 
 /// One field's value as read off the wire; `Len` and `Group` borrow the input.
 #[derive(Debug, Clone, Copy)]
-enum Wire<'a> {
+pub(super) enum Wire<'a> {
     Varint(u64),
     Fixed64(u64),
     Fixed32(u32),
@@ -336,7 +336,7 @@ pub fn validate(bytes: &[u8]) -> Result<(), WireError> {
 }
 
 /// Would protoc's printer show this length-delimited value as a nested message?
-fn prints_as_message(bytes: &[u8], budget: u32) -> bool {
+pub(super) fn prints_as_message(bytes: &[u8], budget: u32) -> bool {
     !bytes.is_empty()
         && budget > 0
         && Reader::new(bytes, 0, Rules::Embedded)
@@ -345,7 +345,7 @@ fn prints_as_message(bytes: &[u8], budget: u32) -> bool {
 }
 
 /// Calls `f` on each field of already-validated bytes, in wire order.
-fn for_each_field<'a>(
+pub(super) fn for_each_field<'a>(
     bytes: &'a [u8],
     rules: Rules,
     mut f: impl FnMut(u32, Wire<'a>),
@@ -560,49 +560,58 @@ fn print_fields(
         if number == 0 {
             return Err(r.err(start, WireErrorKind::FieldNumberZero));
         }
-        out.room(2 * indent + LINE);
-        push_indent(out, indent);
-        push_u64(out, u64::from(number));
-        match wt {
-            WT_VARINT => {
-                let v = r.varint(10, WireErrorKind::VarintTooLong)?;
-                out.put(b": ");
-                push_u64(out, v);
-                out.byte(b'\n');
-            }
-            WT_FIXED64 => {
-                let v = u64::from_le_bytes(r.fixed::<8>()?);
-                push_hex(out, &v.to_be_bytes());
-            }
-            WT_FIXED32 => {
-                let v = u32::from_le_bytes(r.fixed::<4>()?);
-                push_hex(out, &v.to_be_bytes());
-            }
-            WT_LEN => {
-                let b = r.length()?;
-                print_len(b, budget, indent, out);
-            }
-            WT_START_GROUP => {
-                if depth_left == 0 {
-                    return Err(r.err(start, WireErrorKind::GroupsTooDeep));
-                }
-                out.put(b" {\n");
-                print_fields(
-                    r,
-                    budget.saturating_sub(1),
-                    depth_left - 1,
-                    indent + 1,
-                    Some((number, start)),
-                    out,
-                    None,
-                )?;
-                out.room(2 * indent + LINE);
-                push_indent(out, indent);
-                out.put(b"}\n");
-            }
-            other => return Err(r.err(start, WireErrorKind::BadWireType(other))),
-        }
+        print_field(r, (number, wt, start), budget, depth_left, indent, out)?;
     }
+}
+
+/// One field's line (or block) after its tag: `number` and wire type `wt` read from the
+/// tag at `start`. Arguments as in [`print_fields`].
+#[inline(always)]
+fn print_field(
+    r: &mut Reader<'_>,
+    (number, wt, start): (u32, u8, usize),
+    budget: u32,
+    depth_left: u32,
+    indent: usize,
+    out: &mut Out,
+) -> Result<(), WireError> {
+    out.room(2 * indent + LINE);
+    push_indent(out, indent);
+    push_u64(out, u64::from(number));
+    match wt {
+        WT_VARINT => {
+            let v = r.varint(10, WireErrorKind::VarintTooLong)?;
+            out.put(b": ");
+            push_u64(out, v);
+            out.byte(b'\n');
+        }
+        WT_FIXED64 => {
+            let v = u64::from_le_bytes(r.fixed::<8>()?);
+            push_hex(out, &v.to_be_bytes());
+        }
+        WT_FIXED32 => {
+            let v = u32::from_le_bytes(r.fixed::<4>()?);
+            push_hex(out, &v.to_be_bytes());
+        }
+        WT_LEN => {
+            let b = r.length()?;
+            print_len(b, budget, indent, out);
+        }
+        WT_START_GROUP => {
+            if depth_left == 0 {
+                return Err(r.err(start, WireErrorKind::GroupsTooDeep));
+            }
+            out.put(b" {\n");
+            let group = Some((number, start));
+            let (budget, depth) = (budget.saturating_sub(1), depth_left - 1);
+            print_fields(r, budget, depth, indent + 1, group, out, None)?;
+            out.room(2 * indent + LINE);
+            push_indent(out, indent);
+            out.put(b"}\n");
+        }
+        other => return Err(r.err(start, WireErrorKind::BadWireType(other))),
+    }
+    Ok(())
 }
 
 /// A length-delimited value after its field number: protoc's printer shows it as a
