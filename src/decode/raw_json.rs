@@ -18,7 +18,7 @@ struct Field<'a> {
 
 /// A key that orders numbers as their decimal strings order: the number scaled to 10
 /// digits, then its digit count ("1" < "10" < "2": 1000000000.1 < 1000000000.2 < 2000000000.1).
-fn order_key(n: u32) -> u64 {
+pub(super) fn order_key(n: u32) -> u64 {
     let digits = if n == 0 { 1 } else { n.ilog10() + 1 };
     (u64::from(n) * 10u64.pow(10 - digits)) << 4 | u64::from(digits)
 }

@@ -335,13 +335,20 @@ pub fn validate(bytes: &[u8]) -> Result<(), WireError> {
         .map(|_| ())
 }
 
-/// Would protoc's printer show this length-delimited value as a nested message?
+/// Would protoc's printer show this length-delimited value as a nested message? (The
+/// trial parse by [`lenient_step`], which builds no errors: most values are strings,
+/// refused at their first byte; issue 12, item 5 profile.)
 pub(super) fn prints_as_message(bytes: &[u8], budget: u32) -> bool {
-    !bytes.is_empty()
-        && budget > 0
-        && Reader::new(bytes, 0, Rules::Embedded)
-            .skip_fields(budget, None)
-            .is_ok()
+    if bytes.is_empty() || budget == 0 || !first_field_parses(bytes, budget) {
+        return false;
+    }
+    let mut pos = 0;
+    while pos < bytes.len() {
+        if lenient_step(bytes, &mut pos, budget) != Some(None) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Calls `f` on each field of already-validated bytes, in wire order.
@@ -1098,12 +1105,6 @@ fn decimal(mut v: u32, buf: &mut [u8; 10]) -> &str {
     std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
-/// Field numbers in the order of their decimal strings, without making the strings.
-fn as_strings(a: u32, b: u32) -> std::cmp::Ordering {
-    let (mut x, mut y) = ([0u8; 10], [0u8; 10]);
-    decimal(a, &mut x).cmp(decimal(b, &mut y))
-}
-
 impl<'a> serde::Serialize for JsonFields<'a> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error as _, SerializeMap};
@@ -1111,7 +1112,9 @@ impl<'a> serde::Serialize for JsonFields<'a> {
         for_each_field(self.bytes, self.rules, |n, w| fields.push((n, w)))
             .map_err(|e| S::Error::custom(e.to_string()))?;
         // Stable: a repeated field's values stay in wire order.
-        fields.sort_by(|a, b| as_strings(a.0, b.0));
+        if !fields.is_sorted_by_key(|f| super::raw_json::order_key(f.0)) {
+            fields.sort_by_key(|f| super::raw_json::order_key(f.0));
+        }
         let mut map = s.serialize_map(None)?;
         let mut rest = &fields[..];
         while let Some(&(n, _)) = rest.first() {
@@ -1311,6 +1314,12 @@ mod tests {
                 );
                 assert_eq!(first_field_parses(b, depth), reader, "{b:?} {depth}");
                 assert_eq!(first_field_parses_slow(b, depth), reader, "{b:?} {depth}");
+                let whole = !b.is_empty()
+                    && depth > 0
+                    && Reader::new(b, 0, Rules::Embedded)
+                        .skip_fields(depth, None)
+                        .is_ok();
+                assert_eq!(prints_as_message(b, depth), whole, "{b:?} {depth}");
             }
         }
     }

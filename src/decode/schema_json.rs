@@ -306,7 +306,7 @@ impl Plan {
             return false;
         }
         let plan = &self.messages[m];
-        let mut seen = vec![false; plan.fields.len()];
+        let mut seen = Seen::new(plan.fields.len());
         let mut oneofs: Vec<u32> = Vec::new();
         let mut pos = 0;
         while pos < bytes.len() {
@@ -318,7 +318,7 @@ impl Plan {
             };
             if !f.repeated {
                 // Set twice: prost keeps the last value or merges messages.
-                if std::mem::replace(&mut seen[i], true) {
+                if seen.insert(i) {
                     return false;
                 }
                 if let Some(o) = f.oneof {
@@ -346,6 +346,33 @@ impl Plan {
             (FieldKind::Message(m), Wire::Len(b)) => self.check_message(*m, b, depth + 1),
             (FieldKind::Timestamp, Wire::Len(b)) => timestamp(b).is_some(),
             _ => false,
+        }
+    }
+}
+
+/// Which singular fields of a message were read: bits for the first 64 (no allocation per
+/// message), a list past them.
+struct Seen {
+    bits: u64,
+    more: Vec<bool>,
+}
+
+impl Seen {
+    fn new(fields: usize) -> Seen {
+        Seen {
+            bits: 0,
+            more: vec![false; fields.saturating_sub(64)],
+        }
+    }
+
+    /// Marks field `i`; was it marked already?
+    fn insert(&mut self, i: usize) -> bool {
+        if i < 64 {
+            let was = self.bits & 1 << i != 0;
+            self.bits |= 1 << i;
+            was
+        } else {
+            std::mem::replace(&mut self.more[i - 64], true)
         }
     }
 }
@@ -488,7 +515,7 @@ impl Plan {
             (FieldKind::Message(m), Wire::Len(b)) => self.write_message(*m, b, out, stack),
             (FieldKind::Timestamp, Wire::Len(b)) => {
                 let t = timestamp(b).unwrap_or_default();
-                out.string(&t.to_string());
+                out.quoted(&rfc3339(t.seconds, t.nanos));
             }
             _ => write_scalar(f, wire, out),
         }
@@ -565,10 +592,54 @@ fn write_scalar(f: &FieldPlan, wire: Wire<'_>, out: &mut JsonOut<'_>) {
             Some(name) => out.quoted(name),
             None => out.i64(i64::from(v as i32)),
         },
-        (FieldKind::String, Wire::Len(b)) => out.string(std::str::from_utf8(b).unwrap_or_default()),
+        // UTF-8, as checked.
+        (FieldKind::String, Wire::Len(b)) => out.utf8(b),
         (FieldKind::Bytes, Wire::Len(b)) => out.base64(b),
         _ => {}
     }
+}
+
+/// A timestamp in range (checked by [`timestamp`]) as prost-types prints it: UTC, a
+/// 4-digit year, and 0, 3, 6 or 9 digits of fraction (days to dates: H. Hinnant's
+/// `civil_from_days`).
+fn rfc3339(seconds: i64, nanos: i32) -> Vec<u8> {
+    let (days, secs) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut s = Vec::with_capacity(32);
+    pad(&mut s, year, 4);
+    let fields = [month, day, secs / 3600, secs / 60 % 60, secs % 60];
+    for (sep, v) in b"--T::".iter().zip(fields) {
+        s.push(*sep);
+        pad(&mut s, v, 2);
+    }
+    let (frac, width) = match nanos {
+        0 => (0, 0),
+        n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
+        n if n % 1_000 == 0 => (n / 1_000, 6),
+        n => (n, 9),
+    };
+    if width > 0 {
+        s.push(b'.');
+        pad(&mut s, i64::from(frac), width);
+    }
+    s.push(b'Z');
+    s
+}
+
+/// `v` (not negative) in decimal, zero-padded to `width` digits.
+fn pad(s: &mut Vec<u8>, v: i64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(v).as_bytes();
+    s.resize(s.len() + width.saturating_sub(digits.len()), b'0');
+    s.extend_from_slice(digits);
 }
 
 fn zigzag32(v: u32) -> i32 {
@@ -577,4 +648,33 @@ fn zigzag32(v: u32) -> i32 {
 
 fn zigzag64(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_print_as_prost_types_prints_them() {
+        let (min, max) = (-62_135_596_800i64, 253_402_300_799i64);
+        let mut seconds = vec![min, max, 0, -1, 86_399, 951_782_400, 1_795_600_800];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            // xorshift: spread over the whole range.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            seconds.push(min + (x % (max - min + 1) as u64) as i64);
+        }
+        let nanos = [0, 1, 999_999_999, 5_000_000, 120_000, 123_456_789];
+        for (i, &s) in seconds.iter().enumerate() {
+            let n = nanos[i % nanos.len()];
+            let want = prost_reflect::prost_types::Timestamp {
+                seconds: s,
+                nanos: n,
+            }
+            .to_string();
+            assert_eq!(String::from_utf8(rfc3339(s, n)).unwrap(), want, "{s} {n}");
+        }
+    }
 }
