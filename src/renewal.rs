@@ -116,15 +116,27 @@ pub fn start(
     let subject = Subject::of(profile);
     let pem = csr::build(&key, &subject)?;
     store::write_atomic(&pending.csr(), pem.as_bytes(), store::Mode::Public)?;
-    Ok(Started {
-        key_file: pending.key(),
-        csr_file: pending.csr(),
-        curve: key.curve(),
-        key_fingerprint: key.fingerprint(),
-        subject: subject.openssl_line(),
-        resumed,
-        archived: None,
-    })
+    Ok(Started::new(&pending, &key, &subject, resumed, None))
+}
+
+impl Started {
+    fn new(
+        pending: &ProfilePaths,
+        key: &PrivateKey,
+        subject: &Subject,
+        resumed: bool,
+        archived: Option<PathBuf>,
+    ) -> Started {
+        Started {
+            key_file: pending.key(),
+            csr_file: pending.csr(),
+            curve: key.curve(),
+            key_fingerprint: key.fingerprint(),
+            subject: subject.openssl_line(),
+            resumed,
+            archived,
+        }
+    }
 }
 
 /// The new key's curve: the one asked for, else the current key's (P-256 without one).
@@ -149,15 +161,7 @@ fn restart(paths: &ProfilePaths, profile: &Profile, curve: Option<Curve>) -> Res
     r.write(KEY_FILE, key.pem().as_bytes(), store::Mode::Secret)?;
     r.write(CSR_FILE, pem.as_bytes(), store::Mode::Public)?;
     let archived = r.commit()?;
-    Ok(Started {
-        key_file: pending.key(),
-        csr_file: pending.csr(),
-        curve: key.curve(),
-        key_fingerprint: key.fingerprint(),
-        subject: subject.openssl_line(),
-        resumed: false,
-        archived,
-    })
+    Ok(Started::new(&pending, &key, &subject, false, archived))
 }
 
 /// Installs `cert_pem` (already checked against the pending key) and promotes the pending

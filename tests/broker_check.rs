@@ -204,3 +204,57 @@ fn broker_notices_go_out_once_per_threshold() {
     check(&h, &["--notify"]);
     assert_eq!(smtp.messages().len(), 1);
 }
+
+/// `--all --check-broker` over a fleet probes with a bounded pool: 20 profiles whose
+/// broker accepts TCP and never speaks TLS start at most 16 handshakes at once, and
+/// every profile still gets its broker line, in profile order.
+#[test]
+fn a_fleet_is_probed_sixteen_at_a_time_and_every_profile_is_reported() {
+    let (_m, h) = setup();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    set_broker(&h, "127.0.0.1", port);
+    let names: Vec<String> = (1..=20).map(|i| format!("site{i:02}")).collect();
+    for name in &names {
+        copy_dir(&h.profile_dir("default"), &h.profile_dir(name));
+    }
+    // Each connection is held until the client gives up after its 5 s timeout, so the
+    // connections that arrive within 3 s of the first are the pool's first wave.
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming() {
+            let Ok(conn) = conn else { return };
+            log.lock().unwrap().push(Instant::now());
+            held.push(conn);
+        }
+    });
+    let (code, text) = check(&h, &["--all"]);
+    assert_eq!(code, Some(3), "{text}");
+    let times = accepted.lock().unwrap().clone();
+    assert_eq!(times.len(), 21, "{text}");
+    let first_wave = times
+        .iter()
+        .filter(|t| t.duration_since(times[0]) < Duration::from_secs(3))
+        .count();
+    assert_eq!(first_wave, 16, "{text}");
+    let reported: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("broker certificate (127.0.0.1:"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    let mut expected: Vec<&str> = names.iter().map(String::as_str).collect();
+    expected.insert(0, "default");
+    assert_eq!(reported, expected, "{text}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}

@@ -25,14 +25,46 @@ pub fn check(checked: &[Checked], flag: bool, now: DateTime<Utc>) -> Vec<(String
                 .is_some_and(|p| flag || p.expiry.check_broker == Some(true))
         })
         .collect();
-    // Brokers are probed in parallel: each may take the whole timeout.
-    std::thread::scope(|s| {
-        let handles: Vec<_> = owners
-            .iter()
-            .map(|(o, limits)| s.spawn(move || (o.name.clone(), line(o, *limits, now))))
+    probe_all(&owners, now)
+}
+
+/// At most this many handshakes at once: each may wait the whole timeout, so probing in
+/// parallel keeps `--all` near one timeout, but a fleet of thousands of profiles must
+/// not become thousands of threads and sockets at once.
+const PARALLEL_PROBES: usize = 16;
+
+/// Probes every owner with a fixed pool of workers taking the next owner from a shared
+/// counter (hand-written: a dozen lines with std's scoped threads instead of a thread-pool
+/// crate), and returns the lines in the owners' order.
+fn probe_all(
+    owners: &[(Arc<Owner>, expiry::Limits)],
+    now: DateTime<Utc>,
+) -> Vec<(String, Checked)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = owners.len().min(PARALLEL_PROBES);
+    let mut lines: Vec<(usize, (String, Checked))> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((o, limits)) = owners.get(i) else {
+                            return done;
+                        };
+                        done.push((i, (o.name.clone(), line(o, *limits, now))));
+                    }
+                })
+            })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    })
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .flatten()
+            .collect()
+    });
+    lines.sort_by_key(|(i, _)| *i);
+    lines.into_iter().map(|(_, l)| l).collect()
 }
 
 fn line(owner: &Arc<Owner>, limits: expiry::Limits, now: DateTime<Utc>) -> Checked {
