@@ -11,9 +11,13 @@ pub type Sink<'s> = &'s mut dyn FnMut(&[u8]);
 /// A chunk this size stays in the CPU cache; megabytes in one buffer cost page faults.
 const CHUNK: usize = 64 * 1024;
 
-/// The JSON being written, and where in its nesting the writer is.
+/// The JSON being written, and where in its nesting the writer is. Like the text
+/// printer's buffer (`raw_proto::Out`), a zero-filled buffer written through a cursor:
+/// each token makes room for itself once, then its pieces are plain copies.
 pub struct JsonOut<'s> {
     buf: Vec<u8>,
+    /// The end of the text written; bytes past it are scratch.
+    pos: usize,
     depth: usize,
     /// The innermost object or array has no entry yet.
     empty: bool,
@@ -38,13 +42,16 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
-const SPACES: &[u8; 64] = b"                                                                ";
+const SPACES: &[u8; 32] = b"                                ";
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 impl<'s> JsonOut<'s> {
     /// Writes into memory only ([`JsonOut::into_bytes`]).
     pub fn new() -> JsonOut<'static> {
         JsonOut {
             buf: Vec::new(),
+            pos: 0,
             depth: 0,
             empty: true,
             sink: None,
@@ -54,7 +61,9 @@ impl<'s> JsonOut<'s> {
     /// Hands the text to `sink` in chunks of about 64 KiB as it is written.
     pub fn streaming(sink: Sink<'s>) -> JsonOut<'s> {
         JsonOut {
-            buf: Vec::with_capacity(CHUNK + 4096),
+            // Zeroed memory from the allocator: fresh pages need no clearing.
+            buf: vec![0; CHUNK + 4096],
+            pos: 0,
             depth: 0,
             empty: true,
             sink: Some(sink),
@@ -62,56 +71,107 @@ impl<'s> JsonOut<'s> {
     }
 
     /// The bytes not yet handed to a sink (all of them without one).
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.buf.truncate(self.pos);
         self.buf
     }
 
     /// Hands what is left to the sink.
     pub fn finish(mut self) {
         if let Some(sink) = self.sink.as_mut()
-            && !self.buf.is_empty()
+            && self.pos > 0
         {
-            sink(&self.buf);
-            self.buf.clear();
+            sink(&self.buf[..self.pos]);
+            self.pos = 0;
         }
     }
 
     #[inline]
     fn maybe_flush(&mut self) {
-        if self.buf.len() >= CHUNK
+        if self.pos >= CHUNK
             && let Some(sink) = self.sink.as_mut()
         {
-            sink(&self.buf);
-            self.buf.clear();
+            sink(&self.buf[..self.pos]);
+            self.pos = 0;
         }
     }
 
-    #[inline]
+    #[inline(always)]
+    fn room(&mut self, n: usize) {
+        if self.buf.len() - self.pos < n {
+            self.grow(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, n: usize) {
+        let want = self.pos.saturating_add(n).saturating_add(64);
+        self.buf
+            .resize(want.max(self.buf.len().saturating_mul(2)), 0);
+    }
+
+    /// Copies `s` into room already made; short pieces as two overlapping fixed-size
+    /// copies rather than a call to `memcpy`.
+    #[inline(always)]
+    fn copy(&mut self, s: &[u8]) {
+        let n = s.len();
+        let d = &mut self.buf[self.pos..self.pos + n];
+        if (8..=16).contains(&n) {
+            d[..8].copy_from_slice(&s[..8]);
+            d[n - 8..].copy_from_slice(&s[n - 8..]);
+        } else if (4..8).contains(&n) {
+            d[..4].copy_from_slice(&s[..4]);
+            d[n - 4..].copy_from_slice(&s[n - 4..]);
+        } else {
+            d.copy_from_slice(s);
+        }
+        self.pos += n;
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
+    }
+
+    /// A newline and the indent; needs `1 + max(32, 2 * depth)` bytes of room.
+    #[inline(always)]
     fn newline_indent(&mut self) {
-        self.buf.push(b'\n');
-        let mut n = 2 * self.depth;
-        while n > SPACES.len() {
-            self.buf.extend_from_slice(SPACES);
-            n -= SPACES.len();
+        self.byte(b'\n');
+        let n = 2 * self.depth;
+        if n <= SPACES.len() {
+            // 32 bytes written, `n` kept: the rest is scratch.
+            self.buf[self.pos..self.pos + SPACES.len()].copy_from_slice(SPACES);
+            self.pos += n;
+        } else {
+            for _ in 0..self.depth {
+                self.copy(b"  ");
+            }
         }
-        self.buf.extend_from_slice(&SPACES[..n]);
     }
 
-    /// Before an entry of an object or an element of an array.
+    /// Room for a newline, the indent and a comma.
+    #[inline(always)]
+    fn indent_room(&self) -> usize {
+        2 + (2 * self.depth).max(SPACES.len())
+    }
+
+    /// Before an entry of an object or an element of an array; makes `extra` bytes of
+    /// room after the indent too.
     #[inline]
-    fn next_entry(&mut self) {
+    fn next_entry(&mut self, extra: usize) {
         self.maybe_flush();
+        self.room(self.indent_room() + extra);
         if !self.empty {
-            self.buf.push(b',');
+            self.byte(b',');
         }
         self.empty = false;
         self.newline_indent();
     }
 
     pub fn begin_object(&mut self) {
-        self.buf.push(b'{');
-        self.depth += 1;
-        self.empty = true;
+        self.open(b'{');
     }
 
     pub fn end_object(&mut self) {
@@ -119,21 +179,29 @@ impl<'s> JsonOut<'s> {
     }
 
     pub fn begin_array(&mut self) {
-        self.buf.push(b'[');
-        self.depth += 1;
-        self.empty = true;
+        self.open(b'[');
     }
 
     pub fn end_array(&mut self) {
         self.close(b']');
     }
 
+    #[inline]
+    fn open(&mut self, bracket: u8) {
+        self.room(1);
+        self.byte(bracket);
+        self.depth += 1;
+        self.empty = true;
+    }
+
+    #[inline]
     fn close(&mut self, bracket: u8) {
         self.depth -= 1;
+        self.room(self.indent_room());
         if !self.empty {
             self.newline_indent();
         }
-        self.buf.push(bracket);
+        self.byte(bracket);
         // The enclosing object or array has this one as an entry.
         self.empty = false;
     }
@@ -141,30 +209,49 @@ impl<'s> JsonOut<'s> {
     /// An object's key (escaped), then `": "`; the value comes next.
     #[inline]
     pub fn key(&mut self, key: &str) {
-        self.next_entry();
+        self.next_entry(0);
         self.string(key);
-        self.buf.extend_from_slice(b": ");
+        self.raw(b": ");
     }
 
-    /// A key that needs no escape (field numbers, our own names).
+    /// A key that needs no escape (field numbers, our own names, escaped names).
     #[inline]
     pub fn plain_key(&mut self, key: &[u8]) {
-        self.next_entry();
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(key);
-        self.buf.extend_from_slice(b"\": ");
+        self.next_entry(key.len() + 4);
+        self.byte(b'"');
+        self.copy(key);
+        self.copy(b"\": ");
+    }
+
+    /// A field number as a key (`"12": `).
+    #[inline]
+    pub fn number_key(&mut self, n: u32) {
+        if n >= 100 {
+            return self.plain_key(itoa::Buffer::new().format(n).as_bytes());
+        }
+        self.next_entry(8);
+        // `"N": ` or `"NN": `, written as 6 bytes with the last one scratch for N < 10.
+        let (d1, d0) = (b'0' + (n / 10) as u8, b'0' + (n % 10) as u8);
+        let key = if n < 10 {
+            [b'"', d0, b'"', b':', b' ', b' ']
+        } else {
+            [b'"', d1, d0, b'"', b':', b' ']
+        };
+        self.buf[self.pos..self.pos + 6].copy_from_slice(&key);
+        self.pos += if n < 10 { 5 } else { 6 };
     }
 
     /// Before each element of an array.
     #[inline]
     pub fn element(&mut self) {
-        self.next_entry();
+        self.next_entry(0);
     }
 
     /// Text that is already JSON (a number, `true`).
     #[inline]
     pub fn raw(&mut self, text: &[u8]) {
-        self.buf.extend_from_slice(text);
+        self.room(text.len());
+        self.copy(text);
     }
 
     #[inline]
@@ -177,12 +264,13 @@ impl<'s> JsonOut<'s> {
         self.raw(itoa::Buffer::new().format(v).as_bytes());
     }
 
-    /// A number in quotes: proto3 JSON's 64-bit integers.
+    /// Text in quotes that needs no escape: proto3 JSON's 64-bit integers, escaped names.
     #[inline]
-    pub fn quoted(&mut self, digits: &[u8]) {
-        self.buf.push(b'"');
-        self.raw(digits);
-        self.buf.push(b'"');
+    pub fn quoted(&mut self, text: &[u8]) {
+        self.room(text.len() + 2);
+        self.byte(b'"');
+        self.copy(text);
+        self.byte(b'"');
     }
 
     /// proto3 JSON's float: a number, or "NaN", "Infinity", "-Infinity".
@@ -214,30 +302,28 @@ impl<'s> JsonOut<'s> {
     /// `bytes` in standard base64 with padding, in quotes (the base64 crate's output;
     /// its `encode_slice` wanted a zero-filled slice per value, a `memset` each).
     pub fn base64(&mut self, bytes: &[u8]) {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let sextet = |n: u32, shift: u32| T[(n >> shift & 63) as usize];
-        self.buf.reserve(bytes.len().div_ceil(3) * 4 + 2);
-        self.buf.push(b'"');
+        let sextet = |n: u32, shift: u32| BASE64[(n >> shift & 63) as usize];
+        self.room(bytes.len().div_ceil(3) * 4 + 2);
+        self.byte(b'"');
         let mut chunks = bytes.chunks_exact(3);
         for c in &mut chunks {
             let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
             let quad = [sextet(n, 18), sextet(n, 12), sextet(n, 6), sextet(n, 0)];
-            self.buf.extend_from_slice(&quad);
+            self.buf[self.pos..self.pos + 4].copy_from_slice(&quad);
+            self.pos += 4;
         }
         match *chunks.remainder() {
             [a] => {
                 let n = u32::from(a) << 16;
-                self.buf
-                    .extend_from_slice(&[sextet(n, 18), sextet(n, 12), b'=', b'=']);
+                self.copy(&[sextet(n, 18), sextet(n, 12), b'=', b'=']);
             }
             [a, b] => {
                 let n = u32::from(a) << 16 | u32::from(b) << 8;
-                self.buf
-                    .extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), b'=']);
+                self.copy(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), b'=']);
             }
             _ => {}
         }
-        self.buf.push(b'"');
+        self.byte(b'"');
     }
 
     /// A string in quotes, escaped as serde_json escapes it.
@@ -250,41 +336,43 @@ impl<'s> JsonOut<'s> {
     /// 5% of `decode --format json` with a schema).
     #[inline]
     pub fn utf8(&mut self, bytes: &[u8]) {
-        self.buf.push(b'"');
         match bytes.iter().position(|&b| ESCAPE[b as usize] != 0) {
-            None => self.buf.extend_from_slice(bytes),
+            None => self.quoted(bytes),
             Some(first) => self.escaped(bytes, first),
         }
-        self.buf.push(b'"');
     }
 
+    /// A string with escapes, the first at `first`: each byte is 6 bytes at most.
     #[inline(never)]
     fn escaped(&mut self, bytes: &[u8], first: usize) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut run = 0;
+        self.room(bytes.len().saturating_mul(6).saturating_add(2));
+        self.byte(b'"');
+        self.copy(&bytes[..first]);
+        let mut run = first;
         for (i, &b) in bytes.iter().enumerate().skip(first) {
             let e = ESCAPE[b as usize];
             if e == 0 {
                 continue;
             }
-            self.buf.extend_from_slice(&bytes[run..i]);
+            self.copy(&bytes[run..i]);
             if e == b'u' {
                 let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
-                self.buf.extend_from_slice(b"\\u00");
-                self.buf.extend_from_slice(&hex);
+                self.copy(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]]);
             } else {
-                self.buf.extend_from_slice(&[b'\\', e]);
+                self.copy(&[b'\\', e]);
             }
             run = i + 1;
         }
-        self.buf.extend_from_slice(&bytes[run..]);
+        self.copy(&bytes[run..]);
+        self.byte(b'"');
     }
 }
 
 /// For values written by serde_json (payloads without a fast path).
 impl std::io::Write for JsonOut<'_> {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(b);
+        self.raw(b);
         self.maybe_flush();
         Ok(b.len())
     }
@@ -325,6 +413,23 @@ mod tests {
         });
         let expected = serde_json::to_string_pretty(&want).unwrap();
         assert_eq!(String::from_utf8(o.into_bytes()).unwrap(), expected);
+        // Indents past the 32-space fast path, and a long escaped string.
+        let mut deep = serde_json::json!("a\u{0}b".repeat(40));
+        let mut o = JsonOut::new();
+        for _ in 0..20 {
+            o.begin_array();
+            o.element();
+            deep = serde_json::json!([deep, {}]);
+        }
+        o.string(&"a\u{0}b".repeat(40));
+        for _ in 0..20 {
+            o.element();
+            o.begin_object();
+            o.end_object();
+            o.end_array();
+        }
+        let want = serde_json::to_string_pretty(&deep).unwrap();
+        assert_eq!(String::from_utf8(o.into_bytes()).unwrap(), want);
         // Base64 of every length against the base64 crate.
         for n in 0..40u8 {
             let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(97) ^ 0xa5).collect();

@@ -5,7 +5,7 @@
 //! a precomputed key instead of decimal strings compared per comparison (issue 12, item 5).
 
 use super::json_out::JsonOut;
-use super::raw_proto::{self, PRINT_BUDGET, Rules, Wire, WireError};
+use super::raw_proto::{self, PRINT_BUDGET, Rules, Trial, Wire, WireError};
 
 /// One field of the message being written.
 #[derive(Clone, Copy)]
@@ -39,13 +39,26 @@ fn fields<'a>(
     stack: &mut Vec<Field<'a>>,
 ) -> Result<(), WireError> {
     let start = stack.len();
-    raw_proto::for_each_field(bytes, rules, |number, wire| {
-        stack.push(Field {
-            order: order_key(number),
-            number,
-            wire,
-        })
-    })?;
+    raw_proto::for_each_field(bytes, rules, |number, wire| push(stack, number, wire))?;
+    write_fields(start, rules, budget, out, stack)
+}
+
+fn push<'a>(stack: &mut Vec<Field<'a>>, number: u32, wire: Wire<'a>) {
+    stack.push(Field {
+        order: order_key(number),
+        number,
+        wire,
+    });
+}
+
+/// Writes the fields on `stack` from `start` on as one object, and takes them off.
+fn write_fields<'a>(
+    start: usize,
+    rules: Rules,
+    budget: u32,
+    out: &mut JsonOut<'_>,
+    stack: &mut Vec<Field<'a>>,
+) -> Result<(), WireError> {
     let end = stack.len();
     if !stack[start..].is_sorted_by_key(|f| f.order) {
         // Stable: a repeated field's values stay in wire order.
@@ -59,7 +72,7 @@ fn fields<'a>(
             .iter()
             .take_while(|f| f.number == number)
             .count();
-        out.plain_key(itoa::Buffer::new().format(number).as_bytes());
+        out.number_key(number);
         if same == 1 {
             value(stack[i].wire, rules, budget, out, stack)?;
         } else {
@@ -107,9 +120,20 @@ fn value<'a>(
             out.begin_object();
             out.plain_key(b"bytes");
             out.base64(b);
-            if raw_proto::prints_as_message(b, budget) {
-                out.plain_key(b"message");
-                fields(b, Rules::Embedded, budget - 1, out, stack)?;
+            let start = stack.len();
+            match raw_proto::embedded_fields(b, budget, |n, w| push(stack, n, w)) {
+                Trial::Message => {
+                    out.plain_key(b"message");
+                    write_fields(start, Rules::Embedded, budget - 1, out, stack)?;
+                }
+                Trial::NotMessage => stack.truncate(start),
+                Trial::Group => {
+                    stack.truncate(start);
+                    if raw_proto::prints_as_message(b, budget) {
+                        out.plain_key(b"message");
+                        fields(b, Rules::Embedded, budget - 1, out, stack)?;
+                    }
+                }
             }
             if let Ok(text) = std::str::from_utf8(b) {
                 out.plain_key(b"string");

@@ -689,6 +689,74 @@ fn first_field_parses_slow(b: &[u8], depth_left: u32) -> bool {
     !b.is_empty() && matches!(lenient_step(b, &mut pos, depth_left), Some(None))
 }
 
+/// What [`embedded_fields`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Trial {
+    /// The bytes parse as a message: each field was handed over.
+    Message,
+    /// They do not (what was handed over is to be dropped).
+    NotMessage,
+    /// A group: the caller decides the slow way ([`prints_as_message`]).
+    Group,
+}
+
+/// [`prints_as_message`] and [`for_each_field`] in one walk for a length-delimited value:
+/// hands each field to `f` while it parses (the JSON view would otherwise parse every
+/// nested message twice; issue 12, item 5).
+pub(super) fn embedded_fields<'a>(
+    b: &'a [u8],
+    budget: u32,
+    mut f: impl FnMut(u32, Wire<'a>),
+) -> Trial {
+    if b.is_empty() || budget == 0 || !first_field_parses(b, budget) {
+        return Trial::NotMessage;
+    }
+    let mut pos = 0;
+    while pos < b.len() {
+        match lenient_field(b, &mut pos) {
+            Ok(Some((n, w))) => f(n, w),
+            Ok(None) => return Trial::NotMessage,
+            Err(()) => return Trial::Group,
+        }
+    }
+    Trial::Message
+}
+
+/// One field by `Rules::Embedded` ([`lenient_step`]'s rules); `Ok(None)`: refused;
+/// `Err`: a group starts here.
+#[inline]
+fn lenient_field<'a>(b: &'a [u8], pos: &mut usize) -> Result<Option<(u32, Wire<'a>)>, ()> {
+    let Some(tag) = lenient_varint(b, pos).map(|t| t as u32) else {
+        return Ok(None);
+    };
+    let (number, wt) = (tag >> 3, (tag & 7) as u8);
+    if tag == 0 || number == 0 {
+        return Ok(None);
+    }
+    let fixed = |pos: &mut usize, n: usize| {
+        let s = b.get(*pos..pos.checked_add(n)?)?;
+        *pos += n;
+        Some(s)
+    };
+    let wire = match wt {
+        WT_VARINT => lenient_varint(b, pos).map(Wire::Varint),
+        WT_FIXED64 => fixed(pos, 8)
+            .and_then(|s| s.try_into().ok())
+            .map(|a| Wire::Fixed64(u64::from_le_bytes(a))),
+        WT_FIXED32 => fixed(pos, 4)
+            .and_then(|s| s.try_into().ok())
+            .map(|a| Wire::Fixed32(u32::from_le_bytes(a))),
+        WT_LEN => match lenient_varint(b, pos) {
+            Some(len) if (len as u32) < 1 << 31 => fixed(pos, len as u32 as usize).map(Wire::Len),
+            _ => None,
+        },
+        WT_START_GROUP => return Err(()),
+        // An end-group outside a group, or wire type 6 or 7.
+        _ => None,
+    };
+    Ok(wire.map(|w| (number, w)))
+}
+
 /// [`Reader::step`] under `Rules::Embedded` as a yes/no, without building errors: reads
 /// the field at `*pos` (a group whole). `Some(None)`: a field; `Some(Some(n))`: the
 /// end-group tag of group `n`; `None`: refused. `*pos` is not at the end of `b`.
@@ -1320,6 +1388,16 @@ mod tests {
                         .skip_fields(depth, None)
                         .is_ok();
                 assert_eq!(prints_as_message(b, depth), whole, "{b:?} {depth}");
+                let mut walked = Vec::new();
+                let trial = embedded_fields(b, depth, |n, w| walked.push((n, w)));
+                if trial != Trial::Group {
+                    assert_eq!(trial == Trial::Message, whole, "{b:?} {depth}");
+                }
+                if trial == Trial::Message {
+                    let mut read = Vec::new();
+                    for_each_field(b, Rules::Embedded, |n, w| read.push((n, w))).unwrap();
+                    assert_eq!(format!("{walked:?}"), format!("{read:?}"));
+                }
             }
         }
     }
