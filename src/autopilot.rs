@@ -377,13 +377,14 @@ pub struct MailSetup {
 }
 
 impl MailSetup {
-    pub fn prepare(home: &crate::paths::Home, what: &'static str) -> Result<MailSetup> {
+    pub fn prepare(ctx: &crate::context::Ctx, what: &'static str) -> Result<MailSetup> {
+        let home = &ctx.home;
         let cfg = crate::config::require_notify(&home.config_file(), what, &["support_to"])?;
         support_address(&cfg, what)?;
         let templates = Templates::load(&home.config_dir)?;
         templates.render(notify::Kind::RenewalRequest, &RequestFacts::sample())?;
         Ok(MailSetup {
-            mailer: Mailer::new(&cfg)?,
+            mailer: Mailer::new(&cfg, &ctx.fix(crate::fix::Fix::SmtpPassword))?,
             templates,
             cfg,
         })

@@ -38,7 +38,24 @@ pub struct Certificate {
     pub usages: Vec<String>,
     /// The X.509 version as people say it: 1, 2 or 3 (the DER field holds 0, 1 or 2).
     pub version: u32,
+    /// The OIDs of critical extensions outside [`KNOWN_EXTENSIONS`] (empty on a
+    /// dates-only read).
+    pub unknown_critical: Vec<String>,
 }
+
+/// The extensions TLS stacks understand in a client certificate (RFC 5280 §4.2.1):
+/// subject and authority key IDs, key usage, subject alternative name, basic
+/// constraints, name constraints, extended key usage. A verifier must refuse a
+/// certificate with a critical extension it does not know (RFC 5280 §4.2).
+const KNOWN_EXTENSIONS: [&str; 7] = [
+    "2.5.29.14",
+    "2.5.29.15",
+    "2.5.29.17",
+    "2.5.29.19",
+    "2.5.29.30",
+    "2.5.29.35",
+    "2.5.29.37",
+];
 
 impl Certificate {
     /// Parses one DER certificate. The error text says what is wrong, for the caller to
@@ -103,6 +120,11 @@ impl Certificate {
             client_auth,
             usages,
             version: x.version().0 + 1,
+            unknown_critical: if extensions {
+                unknown_critical(&x)
+            } else {
+                Vec::new()
+            },
             der: der.to_vec(),
         })
     }
@@ -178,6 +200,15 @@ impl Certificate {
         me.verify_signature(Some(ca.public_key()))
             .map_err(|e| format!("the signature does not verify with that issuer's key ({e})"))
     }
+}
+
+fn unknown_critical(x: &X509Certificate<'_>) -> Vec<String> {
+    x.extensions()
+        .iter()
+        .filter(|e| e.critical)
+        .map(|e| e.oid.to_id_string())
+        .filter(|oid| !KNOWN_EXTENSIONS.contains(&oid.as_str()))
+        .collect()
 }
 
 /// What [`extensions_of`] reads: CA flag, clientAuth allowed, named purposes.

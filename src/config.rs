@@ -143,6 +143,10 @@ pub fn load_notify(file: &Path) -> Result<Option<Notify>> {
     parse_notify(file, &text)
 }
 
+/// The command that stores the SMTP password, as a message says it where this run's
+/// flags are unknown; the command layer puts this run's --home in (`Fix::SmtpPassword`).
+pub const STORE_SMTP_PASSWORD: &str = "`centiloc-cert credentials --smtp-password-stdin`";
+
 /// `[notify]` from the text of `config.toml`; `file` only names it in errors.
 pub fn parse_notify(file: &Path, text: &str) -> Result<Option<Notify>> {
     let bad = |reason: String| Error::Config {
@@ -243,7 +247,7 @@ impl SmtpServer {
         if url.password().is_some() {
             // The secret must not sit in a file that is shared and shown in messages.
             return Err(format!(
-                "[notify] smtp_url holds a password; remove it from the file and store it with `centiloc-cert credentials --smtp-password-stdin` (or set {SMTP_PASSWORD_ENV})"
+                "[notify] smtp_url holds a password; remove it from the file and store it with {STORE_SMTP_PASSWORD} (or set {SMTP_PASSWORD_ENV})"
             ));
         }
         let host = url

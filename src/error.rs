@@ -57,6 +57,13 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// No `$HOME` and no password-file entry for this user (a container run under an
+    /// arbitrary UID): a run-time condition of the environment, so 78, not 64.
+    #[error(
+        "cannot find a home directory for this user (no HOME, and no entry in the password file): pass --home DIR or set CENTILOC_CERT_HOME"
+    )]
+    NoHomeDir,
+
     #[error("no profile {name:?} in {}: create it with `{init_cmd}`", dir.display())]
     NoProfile {
         name: String,
@@ -83,9 +90,14 @@ pub enum Error {
     #[error("{} is locked by another centiloc-cert run; wait for it to finish and retry", path.display())]
     Locked { path: PathBuf },
 
-    /// A key file we cannot use: wrong type, wrong curve, encrypted, not a key.
-    #[error("{}: {reason}", path.display())]
-    KeyRefused { path: PathBuf, reason: String },
+    /// A key file we cannot use: wrong type, wrong curve, encrypted, not a key. `fix` is
+    /// the way out, with this run's flags once the command layer knows them.
+    #[error("{}: {reason}; {fix}", path.display())]
+    KeyRefused {
+        path: PathBuf,
+        reason: String,
+        fix: String,
+    },
 
     /// A file that does not parse as what it should be (PEM, DER, TOML...).
     #[error("{}: {reason}", path.display())]
@@ -152,12 +164,17 @@ pub enum Error {
     /// The operating system refused what a network command needs to run (threads, file
     /// descriptors, the signal handler).
     #[error(
-        "cannot start the network runtime: {0}; check the system's limits on threads and open files"
+        "cannot start the network runtime: {}; check the system's limits on threads and open files (ulimit -n)",
+        io_reason(.0)
     )]
-    Runtime(String),
+    Runtime(#[source] io::Error),
 
-    #[error("the system random number generator failed: {0}")]
-    Random(String),
+    /// The operating system gave no random bytes. The library's own text ("Unspecified
+    /// ring error") says nothing a user can act on, so the variant carries none.
+    #[error(
+        "the system random number generator failed, so no key was made: check that /dev/urandom can be read and the getrandom system call is allowed (a container's seccomp profile may block it), then retry"
+    )]
+    Random,
 
     /// A file a command needs has not been installed yet.
     #[error("{what} is missing ({}): {fix}", path.display())]
@@ -208,10 +225,14 @@ pub enum Error {
     Template { origin: String, reason: String },
 
     /// The SMTP server refused or could not be reached. Never carries the password.
-    #[error(
-        "cannot send e-mail through SMTP server {server}: {reason}; check [notify] smtp_url and that the server accepts mail"
-    )]
-    Smtp { server: String, reason: String },
+    /// `fix` fits the cause (a refused login points at the password) and may say what
+    /// stands meanwhile (a renewal started, a notice sent again on the next run).
+    #[error("cannot send e-mail through SMTP server {server}: {reason}; {fix}")]
+    Smtp {
+        server: String,
+        reason: String,
+        fix: String,
+    },
 
     /// SMTP credentials would cross the network in clear text (issue 14).
     #[error(
@@ -231,18 +252,28 @@ pub enum Error {
     Stdout(#[source] io::Error),
 
     #[error(
-        "SMTP server {server} needs the password of user {user:?}: store it with `centiloc-cert credentials --smtp-password-stdin` (kept 0600 in smtp-password beside config.toml, for cron and systemd) or set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
+        "SMTP server {server} needs the password of user {user:?}: store it with `{store_cmd}` (kept 0600 in smtp-password beside config.toml, for cron and systemd) or set CENTILOC_SMTP_PASSWORD in the environment (never in config.toml)"
     )]
-    SmtpPassword { server: String, user: String },
+    SmtpPassword {
+        server: String,
+        user: String,
+        /// The `credentials --smtp-password-stdin` line, with this run's --home.
+        store_cmd: String,
+    },
 }
 
-/// The `io::Error` text without the "(os error N)" noise users cannot act on.
-fn io_reason(e: &io::Error) -> String {
+/// What to do about a mail server that cannot be reached or refuses the message.
+pub const SMTP_FIX: &str = "check [notify] smtp_url and that the server accepts mail";
+
+/// The `io::Error` text without the "(os error N)" noise users cannot act on; for every
+/// message built from an I/O error, so that none shows it.
+pub fn io_reason(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::NotFound => "no such file or directory".into(),
         io::ErrorKind::PermissionDenied => "permission denied".into(),
         io::ErrorKind::AlreadyExists => "it already exists".into(),
         io::ErrorKind::StorageFull => "the disk is full".into(),
+        io::ErrorKind::NotADirectory => "a part of the path is a file, not a directory".into(),
         _ => {
             let s = e.to_string();
             match s.find(" (os error") {
@@ -257,6 +288,7 @@ fn io_reason(e: &io::Error) -> String {
 fn write_fix(e: &io::Error) -> &'static str {
     match e.kind() {
         io::ErrorKind::NotFound => "its directory does not exist: create it or choose another path",
+        io::ErrorKind::NotADirectory => "choose a path whose folders are folders",
         io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
             "check the permissions of its directory"
         }
@@ -271,15 +303,16 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::MissingFields(_) => ExitCode::Usage,
-            Error::InvalidField { .. } | Error::Config { .. } | Error::NotifyNotSetUp { .. } => {
-                ExitCode::Config
-            }
+            Error::InvalidField { .. }
+            | Error::Config { .. }
+            | Error::NotifyNotSetUp { .. }
+            | Error::NoHomeDir => ExitCode::Config,
             Error::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ExitCode::NoInput
             }
             Error::Read { .. }
             | Error::Write { .. }
-            | Error::Random(_)
+            | Error::Random
             | Error::Stdout(_)
             | Error::SymlinkRefused { .. } => ExitCode::IoErr,
             Error::NoProfile { .. } | Error::NotAFile { .. } => ExitCode::NoInput,
@@ -330,6 +363,36 @@ impl Error {
         Error::Write {
             path: path.into(),
             source,
+        }
+    }
+
+    /// [`Error::Smtp`] with the usual fix.
+    pub fn smtp(server: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Smtp {
+            server: server.into(),
+            reason: reason.into(),
+            fix: SMTP_FIX.into(),
+        }
+    }
+
+    /// A failure to send, with what stands meanwhile (`after`) added to its fix, said
+    /// once; another error (a template, a file) becomes a failure to send through `server`.
+    pub fn unsent(self, server: &str, after: &str) -> Self {
+        match self {
+            Error::Smtp {
+                server,
+                reason,
+                fix,
+            } => Error::Smtp {
+                server,
+                reason,
+                fix: format!("{fix}; {after}"),
+            },
+            other => Error::Smtp {
+                server: server.to_owned(),
+                reason: other.to_string(),
+                fix: after.to_owned(),
+            },
         }
     }
 

@@ -24,6 +24,8 @@ pub enum Fix {
     Credentials,
     /// Set the MQTT username.
     Username,
+    /// Store the SMTP password beside config.toml.
+    SmtpPassword,
     /// Check the profile.
     Status,
     /// Try the connection.
@@ -43,6 +45,7 @@ impl Fix {
             Fix::InstallCa => "install-ca ca-cert.pem",
             Fix::Credentials => "credentials",
             Fix::Username => "credentials --username NAME",
+            Fix::SmtpPassword => "credentials --smtp-password-stdin",
             Fix::Status => "status",
             Fix::TestConnect => "test-connect",
         }

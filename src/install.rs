@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
+use crate::fix::Fix;
 use crate::keys::PrivateKey;
 use crate::output::safe;
 use crate::paths::ProfilePaths;
@@ -110,7 +111,18 @@ pub fn arrange(
             received.form
         )
     });
-    let mut chain = vec![certs.remove(leaf)];
+    let (chain, left_out) = chain_up(certs.remove(leaf), certs);
+    notes.extend(left_out_note(&left_out));
+    Ok((chain, notes))
+}
+
+/// `leaf` followed by its issuers among `certs`, found by name and signature (at most
+/// ten: a loop of cross-signed certificates must end); returns the chain and the rest.
+fn chain_up(
+    leaf: Certificate,
+    mut certs: Vec<Certificate>,
+) -> (Vec<Certificate>, Vec<Certificate>) {
+    let mut chain = vec![leaf];
     while chain.len() < 10 {
         let last = &chain[chain.len() - 1];
         let Some(i) = certs.iter().position(|c| {
@@ -121,19 +133,24 @@ pub fn arrange(
         chain.push(certs.remove(i));
     }
     certs.retain(|c| chain.iter().all(|k| k.der() != c.der()));
-    if !certs.is_empty() {
-        let names: Vec<String> = certs
-            .iter()
-            .map(|c| safe(&c.subject).into_owned())
-            .collect();
-        notes.push(format!(
-            "left out {} certificate{} not in its chain: {}",
-            certs.len(),
-            if certs.len() == 1 { "" } else { "s" },
-            names.join("; ")
-        ));
+    (chain, certs)
+}
+
+/// "left out 2 certificates not in its chain: …", when any were.
+fn left_out_note(certs: &[Certificate]) -> Option<String> {
+    if certs.is_empty() {
+        return None;
     }
-    Ok((chain, notes))
+    let names: Vec<String> = certs
+        .iter()
+        .map(|c| safe(&c.subject).into_owned())
+        .collect();
+    Some(format!(
+        "left out {} certificate{} not in its chain: {}",
+        certs.len(),
+        if certs.len() == 1 { "" } else { "s" },
+        names.join("; ")
+    ))
 }
 
 /// Why an unordered input is refused: what it held, and whose keys we looked for.
@@ -194,9 +211,49 @@ impl Plan {
     }
 }
 
+/// The command lines a refusal recommends, with this run's --home and --profile (see
+/// `fix.rs`): `plan` stays pure, so the caller spells them.
+#[derive(Debug, Clone)]
+pub struct FixLines {
+    /// `install-ca` with the file this run was given (a CA handed to install-cert).
+    pub install_ca: String,
+    /// `renew`, for an expired certificate.
+    pub renew: String,
+}
+
+impl FixLines {
+    /// The lines for this run, `file` being the one given to install-cert.
+    pub fn of(ctx: &crate::context::Ctx, file: &std::path::Path) -> FixLines {
+        FixLines {
+            install_ca: ctx.with_file(Fix::InstallCa, file),
+            renew: ctx.fix(Fix::Renew),
+        }
+    }
+}
+
+/// What `plan` decides from, besides the certificates.
+struct Facts<'a> {
+    source: &'a str,
+    profile: &'a Profile,
+    keys: &'a KeyFacts,
+    installed: Option<&'a [Certificate]>,
+    force: bool,
+    now: DateTime<Utc>,
+}
+
+impl Facts<'_> {
+    fn refuse(&self, reason: String) -> Error {
+        Error::CertRefused {
+            file: self.source.to_owned(),
+            reason,
+        }
+    }
+}
+
 /// Decides whether `chain` (read from `source`) may be installed in this profile.
 /// `installed` is the current `tls-cert.pem`, to tell a re-install from a replacement and
 /// to protect a working certificate; `force` lets a not-yet-valid one replace it anyway.
+/// The steps run in the order a person would check: ours, current, theirs, fit to use.
 #[allow(clippy::too_many_arguments)]
 pub fn plan(
     source: &str,
@@ -207,97 +264,31 @@ pub fn plan(
     installed: Option<&[Certificate]>,
     force: bool,
     now: DateTime<Utc>,
-    install_ca_cmd: &str,
+    fixes: &FixLines,
 ) -> Result<Plan> {
-    let refuse = |reason: String| Error::CertRefused {
-        file: source.to_owned(),
-        reason,
+    let facts = Facts {
+        source,
+        profile,
+        keys,
+        installed,
+        force,
+        now,
     };
-    let mut warnings = Vec::new();
-    let mut notes = Vec::new();
-    // The same certificate twice (a leaf pasted again with its chain) is dropped: only
-    // the first copy counts, and the order check below then sees the real chain.
-    let before = chain.len();
-    let mut chain = chain;
-    {
-        let mut seen = std::collections::HashSet::new();
-        chain.retain(|c| seen.insert(c.der().to_vec()));
-    }
-    if chain.len() < before {
-        let n = before - chain.len();
-        notes.push(format!(
-            "dropped {n} exact duplicate certificate{} from the file",
-            if n == 1 { "" } else { "s" }
-        ));
-    }
-    let (index, target) = find_leaf(&chain, keys)
-        .ok_or_else(|| refuse(key_mismatch(&chain, keys, install_ca_cmd)))?;
-    if index != 0 {
-        warnings.push(format!(
-            "the certificate for this key was #{} in the file; it is stored first, as TLS clients expect",
-            index + 1
-        ));
-    }
-    let leaf = chain.remove(index);
-    chain.insert(0, leaf.clone());
-
-    if leaf.is_expired(now) {
-        return Err(refuse(format!(
-            "it expired on {} (now {}); ask Centiloc support to sign a current CSR (`centiloc-cert renew` makes one)",
-            when(leaf.not_after),
-            when(now)
-        )));
-    }
-    match leaf.common_name.as_deref() {
-        Some(cn) if cn == profile.tenant => {}
-        cn => {
-            return Err(refuse(format!(
-                "its CN is {} but this profile's tenant is {:?}; the broker would reject it: ask support to sign the CSR made for tenant {:?}",
-                cn.map(|c| format!("{:?}", safe(c)))
-                    .unwrap_or_else(|| "missing".into()),
-                profile.tenant,
-                profile.tenant
-            )));
-        }
-    }
+    let (chain, mut notes) = without_duplicates(chain);
+    let (target, chain, mut warnings) = leaf_first(chain, &facts, fixes)?;
+    let leaf = chain[0].clone();
+    check_current(&leaf, &facts, fixes)?;
+    check_names_tenant(&leaf, &facts)?;
+    check_is_client_certificate(&leaf, &facts)?;
     if let Some(ca) = issuer {
-        leaf.verify_signed_by(ca).map_err(|e| {
-            refuse(format!(
-                "it was not signed by the --issuer certificate {} ({e})",
-                safe(&ca.subject)
-            ))
-        })?;
+        check_issuer(&leaf, ca, &facts)?;
     }
-    // Issue 11: a broker checks extendedKeyUsage and refuses a certificate not meant for
-    // client authentication; installing it would leave `status` saying ready while every
-    // connection fails. --force installs it for a client that does not care.
-    if let Some(problem) = leaf.client_auth_problem() {
-        if !force {
-            return Err(refuse(format!(
-                "{problem}; pass --force to install it anyway"
-            )));
-        }
-        warnings.push(format!("{problem}; installed anyway (--force)"));
-    }
+    warnings.extend(check_client_auth(&leaf, &facts)?);
     // Version 1 (the plain `openssl x509 -req` recipe) connects fine: say what it is.
     notes.extend(leaf.version_note());
-    if leaf.is_not_yet_valid(now)
-        && !force
-        && let Some(working) = installed
-            .and_then(|old| old.first())
-            .filter(|old| works_now(old, profile, keys, now))
-    {
-        return Err(Error::WouldBreakWorking {
-            file: source.to_owned(),
-            reason: format!(
-                "it is not valid before {} and would replace the working certificate (valid until {}), so the connection would fail until then; install it from {} on",
-                when(leaf.not_before),
-                when(working.not_after),
-                when(leaf.not_before)
-            ),
-        });
-    }
+    check_keeps_working(&leaf, &facts)?;
     warnings.extend(advisories(&leaf, &chain, profile, now));
+    warnings.extend(not_later(&leaf, installed));
     let unchanged = target == Target::Current
         && installed.is_some_and(|old| {
             old.len() == chain.len() && old.iter().zip(&chain).all(|(a, b)| a.der() == b.der())
@@ -309,6 +300,143 @@ pub fn plan(
         warnings,
         notes,
         unchanged,
+    })
+}
+
+/// The same certificate twice (a leaf pasted again with its chain) is dropped: only the
+/// first copy counts, so the order check then sees the real chain. Returns the note.
+fn without_duplicates(mut chain: Vec<Certificate>) -> (Vec<Certificate>, Vec<String>) {
+    let before = chain.len();
+    let mut seen = std::collections::HashSet::new();
+    chain.retain(|c| seen.insert(c.der().to_vec()));
+    let mut notes = Vec::new();
+    if chain.len() < before {
+        let n = before - chain.len();
+        notes.push(format!(
+            "dropped {n} exact duplicate certificate{} from the file",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    (chain, notes)
+}
+
+/// Finds the certificate for one of our keys and moves it first, as TLS clients expect.
+fn leaf_first(
+    mut chain: Vec<Certificate>,
+    facts: &Facts,
+    fixes: &FixLines,
+) -> Result<(Target, Vec<Certificate>, Vec<String>)> {
+    let (index, target) = find_leaf(&chain, facts.keys)
+        .ok_or_else(|| facts.refuse(key_mismatch(&chain, facts.keys, &fixes.install_ca)))?;
+    let mut warnings = Vec::new();
+    if index != 0 {
+        warnings.push(format!(
+            "the certificate for this key was #{} in the file; it is stored first, as TLS clients expect",
+            index + 1
+        ));
+    }
+    let leaf = chain.remove(index);
+    chain.insert(0, leaf);
+    Ok((target, chain, warnings))
+}
+
+fn check_current(leaf: &Certificate, facts: &Facts, fixes: &FixLines) -> Result<()> {
+    if leaf.is_expired(facts.now) {
+        return Err(facts.refuse(format!(
+            "it expired on {} (now {}); ask Centiloc support to sign a current CSR (`{}` makes one)",
+            when(leaf.not_after),
+            when(facts.now),
+            fixes.renew
+        )));
+    }
+    Ok(())
+}
+
+/// The broker takes the tenant from the CN: another CN would be refused there.
+fn check_names_tenant(leaf: &Certificate, facts: &Facts) -> Result<()> {
+    let tenant = &facts.profile.tenant;
+    match leaf.common_name.as_deref() {
+        Some(cn) if cn == tenant => Ok(()),
+        cn => Err(facts.refuse(format!(
+            "its CN is {} but this profile's tenant is {tenant:?}; the broker would reject it: ask support to sign the CSR made for tenant {tenant:?}",
+            cn.map(|c| format!("{:?}", safe(c)))
+                .unwrap_or_else(|| "missing".into()),
+        ))),
+    }
+}
+
+/// A certificate for our key that is a CA, or that carries a critical extension TLS
+/// stacks do not know, is not a client certificate a broker accepts (RFC 5280 §4.2).
+/// A CA certificate handed to install-cert without our key is `key_mismatch`'s case.
+fn check_is_client_certificate(leaf: &Certificate, facts: &Facts) -> Result<()> {
+    if leaf.is_ca {
+        return Err(facts.refuse(
+            "it carries this profile's key but is a CA certificate (basicConstraints CA:TRUE), not a client certificate, and a broker refuses it as one; ask Centiloc support to sign the CSR again as a client certificate (CA:FALSE)".into(),
+        ));
+    }
+    if !leaf.unknown_critical.is_empty() {
+        return Err(facts.refuse(format!(
+            "it has a critical extension that TLS software does not know ({}), so the broker must refuse it (RFC 5280 §4.2); ask Centiloc support to sign the CSR again without it",
+            leaf.unknown_critical.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// A renewal that does not end later than what it replaces is most likely the wrong
+/// file (an old certificate sent again): it is installed, as asked, with a warning.
+fn not_later(leaf: &Certificate, installed: Option<&[Certificate]>) -> Option<String> {
+    let old = installed?.first()?;
+    (old.der() != leaf.der() && leaf.not_after <= old.not_after).then(|| {
+        format!(
+            "the new certificate is valid until {}, not later than the one it replaced (valid until {}): check that it is the renewed certificate Centiloc support meant to send",
+            when(leaf.not_after),
+            when(old.not_after)
+        )
+    })
+}
+
+fn check_issuer(leaf: &Certificate, ca: &Certificate, facts: &Facts) -> Result<()> {
+    leaf.verify_signed_by(ca).map_err(|e| {
+        facts.refuse(format!(
+            "it was not signed by the --issuer certificate {} ({e})",
+            safe(&ca.subject)
+        ))
+    })
+}
+
+/// Issue 11: a broker checks extendedKeyUsage and refuses a certificate not meant for
+/// client authentication; installing it would leave `status` saying ready while every
+/// connection fails. --force installs it for a client that does not care (a warning).
+fn check_client_auth(leaf: &Certificate, facts: &Facts) -> Result<Option<String>> {
+    match leaf.client_auth_problem() {
+        None => Ok(None),
+        Some(problem) if facts.force => Ok(Some(format!("{problem}; installed anyway (--force)"))),
+        Some(problem) => Err(facts.refuse(format!("{problem}; pass --force to install it anyway"))),
+    }
+}
+
+/// A not-yet-valid certificate must not replace a working one without --force: the
+/// connection would fail until its start date.
+fn check_keeps_working(leaf: &Certificate, facts: &Facts) -> Result<()> {
+    if !leaf.is_not_yet_valid(facts.now) || facts.force {
+        return Ok(());
+    }
+    let Some(working) = facts
+        .installed
+        .and_then(|old| old.first())
+        .filter(|old| works_now(old, facts.profile, facts.keys, facts.now))
+    else {
+        return Ok(());
+    };
+    Err(Error::WouldBreakWorking {
+        file: facts.source.to_owned(),
+        reason: format!(
+            "it is not valid before {} and would replace the working certificate (valid until {}), so the connection would fail until then; install it from {} on",
+            when(leaf.not_before),
+            when(working.not_after),
+            when(leaf.not_before)
+        ),
     })
 }
 
@@ -574,6 +702,13 @@ mod tests {
         Certificate::from_der(c.der()).unwrap()
     }
 
+    fn fixes() -> FixLines {
+        FixLines {
+            install_ca: "centiloc-cert install-ca FILE".into(),
+            renew: "centiloc-cert renew".into(),
+        }
+    }
+
     fn at(year: i32) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(&format!("{year}-06-01T00:00:00Z"))
             .unwrap()
@@ -599,7 +734,7 @@ mod tests {
             None,
             false,
             at(2026),
-            "centiloc-cert install-ca FILE",
+            &fixes(),
         )
         .unwrap();
         assert_eq!(plan.target, Target::Pending);
@@ -625,7 +760,7 @@ mod tests {
             installed,
             false,
             at(2026),
-            "install-ca",
+            &fixes(),
         )
         .unwrap()
     }
@@ -649,7 +784,7 @@ mod tests {
                 None,
                 false,
                 at(2026),
-                "install-ca",
+                &fixes(),
             )
             .unwrap_err()
             .to_string()
@@ -710,7 +845,7 @@ mod tests {
             Some(&working),
             false,
             at(2026),
-            "centiloc-cert install-ca FILE",
+            &fixes(),
         )
         .unwrap_err();
         assert!(matches!(e, Error::WouldBreakWorking { .. }), "{e}");
@@ -724,7 +859,7 @@ mod tests {
                 Some(&working),
                 true,
                 at(2026),
-                "install-ca"
+                &fixes()
             )
             .is_ok()
         );
@@ -740,7 +875,7 @@ mod tests {
                 Some(&expired),
                 false,
                 at(2026),
-                "install-ca"
+                &fixes()
             )
             .is_ok()
         );

@@ -70,7 +70,9 @@ impl fmt::Display for Curve {
     }
 }
 
-const FIX: &str = "make a new one with `centiloc-cert init` (or `openssl ecparam -name prime256v1 -genkey -noout -out private-key.pem`)";
+/// What [`Error::KeyRefused`] recommends where this run's flags are unknown; the command
+/// layer replaces it with the line for this run.
+pub const FIX: &str = "make a new one with `centiloc-cert init` (or `openssl ecparam -name prime256v1 -genkey -noout -out private-key.pem`)";
 
 fn curve_refusal(oid: &str) -> String {
     let name = match oid {
@@ -82,7 +84,7 @@ fn curve_refusal(oid: &str) -> String {
         "1.3.132.0.35" => "P-521 (secp521r1), which this tool does not support",
         _ => "an elliptic curve this tool does not support",
     };
-    format!("the key uses {name} ({oid}); use P-256 or P-384: {FIX}")
+    format!("the key uses {name} ({oid}); use P-256 or P-384")
 }
 
 fn algorithm_refusal(oid: &str) -> String {
@@ -93,7 +95,7 @@ fn algorithm_refusal(oid: &str) -> String {
         "1.2.840.10040.4.1" => "a DSA key",
         _ => "not an elliptic-curve key",
     };
-    format!("{name} ({oid}); Centiloc accepts ECDSA keys on P-256 or P-384 only: {FIX}")
+    format!("{name} ({oid}); Centiloc accepts ECDSA keys on P-256 or P-384 only")
 }
 
 /// A private key on an accepted curve, with the PEM text we store for it.
@@ -120,8 +122,8 @@ impl PrivateKey {
     /// `SystemRandom`, i.e. getrandom). ring does the point multiplication in constant-time
     /// assembly; the p256 crate's table set-up alone cost more than the whole `init`.
     pub fn generate(curve: Curve) -> Result<PrivateKey> {
-        let pair = rcgen::KeyPair::generate_for(curve.signature_algorithm())
-            .map_err(|e| Error::Random(e.to_string()))?;
+        let pair =
+            rcgen::KeyPair::generate_for(curve.signature_algorithm()).map_err(|_| Error::Random)?;
         let pkcs8 = pair.serialized_der().to_vec();
         let pem = sec1_pem(curve, &pkcs8).map_err(Error::Csr)?;
         Ok(Self::assemble(curve, &pair, pkcs8, pem))
@@ -159,6 +161,7 @@ impl PrivateKey {
         key.check_halves().map_err(|reason| Error::KeyRefused {
             path: path.to_path_buf(),
             reason,
+            fix: FIX.into(),
         })?;
         Ok(key)
     }
@@ -167,7 +170,7 @@ impl PrivateKey {
     /// the scalar times the generator (the p256/p384 crates, not the signing library,
     /// so the check does not depend on what ring happens to verify).
     fn check_halves(&self) -> std::result::Result<(), String> {
-        let damaged = |e: pkcs8::der::Error| format!("the key data is damaged ({e}); {FIX}");
+        let damaged = |e: pkcs8::der::Error| format!("the key data is damaged ({e})");
         let info = pkcs8::PrivateKeyInfoRef::from_der(&self.pkcs8_der).map_err(damaged)?;
         let ec = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).map_err(damaged)?;
         let (scalar_ok, point) = match self.curve {
@@ -176,18 +179,18 @@ impl PrivateKey {
         };
         if !scalar_ok {
             return Err(format!(
-                "its private value is not a valid {} key; {FIX}",
+                "its private value is not a valid {} key",
                 self.curve
             ));
         }
         match point {
             Some(false) => Err(format!(
-                "the public key stored in it is not a point on {}: the file is damaged; {FIX}",
+                "the public key stored in it is not a point on {}: the file is damaged",
                 self.curve
             )),
-            Some(true) => Err(format!(
-                "the public key stored in it belongs to another key, not to its private key, so it cannot sign; {FIX}"
-            )),
+            Some(true) => Err(
+                "the public key stored in it belongs to another key, not to its private key, so it cannot sign".into(),
+            ),
             None => Ok(()),
         }
     }
@@ -197,11 +200,10 @@ impl PrivateKey {
         let refuse = |reason: String| Error::KeyRefused {
             path: path.to_path_buf(),
             reason,
+            fix: FIX.into(),
         };
         if !pem_input::looks_like_pem(bytes) {
-            return Err(refuse(format!(
-                "not a PEM private key (no -----BEGIN line); {FIX}"
-            )));
+            return Err(refuse("not a PEM private key (no -----BEGIN line)".into()));
         }
         let blocks = pem_input::blocks(path, bytes)?;
         let params_oid = blocks
@@ -232,7 +234,7 @@ impl PrivateKey {
             "RSA PRIVATE KEY" => return Err(refuse(algorithm_refusal("1.2.840.113549.1.1.1"))),
             other => {
                 return Err(refuse(format!(
-                    "a {other} block is not a key this tool can use; {FIX}"
+                    "a {other} block is not a key this tool can use"
                 )));
             }
         };
@@ -325,7 +327,7 @@ fn sec1_to_pkcs8(
     params_block: Option<ObjectIdentifier>,
 ) -> std::result::Result<(Curve, Vec<u8>), String> {
     let ec = sec1::EcPrivateKey::from_der(der)
-        .map_err(|e| format!("the EC PRIVATE KEY block is damaged ({e}); {FIX}"))?;
+        .map_err(|e| format!("the EC PRIVATE KEY block is damaged ({e})"))?;
     let oid = match ec.parameters {
         Some(sec1::EcParameters::NamedCurve(oid)) => Some(oid),
         None => params_block,
@@ -338,7 +340,7 @@ fn sec1_to_pkcs8(
             48 => Curve::P384,
             n => {
                 return Err(format!(
-                    "the key's curve is not named and its {n}-byte size fits no accepted curve; {FIX}"
+                    "the key's curve is not named and its {n}-byte size fits no accepted curve"
                 ));
             }
         },
@@ -357,7 +359,7 @@ fn signing_pair(
         return Ok((pair, pkcs8));
     }
     use pkcs8::DecodePrivateKey;
-    let bad = |e: String| format!("the key data is damaged ({e}); {FIX}");
+    let bad = |e: String| format!("the key data is damaged ({e})");
     let full = match curve {
         Curve::P256 => p256::SecretKey::from_pkcs8_der(&pkcs8)
             .map_err(|e| bad(e.to_string()))?
@@ -398,7 +400,7 @@ fn ec_algorithm(curve_oid: &ObjectIdentifier) -> pkcs8::AlgorithmIdentifierRef<'
 /// RFC 5208 PrivateKeyInfo around an RFC 5915 ECPrivateKey: version 0, the algorithm
 /// (id-ecPublicKey with the named curve), the SEC1 structure as the private key octets.
 fn wrap_pkcs8(curve: Curve, sec1_der: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    let bad = |e: pkcs8::der::Error| format!("the EC PRIVATE KEY block is damaged ({e}); {FIX}");
+    let bad = |e: pkcs8::der::Error| format!("the EC PRIVATE KEY block is damaged ({e})");
     let curve_oid = curve.oid();
     let info = pkcs8::PrivateKeyInfoRef::new(
         ec_algorithm(&curve_oid),
@@ -425,7 +427,7 @@ fn sec1_pem(curve: Curve, pkcs8: &[u8]) -> std::result::Result<String, String> {
 /// PKCS#8 (`PRIVATE KEY`, RFC 5958): algorithm and curve are in its AlgorithmIdentifier.
 fn pkcs8_curve(der: &[u8]) -> std::result::Result<(Curve, Vec<u8>), String> {
     let info = pkcs8::PrivateKeyInfoRef::from_der(der)
-        .map_err(|e| format!("the PRIVATE KEY block is damaged ({e}); {FIX}"))?;
+        .map_err(|e| format!("the PRIVATE KEY block is damaged ({e})"))?;
     let alg = info.algorithm.oid.to_string();
     if alg != OID_EC_PUBLIC_KEY {
         return Err(algorithm_refusal(&alg));
@@ -433,7 +435,7 @@ fn pkcs8_curve(der: &[u8]) -> std::result::Result<(Curve, Vec<u8>), String> {
     let curve_oid = info
         .algorithm
         .parameters_oid()
-        .map_err(|_| format!("the EC key does not name its curve; {FIX}"))?;
+        .map_err(|_| "the EC key does not name its curve".to_string())?;
     Ok((Curve::from_oid(&curve_oid)?, der.to_vec()))
 }
 

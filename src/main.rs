@@ -5,7 +5,7 @@
 
 use centiloc_cert::exit_codes::ExitCode;
 use centiloc_cert::fleet::nagios;
-use centiloc_cert::output::{stdout_error, write_stderr, write_stdout};
+use centiloc_cert::output::{self, stdout_error, write_stderr, write_stdout};
 use centiloc_cert::{cli, commands};
 
 fn main() -> std::process::ExitCode {
@@ -23,7 +23,9 @@ fn main() -> std::process::ExitCode {
     }));
     // `check-expiry --format nagios` answers every error as an UNKNOWN line on stdout,
     // exit 3: Icinga shows only stdout and rejects other codes (issue 13).
-    let nagios = nagios::requested(&std::env::args_os().collect::<Vec<_>>());
+    let args: Vec<_> = std::env::args_os().collect();
+    let nagios = nagios::requested(&args);
+    let json = output::json_requested(&args);
     let cli = match cli::Cli::from_env() {
         Ok(cli) => cli,
         Err(early) if nagios && early.code == ExitCode::Usage => {
@@ -31,6 +33,14 @@ fn main() -> std::process::ExitCode {
             let first = sentence.lines().next().unwrap_or_default();
             write_stdout(nagios::unknown_line(first).as_bytes());
             return ExitCode::Unknown.into();
+        }
+        // `--format json`: a usage error is a JSON error document too (SPEC: JSON
+        // contract), beside the sentence on stderr.
+        Err(early) if json && early.code == ExitCode::Usage => {
+            if let Some(sentence) = early.text.strip_prefix("ERROR: ") {
+                json_usage_error(sentence.trim_end());
+            }
+            return finish(early.print());
         }
         // --help and --version on stdout, or a usage error (64) on stderr, as cli.rs
         // decides; a failed stdout is still an error of its own.
@@ -56,6 +66,14 @@ fn main() -> std::process::ExitCode {
         }
     };
     finish(code)
+}
+
+fn json_usage_error(sentence: &str) {
+    output::Output::default().report(&output::ErrorDocument {
+        ok: false,
+        exit_code: ExitCode::Usage.code(),
+        error: sentence,
+    });
 }
 
 /// The exit code, unless stdout failed for another reason than its reader going away:

@@ -204,10 +204,8 @@ pub fn build(
         }
         None => body,
     };
-    b.multipart(body).map_err(|e| Error::Smtp {
-        server: "(message)".into(),
-        reason: format!("cannot build the e-mail: {e}"),
-    })
+    b.multipart(body)
+        .map_err(|e| Error::smtp("(message)", format!("cannot build the e-mail: {e}")))
 }
 
 /// How a message is shown by `--dry-run`: headers a person reads, then the text body.
@@ -237,6 +235,8 @@ pub struct SendFailure {
 pub struct Mailer {
     transport: SmtpTransport,
     server: String,
+    /// The command that stores the SMTP password, for a refused login's fix.
+    store_cmd: String,
     /// Said before sending: the password goes to a loopback relay without TLS.
     pub warning: Option<String>,
 }
@@ -244,7 +244,8 @@ pub struct Mailer {
 impl Mailer {
     /// Prepares the transport from `[notify]` and `CENTILOC_SMTP_PASSWORD` or the
     /// `smtp-password` file beside config.toml.
-    pub fn new(cfg: &Notify) -> Result<Mailer> {
+    /// `store_cmd` is the command that stores the password, for the error without one.
+    pub fn new(cfg: &Notify, store_cmd: &str) -> Result<Mailer> {
         let server = format!("{} ({})", cfg.smtp.display, cfg.file.display());
         let mut builder = SmtpTransport::from_url(&cfg.smtp.url).map_err(|e| Error::Config {
             path: cfg.file.clone(),
@@ -262,6 +263,7 @@ impl Mailer {
                 return Err(Error::SmtpPassword {
                     server: cfg.smtp.display.clone(),
                     user: user.clone(),
+                    store_cmd: store_cmd.to_owned(),
                 });
             }
             // A password with no user in the URL: log in as the sender, as most providers
@@ -274,8 +276,22 @@ impl Mailer {
         Ok(Mailer {
             transport: builder.timeout(Some(Duration::from_secs(20))).build(),
             server,
+            store_cmd: store_cmd.to_owned(),
             warning,
         })
+    }
+
+    /// A refused login (RFC 4954: 530 authentication required, 534/535 refused) is the
+    /// user and password to check, not the server.
+    fn fix_for(&self, e: &lettre::transport::smtp::Error) -> String {
+        let code = e.status().map(|c| c.to_string());
+        match code.as_deref() {
+            Some("530" | "534" | "535") => format!(
+                "check the user in [notify] smtp_url and the SMTP password (store it with `{}`, or set CENTILOC_SMTP_PASSWORD)",
+                self.store_cmd
+            ),
+            _ => crate::error::SMTP_FIX.into(),
+        }
     }
 
     pub fn send(&self, msg: &Message) -> std::result::Result<(), SendFailure> {
@@ -284,7 +300,8 @@ impl Mailer {
             SendFailure {
                 error: Error::Smtp {
                     server: self.server.clone(),
-                    reason: cause_chain(&e),
+                    reason: smtp_reason(&e),
+                    fix: self.fix_for(&e),
                 },
                 unreachable,
             }
@@ -293,10 +310,10 @@ impl Mailer {
 }
 
 /// [`Mailer::new`], saying its warning (if any) through `out` before anything is sent.
-pub fn mailer(cfg: &Notify, out: &crate::output::Output) -> Result<Mailer> {
-    let m = Mailer::new(cfg)?;
+pub fn mailer(cfg: &Notify, ctx: &crate::context::Ctx) -> Result<Mailer> {
+    let m = Mailer::new(cfg, &ctx.fix(crate::fix::Fix::SmtpPassword))?;
     if let Some(w) = &m.warning {
-        out.warn(w);
+        ctx.out.warn(w);
     }
     Ok(m)
 }
@@ -321,20 +338,69 @@ fn cleartext_check(cfg: &Notify, logs_in: bool) -> Result<Option<String>> {
     })
 }
 
-/// lettre's error with its sources ("Connection error: Connection refused"), which never
-/// hold the password: lettre reports server replies and I/O errors only.
-fn cause_chain(e: &lettre::transport::smtp::Error) -> String {
-    let mut s = e.to_string();
+/// lettre's error as a phrase a person can act on. Its own text names its internals
+/// ("internal client error", "received corrupt message of type InvalidContentType",
+/// "(os error 11)"), which must not reach users (issue 10 item 4). Never holds the
+/// password: lettre reports server replies and I/O errors only.
+fn smtp_reason(e: &lettre::transport::smtp::Error) -> String {
+    if let Some(code) = e.status() {
+        // "permanent error (535): 5.7.8 Authentication credentials invalid"
+        let text = e.to_string();
+        let said = text.split_once("): ").map_or("", |(_, t)| t.trim());
+        return format!("the server answered {code} {said}")
+            .trim_end()
+            .to_owned();
+    }
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
+        if let Some(t) = c.downcast_ref::<rustls::Error>() {
+            return tls_reason(t);
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io_reason(io);
         }
         src = c.source();
     }
-    s
+    let text = e.to_string();
+    if text.contains("STARTTLS is not supported") {
+        return "the server does not offer STARTTLS, which ?tls=required asks for (a server that speaks TLS from the first byte wants smtps://)".into();
+    }
+    if text.contains("No compatible authentication mechanism") {
+        return "the server offers no way to log in that this tool knows (PLAIN or LOGIN); if it needs no password, remove the user from smtp_url".into();
+    }
+    text.split_once(": ")
+        .map_or(text.clone(), |(_, t)| t.to_owned())
+}
+
+fn tls_reason(t: &rustls::Error) -> String {
+    match t {
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "the server does not speak TLS on this port (smtps:// expects TLS from the first byte; a server that starts in plain text and offers STARTTLS wants smtp://…?tls=required)".into()
+        }
+        other => format!(
+            "the TLS handshake failed: {}",
+            crate::mqtt::tls::describe(other)
+        ),
+    }
+}
+
+fn io_reason(io: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    if let Some(t) = io.get_ref().and_then(|r| r.downcast_ref::<rustls::Error>()) {
+        return tls_reason(t);
+    }
+    match io.kind() {
+        K::ConnectionRefused => "the connection was refused: nothing listens on that port".into(),
+        // A socket read timeout shows as EAGAIN (WouldBlock) on Linux.
+        K::TimedOut | K::WouldBlock => "the server did not answer within 20 seconds".into(),
+        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => {
+            "the server closed the connection".into()
+        }
+        _ if io.to_string().contains("failed to lookup address") => {
+            "its host name cannot be resolved (check the spelling and this machine's DNS)".into()
+        }
+        _ => crate::error::io_reason(io),
+    }
 }
 
 /// This machine's name, for the message footer.

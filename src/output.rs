@@ -75,6 +75,13 @@ impl Output {
         self.json_as_is(&value);
     }
 
+    /// A command's report value as its JSON document: the same struct its text is
+    /// rendered from (issue 10 item 5), so the two cannot drift. A value serde cannot
+    /// write (it never happens with the report types) prints `null`, never a panic.
+    pub fn report<T: serde::Serialize>(&self, report: &T) {
+        self.json(&serde_json::to_value(report).unwrap_or_default());
+    }
+
     /// A JSON document on stdout as it is: `decode` prints the payload itself, so that
     /// it pipes into other JSON tools unchanged.
     pub fn json_as_is(&self, value: &serde_json::Value) {
@@ -86,13 +93,36 @@ impl Output {
     /// its report (SPEC: JSON contract); the sentence also goes to stderr as usual.
     pub fn json_error(&self, e: &crate::error::Error) {
         if !stdout_used() {
-            self.json(&serde_json::json!({
-                "ok": false,
-                "exit_code": e.exit_code().code(),
-                "error": e.to_string(),
-            }));
+            self.report(&ErrorDocument {
+                ok: false,
+                exit_code: e.exit_code().code(),
+                error: &e.to_string(),
+            });
         }
     }
+}
+
+/// What a `--format json` command prints when it fails (SPEC: JSON contract), besides
+/// the sentence on stderr: `format_version`, `ok: false`, `exit_code`, `error`.
+#[derive(serde::Serialize)]
+pub struct ErrorDocument<'a> {
+    pub ok: bool,
+    pub exit_code: u8,
+    /// The sentence stderr shows, without its `ERROR: `.
+    pub error: &'a str,
+}
+
+/// Whether the command line asks for a JSON report (`--format json`, `--format=json`,
+/// or `json` in `export`'s list), read before clap decides, so that a usage error is a
+/// JSON error document too. `decode` prints payloads, not reports: never for it.
+pub fn json_requested(args: &[std::ffi::OsString]) -> bool {
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let json = |v: &str| v.split(',').any(|f| f == "json");
+    let asked = words.windows(2).any(|w| w[0] == "--format" && json(w[1]))
+        || words
+            .iter()
+            .any(|w| w.strip_prefix("--format=").is_some_and(json));
+    asked && !words.contains(&"decode")
 }
 
 fn write_out(text: &str) {
@@ -181,6 +211,25 @@ pub fn stdout_error() -> Option<crate::error::Error> {
     }))
 }
 
+/// `#[serde(serialize_with = "crate::output::path")]`: a path in a JSON report as text
+/// (a name that is not UTF-8 is shown with replacement characters rather than making
+/// the whole report fail).
+pub fn path<S: serde::Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
+}
+
+/// [`path`] for an optional path (`null` when absent).
+pub fn path_opt<S, P>(p: &Option<P>, s: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    P: AsRef<std::path::Path>,
+{
+    match p {
+        Some(p) => s.serialize_str(&p.as_ref().to_string_lossy()),
+        None => s.serialize_none(),
+    }
+}
+
 /// A line on stderr; if even stderr is gone there is nobody left to tell, so no panic.
 pub fn write_stderr(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{text}");
@@ -208,6 +257,17 @@ pub fn safe(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_recognised_before_parsing() {
+        let asks = |a: &[&str]| json_requested(&a.iter().map(Into::into).collect::<Vec<_>>());
+        assert!(asks(&["c", "init", "--format", "json", "--curve", "p521"]));
+        assert!(asks(&["c", "--format=json", "status"]));
+        assert!(asks(&["c", "export", "--format", "pkcs12,json"]));
+        assert!(!asks(&["c", "status", "--format", "text"]));
+        assert!(!asks(&["c", "test-connect", "--encoding", "json"]));
+        assert!(!asks(&["c", "decode", "--format", "json", "--bogus"]));
+    }
 
     #[test]
     fn safe_escapes_terminal_controls() {

@@ -40,14 +40,8 @@ impl Home {
                 data_dir: dir.to_path_buf(),
             });
         }
-        let dirs = directories::ProjectDirs::from("com", "Centiloc", "centiloc-cert").ok_or_else(
-            || {
-                Error::Usage(
-                    "cannot find a home directory for this user: pass --home DIR or set CENTILOC_CERT_HOME"
-                        .into(),
-                )
-            },
-        )?;
+        let dirs = directories::ProjectDirs::from("com", "Centiloc", "centiloc-cert")
+            .ok_or(Error::NoHomeDir)?;
         Ok(Home {
             config_dir: dirs.config_dir().to_path_buf(),
             data_dir: dirs.data_dir().to_path_buf(),

@@ -72,13 +72,8 @@ pub fn write_out(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     if force {
         match fs::symlink_metadata(path) {
             Ok(m) => {
-                let ty =
-                    rustix::fs::FileType::from_raw_mode(std::os::unix::fs::MetadataExt::mode(&m));
-                if let Some(what) = crate::input::irregular(ty) {
-                    return Err(Error::NotAFileOut {
-                        path: path.to_path_buf(),
-                        what,
-                    });
+                if let Some(e) = not_a_file_out(path, &m) {
+                    return Err(e);
                 }
                 return write_atomic(path, bytes, Mode::Public);
             }
@@ -86,7 +81,24 @@ pub fn write_out(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
             Err(e) => return Err(Error::write(path, e)),
         }
     }
-    write_new(path, bytes, Mode::Public)
+    write_new(path, bytes, Mode::Public).map_err(|e| match e {
+        // "pass --force" would be wrong advice for a directory or a device, which --force
+        // refuses too: say what is there instead.
+        Error::WouldOverwrite { .. } => fs::symlink_metadata(path)
+            .ok()
+            .and_then(|m| not_a_file_out(path, &m))
+            .unwrap_or(e),
+        e => e,
+    })
+}
+
+/// [`Error::NotAFileOut`] when `path` (described by `m`) is not a regular file.
+fn not_a_file_out(path: &Path, m: &fs::Metadata) -> Option<Error> {
+    let ty = rustix::fs::FileType::from_raw_mode(std::os::unix::fs::MetadataExt::mode(m));
+    crate::input::irregular(ty).map(|what| Error::NotAFileOut {
+        path: path.to_path_buf(),
+        what,
+    })
 }
 
 /// Like [`write_new`], but leaves the directory fsync to the caller: for filling a fresh

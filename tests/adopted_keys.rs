@@ -65,7 +65,13 @@ fn init_with_key(h: &TestHome, key: &Path) -> (i32, String) {
     )
 }
 
-const FIX: &str = "make a new one with `centiloc-cert init` (or `openssl ecparam -name prime256v1 -genkey -noout -out private-key.pem`)";
+/// The fix a refused `--key` file gets: `init` with this run's --home.
+fn fix(h: &TestHome) -> String {
+    format!(
+        "make a new one with `centiloc-cert --home {} init` (or `openssl ecparam -name prime256v1 -genkey -noout -out private-key.pem`)",
+        h.path().display()
+    )
+}
 
 #[test]
 fn a_key_carrying_another_keys_public_half_is_refused_before_anything_is_written() {
@@ -91,8 +97,9 @@ fn a_key_carrying_another_keys_public_half_is_refused_before_anything_is_written
     assert_eq!(
         err,
         format!(
-            "ERROR: {}: the public key stored in it belongs to another key, not to its private key, so it cannot sign; {FIX}\n",
-            forged.display()
+            "ERROR: {}: the public key stored in it belongs to another key, not to its private key, so it cannot sign; {}\n",
+            forged.display(),
+            fix(&h)
         )
     );
     assert!(!h.profile_dir("default").join("profile.toml").exists());
@@ -108,8 +115,9 @@ fn a_key_carrying_another_keys_public_half_is_refused_before_anything_is_written
     assert_eq!(
         err,
         format!(
-            "ERROR: {}: the public key stored in it is not a point on P-256 (prime256v1): the file is damaged; {FIX}\n",
-            off_curve.display()
+            "ERROR: {}: the public key stored in it is not a point on P-256 (prime256v1): the file is damaged; {}\n",
+            off_curve.display(),
+            fix(&h)
         )
     );
     assert!(!h.profile_dir("default").join("profile.toml").exists());

@@ -172,11 +172,22 @@ fn dry_run_prints_and_sends_nothing() {
         .stderr(predicate::str::contains(
             "required arguments were not provided",
         ));
-    h.cmd()
+    // With --format json, the usage error is the JSON error document (SPEC: JSON
+    // contract), never a report that could pass for a check.
+    let out = h
+        .cmd()
         .args(["check-expiry", "--all", "--dry-run", "--format", "json"])
         .assert()
         .code(64)
-        .stdout("");
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (doc["ok"].clone(), doc["exit_code"].clone()),
+        (false.into(), 64.into())
+    );
+    assert!(doc.get("certificates").is_none(), "{doc}");
 }
 
 #[test]

@@ -45,20 +45,7 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
         issuers: args.format == ExpiryFormat::Prometheus,
     };
     let now = Utc::now();
-    let mut checked = if let Some(file) = &args.cert {
-        vec![scan::check_file(file, opts, now)]
-    } else if args.all {
-        let names = scan::profile_dirs(&ctx.home)?;
-        scan::scan_profiles(&ctx.home, &names, opts, now)
-    } else {
-        // One profile: a missing profile is an error (66), not an UNKNOWN line. An
-        // invalid profile.toml is reported as `--all` reports it, UNKNOWN with the file
-        // and the fix, so a monitoring plugin still gets 0-3 and a line.
-        if let Err(e @ (Error::NoProfile { .. } | Error::Usage(_))) = ctx.load() {
-            return Err(e);
-        }
-        scan::check_profile(&ctx.paths(), opts, now, &mut Reader::default())
-    };
+    let mut checked = scan_asked(ctx, &args, opts, now)?;
     before_report(
         ctx,
         notifier.as_ref(),
@@ -91,6 +78,34 @@ pub fn run(ctx: &Ctx, args: CheckExpiryArgs) -> Result<ExitCode> {
     }
     delivered?;
     Ok(worst.exit_code())
+}
+
+/// The certificates asked for: one file (`--cert`), every profile (`--all`), or this one.
+fn scan_asked(
+    ctx: &Ctx,
+    args: &CheckExpiryArgs,
+    opts: ScanOptions,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<Checked>> {
+    if let Some(file) = &args.cert {
+        return Ok(vec![scan::check_file(file, opts, now)]);
+    }
+    if args.all {
+        let names = scan::profile_dirs(&ctx.home)?;
+        return Ok(scan::scan_profiles(&ctx.home, &names, opts, now));
+    }
+    // One profile: a missing profile is an error (66), not an UNKNOWN line. An invalid
+    // profile.toml is reported as `--all` reports it, UNKNOWN with the file and the fix,
+    // so a monitoring plugin still gets 0-3 and a line.
+    if let Err(e @ (Error::NoProfile { .. } | Error::Usage(_))) = ctx.load() {
+        return Err(e);
+    }
+    Ok(scan::check_profile(
+        &ctx.paths(),
+        opts,
+        now,
+        &mut Reader::default(),
+    ))
 }
 
 /// What changes the lines before they are reported (issue 15): the renewal autopilot

@@ -1,14 +1,12 @@
 //! `test-connect`: pre-flight, then the staged connection report (issue 5). The session
 //! setup and the report live in [`crate::mqtt`]; this is the orchestration.
 
-use serde_json::json;
-
 use crate::cli::TestConnectArgs;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
 use crate::mqtt;
-use crate::mqtt::report::Report;
+use crate::mqtt::report::{Document, Report};
 use crate::mqtt::setup::{prepare, runtime, shutdown_signal};
 use crate::output::Format;
 
@@ -50,14 +48,9 @@ pub fn run(ctx: &Ctx, a: TestConnectArgs) -> Result<ExitCode> {
 /// goes to stderr. Returns `Err(e)` for `main` to print and exit with.
 fn json_error(ctx: &Ctx, format: Format, e: Error) -> Result<ExitCode> {
     if format == Format::Json {
-        ctx.out.json(&json!({
-            "ok": false,
-            "exit_code": e.exit_code().code(),
-            "error": e.to_string(),
-            "failed_stage": "preflight",
-            "stages": [],
-            "messages": [],
-        }));
+        let error = e.to_string();
+        ctx.out
+            .report(&Document::preflight(&error, e.exit_code().code()));
     }
     Err(e)
 }

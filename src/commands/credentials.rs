@@ -3,8 +3,8 @@
 //! never from argv, and is never printed, logged or put into an error (SPEC).
 
 use std::io::BufRead;
+use std::path::PathBuf;
 
-use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::CredentialsArgs;
@@ -32,16 +32,7 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
     let mut change = gather(&args, profile.username.as_deref())?;
     let mut warnings = Vec::new();
     if let Some(u) = &mut change.username {
-        // Spaces around a username are a copy-paste accident (the interactive prompt trims
-        // them too); the broker would compare them. Trimmed, and said so.
-        let trimmed = u.trim();
-        if trimmed.len() != u.len() && !trimmed.is_empty() {
-            warnings.push(format!(
-                "removed the spaces around the username: saved \"{trimmed}\""
-            ));
-            *u = trimmed.to_owned();
-        }
-        validate_username(u)?;
+        warnings.extend(tidy_username(u)?);
     }
     {
         let _lock = store::lock(&paths.lock())?;
@@ -55,43 +46,83 @@ pub fn run(ctx: &Ctx, args: CredentialsArgs) -> Result<ExitCode> {
             store_password(&paths, pw)?;
         }
     }
-    let env_overrides = std::env::var_os(PASSWORD_ENV).is_some_and(|v| !v.is_empty());
-    for w in &warnings {
+    let report = Report {
+        profile: &paths.name,
+        username: profile.username.as_deref(),
+        username_changed: change.username.is_some(),
+        password_stored: change.password.is_some(),
+        password_file: paths.password(),
+        password_overridden_by_environment: std::env::var_os(PASSWORD_ENV)
+            .is_some_and(|v| !v.is_empty()),
+        warnings,
+        settings_file: paths.settings(),
+    };
+    for w in &report.warnings {
         ctx.out.warn(crate::output::safe(w));
     }
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": paths.name,
-            "username": profile.username,
-            "username_changed": change.username.is_some(),
-            "password_stored": change.password.is_some(),
-            "password_file": paths.password(),
-            "password_overridden_by_environment": env_overrides,
-            "warnings": warnings,
-        }));
-        return Ok(ExitCode::Ok);
+    match args.format {
+        Format::Json => ctx.out.report(&report),
+        Format::Text => report.print_text(ctx),
     }
-    let o = &ctx.out;
-    if let Some(u) = &change.username {
-        o.line(format!(
-            "Username \"{}\" saved in {}",
-            crate::output::safe(u),
-            paths.settings().display()
+    Ok(ExitCode::Ok)
+}
+
+/// Spaces around a username are a copy-paste accident (the interactive prompt trims
+/// them too); the broker would compare them. Trimmed, and said so in the warning.
+fn tidy_username(u: &mut String) -> Result<Option<String>> {
+    let trimmed = u.trim();
+    let mut warning = None;
+    if trimmed.len() != u.len() && !trimmed.is_empty() {
+        warning = Some(format!(
+            "removed the spaces around the username: saved \"{trimmed}\""
         ));
+        *u = trimmed.to_owned();
     }
-    if change.password.is_some() {
-        o.line(format!(
-            "Password saved in {} (mode 0600)",
-            paths.password().display()
-        ));
-        if env_overrides {
-            o.warn(format!(
-                "{PASSWORD_ENV} is set in this environment: it overrides the saved password whenever it is set"
+    validate_username(u)?;
+    Ok(warning)
+}
+
+/// What `credentials` saved: the JSON document, and what the text is made from. The
+/// password itself is never in it.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    /// The username now in profile.toml.
+    username: Option<&'a str>,
+    /// A username was given this run (and saved, when it differed).
+    username_changed: bool,
+    password_stored: bool,
+    #[serde(serialize_with = "crate::output::path")]
+    password_file: PathBuf,
+    password_overridden_by_environment: bool,
+    warnings: Vec<String>,
+    #[serde(skip)]
+    settings_file: PathBuf,
+}
+
+impl Report<'_> {
+    fn print_text(&self, ctx: &Ctx) {
+        let o = &ctx.out;
+        if let (true, Some(u)) = (self.username_changed, self.username) {
+            o.line(format!(
+                "Username \"{}\" saved in {}",
+                crate::output::safe(u),
+                self.settings_file.display()
             ));
         }
+        if self.password_stored {
+            o.line(format!(
+                "Password saved in {} (mode 0600)",
+                self.password_file.display()
+            ));
+            if self.password_overridden_by_environment {
+                o.warn(format!(
+                    "{PASSWORD_ENV} is set in this environment: it overrides the saved password whenever it is set"
+                ));
+            }
+        }
+        o.line(format!("Next: {}", ctx.fix(Fix::Status)));
     }
-    o.line(format!("Next: {}", ctx.fix(Fix::Status)));
-    Ok(ExitCode::Ok)
 }
 
 /// `--smtp-password-stdin` / `--smtp-password`: the SMTP secret at rest, beside
@@ -107,32 +138,52 @@ fn smtp_password(ctx: &Ctx, args: &CredentialsArgs) -> Result<ExitCode> {
         ));
     };
     let config = ctx.home.config_file();
-    let file = store_smtp_password(&config, &pw)?;
-    let env_overrides = std::env::var_os(SMTP_PASSWORD_ENV).is_some_and(|v| !v.is_empty());
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "smtp_password_stored": true,
-            "smtp_password_file": file,
-            "smtp_password_overridden_by_environment": env_overrides,
-        }));
-        return Ok(ExitCode::Ok);
-    }
-    ctx.out.line(format!(
-        "SMTP password saved in {} (mode 0600); e-mail from cron and systemd jobs now logs in with it",
-        file.display()
-    ));
-    if env_overrides {
-        ctx.out.warn(format!(
-            "{SMTP_PASSWORD_ENV} is set in this environment: it overrides the saved SMTP password whenever it is set"
-        ));
-    }
-    if !config.exists() {
-        ctx.out.note(format!(
-            "{} does not exist yet: add its [notify] section (see docs/expiry.md)",
-            config.display()
-        ));
+    let report = SmtpReport {
+        smtp_password_stored: true,
+        smtp_password_file: store_smtp_password(&config, &pw)?,
+        smtp_password_overridden_by_environment: std::env::var_os(SMTP_PASSWORD_ENV)
+            .is_some_and(|v| !v.is_empty()),
+        config_exists: config.exists(),
+        config_file: config,
+    };
+    match args.format {
+        Format::Json => ctx.out.report(&report),
+        Format::Text => report.print_text(ctx),
     }
     Ok(ExitCode::Ok)
+}
+
+/// What `credentials --smtp-password…` saved: the JSON document and the text's source.
+#[derive(serde::Serialize)]
+struct SmtpReport {
+    smtp_password_stored: bool,
+    #[serde(serialize_with = "crate::output::path")]
+    smtp_password_file: PathBuf,
+    smtp_password_overridden_by_environment: bool,
+    #[serde(skip)]
+    config_file: PathBuf,
+    #[serde(skip)]
+    config_exists: bool,
+}
+
+impl SmtpReport {
+    fn print_text(&self, ctx: &Ctx) {
+        ctx.out.line(format!(
+            "SMTP password saved in {} (mode 0600); e-mail from cron and systemd jobs now logs in with it",
+            self.smtp_password_file.display()
+        ));
+        if self.smtp_password_overridden_by_environment {
+            ctx.out.warn(format!(
+                "{SMTP_PASSWORD_ENV} is set in this environment: it overrides the saved SMTP password whenever it is set"
+            ));
+        }
+        if !self.config_exists {
+            ctx.out.note(format!(
+                "{} does not exist yet: add its [notify] section (see docs/expiry.md)",
+                self.config_file.display()
+            ));
+        }
+    }
 }
 
 /// Flags first; a terminal is asked for what the flags leave out: both with no flag, the
@@ -186,12 +237,12 @@ fn password_from_stdin() -> Result<Zeroizing<String>> {
     let pw = line.trim_end_matches(['\n', '\r']);
     if n == 0 {
         return Err(Error::NoPassword(
-            "standard input was empty; pipe it in, e.g. `centiloc-cert credentials --password-stdin < file-with-the-password`".into(),
+            "standard input was empty; give the password on its first line, e.g. add `< file-with-the-password` to this command".into(),
         ));
     }
     if pw.is_empty() {
         return Err(Error::NoPassword(
-            "the first line of standard input was empty, and the password is that first line; put it there, e.g. `printf '%s\\n' \"$PASSWORD\" | centiloc-cert credentials --password-stdin`".into(),
+            "the first line of standard input was empty, and the password is that first line; put it there, e.g. `printf '%s\\n' \"$PASSWORD\" |` before this command".into(),
         ));
     }
     Ok(Zeroizing::new(pw.to_owned()))

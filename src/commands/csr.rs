@@ -170,7 +170,7 @@ impl CsrMail {
         })?;
         Ok(CsrMail {
             templates: Templates::load(&ctx.home.config_dir)?,
-            mailer: notify::mailer(&cfg, &ctx.out)?,
+            mailer: notify::mailer(&cfg, ctx)?,
             support,
             cfg,
         })

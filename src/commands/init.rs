@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::cli::InitArgs;
 use crate::context::Ctx;
 use crate::csr::Subject;
@@ -50,15 +48,11 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitCode> {
         create_new(ctx, &paths, &settings, &key)?;
         None
     };
-    report(
-        ctx,
-        &args,
-        &paths,
-        &settings,
-        &key,
-        adopted,
-        archived.as_deref(),
-    );
+    let report = Report::new(&paths, &settings, &key, adopted, archived.as_deref());
+    match args.format {
+        Format::Json => ctx.out.report(&report),
+        Format::Text => report.print_text(ctx),
+    }
     Ok(ExitCode::Ok)
 }
 
@@ -72,51 +66,11 @@ fn occupied(dir: &Path) -> bool {
 /// Flags first; on a terminal, ask for the rest; otherwise name every missing flag.
 fn gather(args: &InitArgs) -> Result<Profile> {
     let interactive = prompt::stdin_is_terminal();
-    let mut missing = Vec::new();
-    let mut mandatory = |flag: &'static str,
-                         value: &Option<String>,
-                         q: &str,
-                         check: fn(&str) -> Result<()>|
-     -> Result<String> {
-        match value {
-            Some(v) => Ok(v.clone()),
-            None if interactive => Ok(prompt::ask(q, false, check)?.unwrap_or_default()),
-            None => {
-                missing.push(flag);
-                Ok(String::new())
-            }
-        }
-    };
-    let tenant = mandatory(
-        "tenant",
-        &args.tenant,
-        "Tenant ID (Common Name)",
-        profile::validate_tenant,
-    )?;
-    let organization = mandatory(
-        "org",
-        &args.org,
-        "Organization Name (your company)",
-        profile::validate_organization,
-    )?;
-    let email = mandatory(
-        "email",
-        &args.email,
-        "Email Address (for certificate notices)",
-        profile::validate_email,
-    )?;
-    if !missing.is_empty() {
-        return Err(Error::MissingFields(missing));
-    }
-    let optional = |value: &Option<String>,
-                    q: &str,
-                    check: fn(&str) -> Result<()>|
-     -> Result<Option<String>> {
-        match value {
-            Some(v) => Ok(Some(v.clone()).filter(|v| !v.is_empty())),
-            None if interactive => prompt::ask(q, true, check),
-            None => Ok(None),
-        }
+    let [tenant, organization, email] = mandatory(args, interactive)?;
+    let optional = |value: &Option<String>, q: &str, check: fn(&str) -> Result<()>| match value {
+        Some(v) => Ok(Some(v.clone()).filter(|v| !v.is_empty())),
+        None if interactive => prompt::ask(q, true, check),
+        None => Ok(None),
     };
     let any = |_: &str| Ok(());
     let p = Profile {
@@ -143,6 +97,45 @@ fn gather(args: &InitArgs) -> Result<Profile> {
     Ok(p)
 }
 
+/// Tenant, organization and e-mail: from the flags, asked on a terminal, or every
+/// missing flag named at once (64).
+fn mandatory(args: &InitArgs, interactive: bool) -> Result<[String; 3]> {
+    type Check = fn(&str) -> Result<()>;
+    let fields: [(&'static str, &Option<String>, &str, Check); 3] = [
+        (
+            "tenant",
+            &args.tenant,
+            "Tenant ID (Common Name)",
+            profile::validate_tenant,
+        ),
+        (
+            "org",
+            &args.org,
+            "Organization Name (your company)",
+            profile::validate_organization,
+        ),
+        (
+            "email",
+            &args.email,
+            "Email Address (for certificate notices)",
+            profile::validate_email,
+        ),
+    ];
+    let mut missing = Vec::new();
+    let mut values: [String; 3] = Default::default();
+    for (slot, (flag, value, q, check)) in values.iter_mut().zip(fields) {
+        match value {
+            Some(v) => *slot = v.clone(),
+            None if interactive => *slot = prompt::ask(q, false, check)?.unwrap_or_default(),
+            None => missing.push(flag),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::MissingFields(missing));
+    }
+    Ok(values)
+}
+
 /// Writes key and settings into a hidden staging folder, then renames it into place, so
 /// a crash leaves either no profile or a whole one.
 fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &PrivateKey) -> Result<()> {
@@ -161,10 +154,13 @@ fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &Private
     // so a later `init` can tell a crashed run's staging folder from a live one.
     let _staging_lock = store::lock_staging(&staged.lock())?;
     store::remove_stale_staging(&root, &format!(".init-{}-", paths.name));
-    store::write_new_staged(&staged.key(), key.pem().as_bytes(), store::Mode::Secret)?;
-    let toml = settings.to_toml(&staged)?;
-    store::write_new_staged(&staged.settings(), toml.as_bytes(), store::Mode::Public)?;
-    store::sync_dir(staging.path())?;
+    let fill = || {
+        store::write_new_staged(&staged.key(), key.pem().as_bytes(), store::Mode::Secret)?;
+        let toml = settings.to_toml(&staged)?;
+        store::write_new_staged(&staged.settings(), toml.as_bytes(), store::Mode::Public)?;
+        store::sync_dir(staging.path())
+    };
+    fill().map_err(|e| as_final(e, staging.path(), &paths.dir))?;
     // An empty directory at the destination is replaced; a non-empty one makes this fail.
     std::fs::rename(staging.path(), &paths.dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists => {
@@ -178,6 +174,19 @@ fn create_new(ctx: &Ctx, paths: &ProfilePaths, settings: &Profile, key: &Private
     // The folder now lives at its final name; tempdir's cleanup must not chase it.
     let _ = staging.keep();
     store::sync_dir(&root)
+}
+
+/// A write that failed in the staging folder, told with the profile folder's path: the
+/// staging folder is gone when the user reads the message, the profile is what they asked
+/// for.
+fn as_final(e: Error, staging: &std::path::Path, dir: &std::path::Path) -> Error {
+    match e {
+        Error::Write { path, source } => match path.strip_prefix(staging) {
+            Ok(rest) => Error::write(dir.join(rest), source),
+            Err(_) => Error::Write { path, source },
+        },
+        other => other,
+    }
 }
 
 /// `--force` on an existing profile: archive key, CSR, certificate, settings and any
@@ -206,55 +215,73 @@ fn replace_in_place(
     r.commit()
 }
 
-fn report(
-    ctx: &Ctx,
-    args: &InitArgs,
-    paths: &ProfilePaths,
-    p: &Profile,
-    key: &PrivateKey,
-    adopted: bool,
-    archived: Option<&Path>,
-) {
-    let subject = Subject::of(p).openssl_line();
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": paths.name,
-            "dir": paths.dir,
-            "tenant": p.tenant,
-            "subject": subject,
-            "key_file": paths.key(),
-            "curve": key.curve(),
-            "key_fingerprint_sha256": key.fingerprint(),
-            "key_adopted": adopted,
-            "broker": p.broker.to_string(),
-            "archived_to": archived,
-        }));
-        return;
+/// What `init` made: the JSON document, and what the text is made from.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    #[serde(serialize_with = "crate::output::path")]
+    dir: &'a Path,
+    tenant: &'a str,
+    subject: String,
+    #[serde(serialize_with = "crate::output::path")]
+    key_file: std::path::PathBuf,
+    curve: crate::keys::Curve,
+    key_fingerprint_sha256: String,
+    key_adopted: bool,
+    broker: String,
+    /// Where `--force` put the replaced key, CSR, certificate and settings.
+    #[serde(serialize_with = "crate::output::path_opt")]
+    archived_to: Option<&'a Path>,
+}
+
+impl<'a> Report<'a> {
+    fn new(
+        paths: &'a ProfilePaths,
+        p: &'a Profile,
+        key: &PrivateKey,
+        adopted: bool,
+        archived: Option<&'a Path>,
+    ) -> Self {
+        Report {
+            profile: &paths.name,
+            dir: &paths.dir,
+            tenant: &p.tenant,
+            subject: Subject::of(p).openssl_line(),
+            key_file: paths.key(),
+            curve: key.curve(),
+            key_fingerprint_sha256: key.fingerprint(),
+            key_adopted: adopted,
+            broker: p.broker.to_string(),
+            archived_to: archived,
+        }
     }
-    let o = &ctx.out;
-    o.line(format!(
-        "Created profile {:?} in {}",
-        paths.name,
-        paths.dir.display()
-    ));
-    o.line(format!("  tenant       {}", p.tenant));
-    o.line(format!("  subject      {subject}"));
-    let origin = if adopted { "adopted" } else { "new" };
-    o.line(format!(
-        "  private key  {} ({}, {origin}, mode 0600)",
-        paths.key().display(),
-        key.curve()
-    ));
-    o.line(format!("  key SHA-256  {}", key.fingerprint()));
-    o.line(format!("  broker       {}", p.broker));
-    if let Some(dir) = archived {
-        o.note(format!(
-            "the previous key, CSR, certificate and settings are in {}",
-            dir.display()
+
+    fn print_text(&self, ctx: &Ctx) {
+        let o = &ctx.out;
+        o.line(format!(
+            "Created profile {:?} in {}",
+            self.profile,
+            self.dir.display()
+        ));
+        o.line(format!("  tenant       {}", self.tenant));
+        o.line(format!("  subject      {}", self.subject));
+        let origin = if self.key_adopted { "adopted" } else { "new" };
+        o.line(format!(
+            "  private key  {} ({}, {origin}, mode 0600)",
+            self.key_file.display(),
+            self.curve
+        ));
+        o.line(format!("  key SHA-256  {}", self.key_fingerprint_sha256));
+        o.line(format!("  broker       {}", self.broker));
+        if let Some(dir) = self.archived_to {
+            o.note(format!(
+                "the previous key, CSR, certificate and settings are in {}",
+                dir.display()
+            ));
+        }
+        o.line(format!(
+            "Next: {}   (writes certificate-request.csr for Centiloc support)",
+            ctx.fix(Fix::Csr)
         ));
     }
-    o.line(format!(
-        "Next: {}   (writes certificate-request.csr for Centiloc support)",
-        ctx.fix(Fix::Csr)
-    ));
 }

@@ -1,8 +1,9 @@
 //! `install-ca FILE`: store Centiloc's public CA certificate as `ca-cert.pem`, the trust
 //! anchor that verifies the broker (checked: parses, is a CA, not expired).
 
-use chrono::Utc;
-use serde_json::json;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
 
 use crate::cert;
 use crate::cli::InstallCaArgs;
@@ -41,48 +42,72 @@ pub fn run(ctx: &Ctx, args: InstallCaArgs) -> Result<ExitCode> {
     };
 
     let ca = &chain[0];
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": paths.name,
-            "ca_file": paths.ca(),
-            "changed": !unchanged,
-            "subject": ca.subject,
-            "fingerprint_sha256": ca.fingerprint(),
-            "not_after": crate::time::rfc3339(ca.not_after),
-            "days_left": ca.days_left(now),
-            "certificates": chain.len(),
-            "archived_to": archived,
-            "warnings": warnings,
-        }));
-    }
-    for w in &warnings {
+    let report = Report {
+        profile: &paths.name,
+        ca_file: paths.ca(),
+        changed: !unchanged,
+        subject: &ca.subject,
+        fingerprint_sha256: ca.fingerprint(),
+        not_after: ca.not_after,
+        days_left: ca.days_left(now),
+        certificates: chain.len(),
+        archived_to: archived,
+        warnings,
+    };
+    for w in &report.warnings {
         ctx.out.warn(safe(w));
     }
-    if args.format == Format::Json {
-        return Ok(ExitCode::Ok);
+    match args.format {
+        Format::Json => ctx.out.report(&report),
+        Format::Text => report.print_text(ctx),
     }
-    let o = &ctx.out;
-    if unchanged {
-        o.line(format!(
-            "{} already holds this CA certificate; nothing changed.",
-            paths.ca().display()
-        ));
-    } else {
-        o.line(format!("Installed {}", paths.ca().display()));
-    }
-    o.line(format!("  subject      {}", safe(&ca.subject)));
-    o.line(format!("  SHA-256      {}", ca.fingerprint()));
-    o.line(format!(
-        "  valid until  {} ({} days left)",
-        when(ca.not_after),
-        ca.days_left(now)
-    ));
-    if let Some(dir) = archived {
-        o.note(format!(
-            "the previous CA certificate is kept in {}",
-            dir.display()
-        ));
-    }
-    o.line(format!("Next: {}", ctx.fix(Fix::Status)));
     Ok(ExitCode::Ok)
+}
+
+/// What `install-ca` did: the JSON document, and what the text is made from.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    #[serde(serialize_with = "crate::output::path")]
+    ca_file: PathBuf,
+    changed: bool,
+    subject: &'a str,
+    fingerprint_sha256: String,
+    #[serde(serialize_with = "crate::time::json")]
+    not_after: DateTime<Utc>,
+    days_left: i64,
+    /// How many certificates the file held (the CA first).
+    certificates: usize,
+    #[serde(serialize_with = "crate::output::path_opt")]
+    archived_to: Option<PathBuf>,
+    /// Raw in JSON; escaped on the terminal.
+    warnings: Vec<String>,
+}
+
+impl Report<'_> {
+    fn print_text(&self, ctx: &Ctx) {
+        let o = &ctx.out;
+        if self.changed {
+            o.line(format!("Installed {}", self.ca_file.display()));
+        } else {
+            o.line(format!(
+                "{} already holds this CA certificate; nothing changed.",
+                self.ca_file.display()
+            ));
+        }
+        o.line(format!("  subject      {}", safe(self.subject)));
+        o.line(format!("  SHA-256      {}", self.fingerprint_sha256));
+        o.line(format!(
+            "  valid until  {} ({} days left)",
+            when(self.not_after),
+            self.days_left
+        ));
+        if let Some(dir) = &self.archived_to {
+            o.note(format!(
+                "the previous CA certificate is kept in {}",
+                dir.display()
+            ));
+        }
+        o.line(format!("Next: {}", ctx.fix(Fix::Status)));
+    }
 }

@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-use chrono::Utc;
-use serde_json::json;
+use chrono::{DateTime, Utc};
 
 use crate::cert::{self, Certificate};
 use crate::cli::InstallCertArgs;
@@ -28,23 +27,40 @@ pub fn run(ctx: &Ctx, args: InstallCertArgs) -> Result<ExitCode> {
     {
         // SPEC: `--format json` is one JSON document, also when the install is refused
         // or its connection test fails; the sentence also goes to stderr as usual.
-        ctx.out.json(&json!({
-            "profile": ctx.profile,
-            "ok": false,
-            "exit_code": e.exit_code().code(),
-            "error": e.to_string(),
-            "test": test_json(&args, &stages),
-        }));
+        ctx.out.report(&Refused {
+            profile: &ctx.profile,
+            ok: false,
+            exit_code: e.exit_code().code(),
+            error: e.to_string(),
+            test: Test::of(&args, &stages),
+        });
     }
     result
 }
 
+/// The JSON document of a refused install or a failed `--test`.
+#[derive(serde::Serialize)]
+struct Refused<'a> {
+    profile: &'a str,
+    ok: bool,
+    exit_code: u8,
+    error: String,
+    test: Option<Test<'a>>,
+}
+
 /// The connection test's stages for the JSON document (`null` without `--test`).
-fn test_json(args: &InstallCertArgs, stages: &[StageReport]) -> serde_json::Value {
-    if args.test {
-        json!({ "ok": stages.last().is_some_and(|s| s.ok), "stages": stages })
-    } else {
-        serde_json::Value::Null
+#[derive(serde::Serialize)]
+struct Test<'a> {
+    ok: bool,
+    stages: &'a [StageReport],
+}
+
+impl<'a> Test<'a> {
+    fn of(args: &InstallCertArgs, stages: &'a [StageReport]) -> Option<Self> {
+        args.test.then(|| Test {
+            ok: stages.last().is_some_and(|s| s.ok),
+            stages,
+        })
     }
 }
 
@@ -75,7 +91,7 @@ fn install_cert(
         installed.as_deref(),
         args.force,
         now,
-        &ctx.with_file(crate::fix::Fix::InstallCa, &args.file),
+        &install::FixLines::of(ctx, &args.file),
     )?;
     plan.notes.splice(0..0, notes);
     if args.test && !plan.unchanged {
@@ -84,7 +100,14 @@ fn install_cert(
         test_before_install(ctx, &paths, &plan, args.format == Format::Json, stages)?;
     }
     let done = install::commit(&paths, &plan)?;
-    report(ctx, args, &plan, &done, now, stages);
+    let report = Report::new(ctx, args, &plan, &done, now, stages);
+    for w in report.warnings {
+        ctx.out.warn(safe(w));
+    }
+    match args.format {
+        Format::Json => ctx.out.report(&report),
+        Format::Text => report.print_text(ctx),
+    }
     Ok(ExitCode::Ok)
 }
 
@@ -146,95 +169,112 @@ fn source_name(file: &Path) -> String {
     }
 }
 
-fn report(
-    ctx: &Ctx,
-    args: &InstallCertArgs,
-    plan: &Plan,
-    done: &Installed,
-    now: chrono::DateTime<Utc>,
-    stages: &[StageReport],
-) {
-    let leaf = &plan.leaf;
-    let promoted = plan.target == Target::Pending;
-    if args.format == Format::Json {
-        ctx.out.json(&json!({
-            "profile": ctx.profile,
-            "ok": true,
-            "exit_code": 0,
-            "test": test_json(args, stages),
-            "cert_file": done.cert_file,
-            "changed": !plan.unchanged,
-            "promoted_renewal": promoted,
-            "subject": leaf.subject,
-            "issuer": leaf.issuer,
-            "serial": leaf.serial,
-            "fingerprint_sha256": leaf.fingerprint(),
-            "key_fingerprint_sha256": leaf.key_fingerprint(),
-            "not_before": crate::time::rfc3339(leaf.not_before),
-            "not_after": crate::time::rfc3339(leaf.not_after),
-            "days_left": leaf.days_left(now),
-            "chain_length": plan.chain.len(),
-            "archived_to": done.archived,
-            "warnings": plan.warnings,
-            "notes": plan.notes,
-        }));
-    }
-    for w in &plan.warnings {
-        ctx.out.warn(safe(w));
-    }
-    if args.format != Format::Json {
-        for n in &plan.notes {
-            ctx.out.note(n);
-        }
-    }
-    if args.format != Format::Json {
-        print_text(ctx, plan, done, now);
-    }
+/// What `install-cert` did: the JSON document, and what the text is made from.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    ok: bool,
+    exit_code: u8,
+    test: Option<Test<'a>>,
+    #[serde(serialize_with = "crate::output::path")]
+    cert_file: &'a Path,
+    changed: bool,
+    promoted_renewal: bool,
+    subject: &'a str,
+    issuer: &'a str,
+    serial: &'a str,
+    fingerprint_sha256: String,
+    key_fingerprint_sha256: String,
+    #[serde(serialize_with = "crate::time::json")]
+    not_before: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::json")]
+    not_after: DateTime<Utc>,
+    days_left: i64,
+    chain_length: usize,
+    #[serde(serialize_with = "crate::output::path_opt")]
+    archived_to: Option<&'a Path>,
+    /// Raw in JSON; escaped on the terminal.
+    warnings: &'a [String],
+    notes: &'a [String],
+    /// The time left in words, as the text shows it ("less than an hour" on the last).
+    #[serde(skip)]
+    left: String,
 }
 
-fn print_text(ctx: &Ctx, plan: &Plan, done: &Installed, now: chrono::DateTime<Utc>) {
-    let leaf = &plan.leaf;
-    let promoted = plan.target == Target::Pending;
-    let o = &ctx.out;
-    if plan.unchanged {
-        o.line(format!(
-            "{} already holds this certificate; nothing changed.",
-            done.cert_file.display()
-        ));
-    } else if promoted {
-        o.line(format!(
-            "Installed {} and promoted the renewal key and CSR from pending/",
-            done.cert_file.display()
-        ));
-    } else {
-        o.line(format!("Installed {}", done.cert_file.display()));
+impl<'a> Report<'a> {
+    fn new(
+        ctx: &'a Ctx,
+        args: &InstallCertArgs,
+        plan: &'a Plan,
+        done: &'a Installed,
+        now: DateTime<Utc>,
+        stages: &'a [StageReport],
+    ) -> Self {
+        let leaf = &plan.leaf;
+        Report {
+            profile: &ctx.profile,
+            ok: true,
+            exit_code: 0,
+            test: Test::of(args, stages),
+            cert_file: &done.cert_file,
+            changed: !plan.unchanged,
+            promoted_renewal: plan.target == Target::Pending,
+            subject: &leaf.subject,
+            issuer: &leaf.issuer,
+            serial: &leaf.serial,
+            fingerprint_sha256: leaf.fingerprint(),
+            key_fingerprint_sha256: leaf.key_fingerprint(),
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+            days_left: leaf.days_left(now),
+            chain_length: plan.chain.len(),
+            archived_to: done.archived.as_deref(),
+            warnings: &plan.warnings,
+            notes: &plan.notes,
+            left: crate::time::distance(leaf.not_after, now),
+        }
     }
-    o.line(format!("  subject      {}", safe(&leaf.subject)));
-    o.line(format!("  issuer       {}", safe(&leaf.issuer)));
-    o.line(format!("  serial       {}", leaf.serial));
-    o.line(format!("  SHA-256      {}", leaf.fingerprint()));
-    o.line(format!(
-        "  valid        {} to {} ({} left)",
-        when(leaf.not_before),
-        when(leaf.not_after),
-        crate::time::distance(leaf.not_after, now)
-    ));
-    if plan.chain.len() > 1 {
+
+    fn print_text(&self, ctx: &Ctx) {
+        let o = &ctx.out;
+        for n in self.notes {
+            o.note(n);
+        }
+        let file = self.cert_file.display();
+        o.line(match (self.changed, self.promoted_renewal) {
+            (false, _) => format!("{file} already holds this certificate; nothing changed."),
+            (true, true) => {
+                format!("Installed {file} and promoted the renewal key and CSR from pending/")
+            }
+            (true, false) => format!("Installed {file}"),
+        });
+        o.line(format!("  subject      {}", safe(self.subject)));
+        o.line(format!("  issuer       {}", safe(self.issuer)));
+        o.line(format!("  serial       {}", self.serial));
+        o.line(format!("  SHA-256      {}", self.fingerprint_sha256));
         o.line(format!(
-            "  chain        {} certificates, leaf first",
-            plan.chain.len()
+            "  valid        {} to {} ({} left)",
+            when(self.not_before),
+            when(self.not_after),
+            self.left
+        ));
+        if self.chain_length > 1 {
+            o.line(format!(
+                "  chain        {} certificates, leaf first",
+                self.chain_length
+            ));
+        }
+        if let Some(dir) = self.archived_to {
+            let what = if self.promoted_renewal {
+                "the previous key, CSR and certificate are"
+            } else {
+                "the previous certificate is"
+            };
+            o.note(format!("{what} kept in {}", dir.display()));
+        }
+        o.line(format!(
+            "Next: {}   (checks everything needed to connect)",
+            ctx.fix(Fix::Status)
         ));
     }
-    if let Some(dir) = &done.archived {
-        let what = if promoted {
-            "the previous key, CSR and certificate are"
-        } else {
-            "the previous certificate is"
-        };
-        o.note(format!("{what} kept in {}", dir.display()));
-    }
-    o.line(format!(
-        "Next: {}   (checks everything needed to connect)",
-        ctx.fix(Fix::Status)
-    ));
 }

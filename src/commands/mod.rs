@@ -69,12 +69,60 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
     };
+    let result = result.map_err(|e| with_fixes(&ctx, e));
     if let Err(e) = &result
         && json
     {
         ctx.out.json_error(e);
     }
     result
+}
+
+/// Gives an error raised below the commands, where this run's flags are unknown, the fix
+/// line for this run (issue 10: every recommended command carries --home and --profile).
+fn with_fixes(ctx: &Ctx, e: crate::error::Error) -> crate::error::Error {
+    use crate::error::Error;
+    match e {
+        Error::KeyRefused { path, reason, .. } => {
+            let fix = key_fix(ctx, &path);
+            Error::KeyRefused { path, reason, fix }
+        }
+        // Profile::load names a placeholder; the profile may be another than --profile's.
+        Error::NoProfile { name, dir, .. } => Error::NoProfile {
+            init_cmd: ctx.fix_for(&name, crate::fix::Fix::Init),
+            name,
+            dir,
+        },
+        Error::Config { path, reason } => Error::Config {
+            reason: reason.replace(
+                crate::config::STORE_SMTP_PASSWORD,
+                &format!("`{}`", ctx.fix(crate::fix::Fix::SmtpPassword)),
+            ),
+            path,
+        },
+        other => other,
+    }
+}
+
+/// A file given with `--key` is replaced by a new key from `init`; the profile's own key
+/// (or the pending renewal's) by `init --force`, which archives the old one, as `status`
+/// recommends.
+fn key_fix(ctx: &Ctx, path: &std::path::Path) -> String {
+    let paths = ctx.paths();
+    let ours = path == paths.key() || path == crate::renewal::pending_paths(&paths).key();
+    if !ours {
+        return format!(
+            "make a new one with `{}` (or `openssl ecparam -name prime256v1 -genkey -noout -out private-key.pem`)",
+            ctx.cmd("init")
+        );
+    }
+    let init = crate::profile::Profile::load(&paths)
+        .map(|p| crate::readiness::init_force_cmd(&p))
+        .unwrap_or_else(|_| crate::fix::Fix::Init.args().replace("init", "init --force"));
+    format!(
+        "restore it from a backup, or make a new key with `{}` (the old key, CSR and certificate are archived, not deleted)",
+        ctx.cmd(&init)
+    )
 }
 
 /// Whether the command reports in JSON, so that a failure is a JSON document too.

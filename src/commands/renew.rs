@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     };
     // A broken [notify] is found before a key is made.
     let mail = if args.mail {
-        Some(MailSetup::prepare(&ctx.home, "renew --mail")?)
+        Some(MailSetup::prepare(ctx, "renew --mail")?)
     } else {
         None
     };
@@ -54,13 +54,15 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
     let mailed_to = match &mail {
         Some(m) => Some(
             autopilot::mail_pending(&paths, &profile, &m.cfg, &m.templates, &m.mailer, Utc::now())
-                .map_err(|e| Error::Smtp {
-                    server: m.cfg.smtp.display.clone(),
-                    reason: format!(
-                        "{e}; the renewal is started (new key and CSR in {}): send the CSR with `{}` when the mail server is back",
-                        paths.pending_dir().display(),
-                        ctx.fix(Fix::CsrMail)
-                    ),
+                .map_err(|e| {
+                    e.unsent(
+                        &m.cfg.smtp.display,
+                        &format!(
+                            "the renewal is started (new key and CSR in {}): send the CSR with `{}` when the mail server is back",
+                            paths.pending_dir().display(),
+                            ctx.fix(Fix::CsrMail)
+                        ),
+                    )
                 })?,
         ),
         None => None,

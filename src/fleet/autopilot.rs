@@ -16,6 +16,7 @@ use crate::config;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::expiry::{self, DEFAULT_NOTICE_DAYS};
+use crate::fix::Fix;
 use crate::paths::ProfilePaths;
 use crate::profile::Profile;
 use crate::{renewal, store};
@@ -144,7 +145,7 @@ fn step(
 
 /// `renew`'s key and CSR, and the record that this renewal is the autopilot's.
 fn start(ctx: &Ctx, paths: &ProfilePaths, profile: &Profile, now: DateTime<Utc>) -> Result<()> {
-    let install = ctx.cmd_for(&paths.name, "install-cert FILE");
+    let install = ctx.fix_for(&paths.name, Fix::InstallCert);
     let started = renewal::start(paths, profile, None, false, &install)?;
     Request {
         pending_key_sha256: started.key_fingerprint.clone(),
@@ -202,13 +203,13 @@ fn remind(
 
 /// A send failure, saying that nothing is lost.
 fn unsent(e: Error, paths: &ProfilePaths) -> Error {
-    Error::Smtp {
-        server: "support".into(),
-        reason: format!(
-            "the renewal e-mail was not sent ({e}); the pending key in {} stays and the e-mail is sent again on the next run",
+    e.unsent(
+        "support",
+        &format!(
+            "the renewal e-mail was not sent; the pending key in {} stays and the e-mail is sent again on the next run",
             paths.pending_dir().display()
         ),
-    }
+    )
 }
 
 /// `--dry-run`: what the real run would do, changing nothing.
@@ -227,7 +228,7 @@ fn dry_run(
         Step::Start => format!(
             "--- dry run: renewal for profile {} ([renewal] request_days = {request_days}): would run `{}` (new key and CSR in {}), e-mail the CSR to {} and record the request in {}; nothing changed ---\n",
             paths.name,
-            ctx.cmd_for(&paths.name, "renew"),
+            ctx.fix_for(&paths.name, Fix::Renew),
             paths.pending_dir().display(),
             s.to,
             paths.renewal_request().display()

@@ -138,7 +138,7 @@ impl Notifier {
         let mailer = if dry_run {
             None
         } else {
-            Some(notify::mailer(&cfg, &ctx.out)?)
+            Some(notify::mailer(&cfg, ctx)?)
         };
         Ok(Notifier {
             cfg,

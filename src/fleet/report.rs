@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde::Serialize;
 
 use super::{Checked, Kind, Problem};
 use crate::cli::ExpiryFormat;
@@ -14,7 +14,7 @@ use crate::context::Ctx;
 use crate::expiry::State;
 use crate::fix::Fix;
 use crate::output::safe;
-use crate::time::{self, rfc3339};
+use crate::time;
 
 /// The whole report, for stdout or `--output`. `nothing` is why nothing was checked
 /// (`--all` in a home with no profile): the text and Nagios reports print it as their
@@ -27,8 +27,13 @@ pub fn render(
     now: DateTime<Utc>,
 ) -> String {
     match format {
-        ExpiryFormat::Text => text(ctx, checked, nothing, now),
-        ExpiryFormat::Json => json(ctx, checked, nothing, now),
+        ExpiryFormat::Text => {
+            // `--quiet` prints only what needs action: the OK lines are not even made
+            // (cron's `--all --quiet` over thousands of profiles, scripts/bench-expiry).
+            let shown = |c: &Checked| !(ctx.out.quiet && c.state() == State::Ok);
+            text(&Document::new(ctx, checked, shown, nothing, now))
+        }
+        ExpiryFormat::Json => json(&Document::new(ctx, checked, |_| true, nothing, now)),
         ExpiryFormat::Prometheus => super::prometheus::render(checked, now),
         ExpiryFormat::Nagios => super::nagios::render(ctx, checked, nothing, now),
     }
@@ -36,20 +41,18 @@ pub fn render(
 
 /// One line per certificate, worst first (Icinga/Nagios severity: CRITICAL, UNKNOWN,
 /// WARNING, OK), so the first line carries the overall state as monitoring plugins
-/// expect. `--quiet` keeps only the lines that need action: silent while all is well, so
-/// cron mails only when there is something to do.
-fn text(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc>) -> String {
-    let mut order: Vec<&Checked> = checked.iter().collect();
-    order.sort_by_key(|c| std::cmp::Reverse(c.state()));
-    let mut out = String::with_capacity(checked.len() * 120);
-    if let Some(why) = nothing {
+/// expect. Each line is an entry's `summary`; under `--quiet` the document holds only
+/// the lines that need action: silent while all is well, so cron mails only when there
+/// is something to do.
+fn text(doc: &Document) -> String {
+    let mut order: Vec<&Entry> = doc.certificates.iter().collect();
+    order.sort_by_key(|e| std::cmp::Reverse(e.rank));
+    let mut out = String::with_capacity(doc.certificates.len() * 120);
+    if let Some(why) = doc.problem {
         let _ = writeln!(out, "{} {}", State::Unknown.as_str(), safe(why));
     }
-    for c in order {
-        if ctx.out.quiet && c.state() == State::Ok {
-            continue;
-        }
-        let _ = writeln!(out, "{}", line(ctx, c, now));
+    for e in order {
+        let _ = writeln!(out, "{}", e.summary);
     }
     out
 }
@@ -258,62 +261,131 @@ pub fn renew_steps(ctx: &Ctx, c: &Checked) -> Vec<String> {
     }
 }
 
-/// One document; field names are stable (issue 4).
-fn json(ctx: &Ctx, checked: &[Checked], nothing: Option<&str>, now: DateTime<Utc>) -> String {
-    let worst = checked
-        .iter()
-        .map(Checked::state)
-        .max()
-        .unwrap_or(State::Unknown);
-    let certs: Vec<serde_json::Value> = checked
-        .iter()
-        .map(|c| {
-            let owner = c.owner.as_ref();
-            let tenant = owner
+/// The whole `check-expiry` report: the JSON document, and what the text lines are
+/// made from (each entry's `summary`). Field names are stable (issue 4; docs/expiry.md).
+#[derive(Serialize)]
+struct Document<'a> {
+    format_version: u32,
+    state: &'static str,
+    exit_code: u8,
+    #[serde(serialize_with = "time::json")]
+    checked_at: DateTime<Utc>,
+    /// Why nothing was checked (`--all` with no profile); null otherwise.
+    problem: Option<&'a str>,
+    certificates: Vec<Entry<'a>>,
+}
+
+impl<'a> Document<'a> {
+    /// The document of `checked`, with an entry for those `shown` lets through (the
+    /// overall state is still that of all of them).
+    fn new(
+        ctx: &Ctx,
+        checked: &'a [Checked],
+        shown: impl Fn(&Checked) -> bool,
+        nothing: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let worst = checked
+            .iter()
+            .map(Checked::state)
+            .max()
+            .unwrap_or(State::Unknown);
+        Document {
+            format_version: crate::output::FORMAT_VERSION,
+            state: worst.token(),
+            exit_code: worst.exit_code().code(),
+            checked_at: now,
+            problem: nothing,
+            certificates: checked
+                .iter()
+                .filter(|c| shown(c))
+                .map(|c| Entry::new(ctx, c, now))
+                .collect(),
+        }
+    }
+}
+
+/// One certificate's line.
+#[derive(Serialize)]
+struct Entry<'a> {
+    profile: Option<&'a str>,
+    tenant: Option<&'a str>,
+    kind: &'static str,
+    #[serde(serialize_with = "crate::output::path")]
+    file: &'a std::path::Path,
+    subject: Option<&'a str>,
+    serial: Option<&'a str>,
+    /// Computed only with --notify (it keys notices.toml); null otherwise.
+    fingerprint_sha256: Option<&'a str>,
+    #[serde(serialize_with = "time::json_opt")]
+    not_before: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time::json_opt")]
+    not_after: Option<DateTime<Utc>>,
+    days_left: Option<i64>,
+    expired: Option<bool>,
+    /// The token; `summary` is the text report's line for it, the sentence beside it.
+    state: &'static str,
+    summary: String,
+    problem: Option<&'a str>,
+    warn_days: u32,
+    critical_days: u32,
+    #[serde(serialize_with = "time::json_opt")]
+    renewal_pending_since: Option<DateTime<Utc>>,
+    alarm: Option<&'a str>,
+    #[serde(serialize_with = "time::json_opt")]
+    renewal_requested_at: Option<DateTime<Utc>>,
+    renewal_requested_to: Option<&'a str>,
+    fix: Option<String>,
+    /// The state for ordering the text lines (the token's order is not severity's).
+    #[serde(skip)]
+    rank: State,
+}
+
+impl<'a> Entry<'a> {
+    fn new(ctx: &Ctx, c: &'a Checked, now: DateTime<Utc>) -> Self {
+        let owner = c.owner.as_deref();
+        let facts = c.outcome.as_ref().ok();
+        let problem = match &c.outcome {
+            Ok(_) => None,
+            Err(Problem::Missing) => Some("missing"),
+            Err(Problem::Unreadable(w) | Problem::BadProfile(w)) => Some(w.as_str()),
+        };
+        let requested_at = c.requested_at();
+        Entry {
+            profile: owner.map(|o| o.name.as_str()),
+            tenant: owner
                 .and_then(|o| o.profile.as_ref())
-                .map(|p| p.tenant.clone());
-            let (facts, problem) = match &c.outcome {
-                Ok(f) => (Some(f), None),
-                Err(Problem::Missing) => (None, Some("missing".to_string())),
-                Err(Problem::Unreadable(w) | Problem::BadProfile(w)) => (None, Some(w.clone())),
-            };
-            json!({
-                "profile": owner.map(|o| o.name.clone()),
-                "tenant": tenant,
-                "kind": c.kind.as_str(),
-                "file": c.file,
-                "subject": facts.map(|f| f.subject.clone()),
-                "serial": facts.map(|f| f.serial.clone()),
-                // Computed only with --notify (it keys notices.toml); null otherwise.
-                "fingerprint_sha256": facts.map(|f| f.fingerprint.clone()).filter(|f| !f.is_empty()),
-                "not_before": facts.map(|f| rfc3339(f.not_before)),
-                "not_after": facts.map(|f| rfc3339(f.not_after)),
-                "days_left": facts.map(|f| f.verdict.days_left),
-                "expired": facts.map(|f| f.verdict.expired),
-                "state": c.state().token(),
-                // The text report's line for it: the sentence beside the token.
-                "summary": line(ctx, c, now),
-                "problem": problem,
-                "warn_days": c.limits.warn_days,
-                "critical_days": c.limits.critical_days,
-                "renewal_pending_since": c.pending_since().map(rfc3339),
-                "alarm": facts.and_then(|f| f.alarm.clone()),
-                "renewal_requested_at": c.requested_at().map(rfc3339),
-                "renewal_requested_to": c.requested_at().and(owner.and_then(|o| o.request.as_ref())).and_then(|r| r.to.clone()),
-                "fix": fix(ctx, c),
-            })
-        })
-        .collect();
-    let doc = json!({
-        "format_version": crate::output::FORMAT_VERSION,
-        "state": worst.token(),
-        "exit_code": worst.exit_code().code(),
-        "checked_at": rfc3339(now),
-        // Why nothing was checked (`--all` with no profile); null otherwise.
-        "problem": nothing,
-        "certificates": certs,
-    });
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "null".into());
+                .map(|p| p.tenant.as_str()),
+            kind: c.kind.as_str(),
+            file: &c.file,
+            subject: facts.map(|f| f.subject.as_str()),
+            serial: facts.map(|f| f.serial.as_str()),
+            fingerprint_sha256: facts
+                .map(|f| f.fingerprint.as_str())
+                .filter(|f| !f.is_empty()),
+            not_before: facts.map(|f| f.not_before),
+            not_after: facts.map(|f| f.not_after),
+            days_left: facts.map(|f| f.verdict.days_left),
+            expired: facts.map(|f| f.verdict.expired),
+            state: c.state().token(),
+            summary: line(ctx, c, now),
+            problem,
+            warn_days: c.limits.warn_days,
+            critical_days: c.limits.critical_days,
+            renewal_pending_since: c.pending_since(),
+            alarm: facts.and_then(|f| f.alarm.as_deref()),
+            renewal_requested_at: requested_at,
+            renewal_requested_to: requested_at
+                .and(owner.and_then(|o| o.request.as_ref()))
+                .and_then(|r| r.to.as_deref()),
+            fix: fix(ctx, c),
+            rank: c.state(),
+        }
+    }
+}
+
+fn json(doc: &Document) -> String {
+    let mut s = serde_json::to_string_pretty(doc).unwrap_or_else(|_| "null".into());
     s.push('\n');
     s
 }

@@ -78,7 +78,7 @@ fn io_words(e: &io::Error, timeout: Duration) -> String {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
             format!("no answer within {} s", timeout.as_secs())
         }
-        _ => e.to_string(),
+        _ => crate::error::io_reason(e),
     }
 }
 
@@ -142,7 +142,7 @@ fn handshake(mut sock: TcpStream, host: &str, ca_file: &Path, timeout: Duration)
 fn tls_words(e: &io::Error) -> String {
     match super::tls::rustls_error(e) {
         Some(r) => super::tls::describe(r),
-        None => e.to_string(),
+        None => crate::error::io_reason(e),
     }
 }
 

@@ -5,7 +5,8 @@ use std::io::IsTerminal;
 
 use chrono::{DateTime, Utc};
 use rumqttc::Publish;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::message::{decode_message, message_json, schema_for, write_undecodable};
 use super::setup::Prepared;
@@ -28,12 +29,7 @@ impl<'a> Report<'a> {
     pub fn new(out: Output, format: Format, p: &'a Prepared) -> Self {
         let spinner = format == Format::Text && !out.quiet && std::io::stderr().is_terminal();
         if format == Format::Text {
-            out.line(format!(
-                "Connecting to {} as {} (user {:?})",
-                p.settings.broker,
-                p.settings.client_id,
-                safe(&p.settings.username)
-            ));
+            out.line(Session::of(&p.settings).text());
         }
         Report {
             out,
@@ -46,48 +42,123 @@ impl<'a> Report<'a> {
         }
     }
 
+    /// The run's end: the closing line (text), or the whole document (JSON).
     pub fn finish(&self, s: &ConnectSettings, r: &CheckResult) {
+        let doc = Document {
+            session: Some(Session::of(s)),
+            ok: r.failure.is_none(),
+            exit_code: r.failure.as_ref().map_or(0, |f| f.code.code()),
+            error: r.failure.as_ref().map(|f| f.message.as_str()),
+            failed_stage: r.failure.as_ref().map(|f| FailedStage::At(f.stage)),
+            stages: &self.stages,
+            messages: &self.messages,
+        };
         match self.format {
             Format::Text => {
-                if r.failure.is_none() {
-                    self.out.line(format!(
-                        "✓ the connection to {} works: mutual TLS, login and subscriptions accepted",
-                        s.broker
-                    ));
+                if let Some(line) = doc.closing_line() {
+                    self.out.line(line);
                 }
             }
-            Format::Json => {
-                let code = r.failure.as_ref().map_or(0, |f| f.code.code());
-                self.out.json(&json!({
-                    "broker": s.broker.to_string(),
-                    "client_id": s.client_id,
-                    "username": s.username,
-                    "ok": r.failure.is_none(),
-                    "exit_code": code,
-                    "error": r.failure.as_ref().map(|f| f.message.clone()),
-                    "failed_stage": r.failure.as_ref().map(|f| f.stage),
-                    "stages": self.stages,
-                    "messages": self.messages,
-                }));
-            }
+            Format::Json => self.out.report(&doc),
         }
     }
+}
+
+/// Who connects where: the text report's first line and three fields of the JSON.
+#[derive(Serialize)]
+pub struct Session<'a> {
+    broker: String,
+    client_id: &'a str,
+    username: &'a str,
+}
+
+impl<'a> Session<'a> {
+    fn of(s: &'a ConnectSettings) -> Self {
+        Session {
+            broker: s.broker.to_string(),
+            client_id: &s.client_id,
+            username: &s.username,
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "Connecting to {} as {} (user {:?})",
+            self.broker,
+            self.client_id,
+            safe(self.username)
+        )
+    }
+}
+
+/// Where a run stopped: a connection stage, or before connecting (files, settings).
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailedStage {
+    Preflight,
+    #[serde(untagged)]
+    At(Stage),
+}
+
+/// The whole run as `test-connect --format json` prints it. The text report is made
+/// from the same values as they arrive: the [`Session`] line, one line per
+/// [`StageReport`] ([`stage_line`]), each message, and [`Document::closing_line`].
+#[derive(Serialize)]
+pub struct Document<'a> {
+    /// Absent when the run stopped before connecting (nothing was resolved yet).
+    #[serde(flatten)]
+    session: Option<Session<'a>>,
+    ok: bool,
+    exit_code: u8,
+    error: Option<&'a str>,
+    failed_stage: Option<FailedStage>,
+    stages: &'a [StageReport],
+    messages: &'a [Value],
+}
+
+impl<'a> Document<'a> {
+    /// A run that stopped before connecting (pre-flight 65/66, usage 64).
+    pub fn preflight(error: &'a str, exit_code: u8) -> Self {
+        Document {
+            session: None,
+            ok: false,
+            exit_code,
+            error: Some(error),
+            failed_stage: Some(FailedStage::Preflight),
+            stages: &[],
+            messages: &[],
+        }
+    }
+
+    /// The last text line of a run that worked; a failure's sentence is the command's
+    /// error, which `main` prints on stderr.
+    fn closing_line(&self) -> Option<String> {
+        let s = self.session.as_ref().filter(|_| self.ok)?;
+        Some(format!(
+            "✓ the connection to {} works: mutual TLS, login and subscriptions accepted",
+            s.broker
+        ))
+    }
+}
+
+/// One stage as a text line: ✓ or ✗, its label, its duration, what it found. A failed
+/// stage's line says only "failed": its sentence is the error, said once on stderr.
+pub fn stage_line(r: &StageReport) -> String {
+    let (mark, detail) = match r.ok {
+        true => ("✓", safe(&r.detail)),
+        false => ("✗", "failed".into()),
+    };
+    format!(
+        "{mark} {:<14} {:>8.1} ms  {detail}",
+        r.stage.label(),
+        r.duration_ms,
+    )
 }
 
 impl Observer for Report<'_> {
     fn stage(&mut self, r: &StageReport) {
         if self.format == Format::Text {
-            // A failed stage's sentence is the command's error, which `main` prints on
-            // stderr: the line only marks where it stopped, so it is said once.
-            let (mark, detail) = match r.ok {
-                true => ("✓", safe(&r.detail)),
-                false => ("✗", "failed".into()),
-            };
-            self.out.line(format!(
-                "{mark} {:<14} {:>8.1} ms  {detail}",
-                r.stage.label(),
-                r.duration_ms,
-            ));
+            self.out.line(stage_line(r));
             if r.ok && r.stage == Stage::Subscribe && self.spinner {
                 self.out.say("  waiting for messages (Ctrl-C to stop)…");
             }

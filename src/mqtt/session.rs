@@ -532,7 +532,12 @@ fn refused(code: ConnectReturnCode, s: &ConnectSettings) -> Failure {
                 format!("{broker} answered \"server unavailable\": retry later"),
             );
         }
-        other => format!("{broker} refused the connection ({other:?})"),
+        // Only "unacceptable protocol version" (1) is left: said in words, never the
+        // library's variant name (issue 10 item 4).
+        other => format!(
+            "{broker} refused the connection (CONNACK code {}: it does not accept MQTT 3.1.1, which this tool speaks); check that {broker} is Centiloc's MQTT broker",
+            other as u8
+        ),
     };
     Failure::new(Stage::Connect, ExitCode::NoPerm, message)
 }

@@ -172,10 +172,22 @@ pub async fn shutdown_signal() {
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    fd_headroom().map_err(Error::Runtime)?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Runtime(e.to_string()))
+        .map_err(Error::Runtime)
+}
+
+/// tokio's runtime needs about five file descriptors and panics (instead of returning an
+/// error) when the one for its signal pipe cannot be had: a user's low `ulimit -n` must
+/// get a sentence, not "internal error", so make sure six can be opened first.
+fn fd_headroom() -> std::io::Result<()> {
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(std::os::unix::net::UnixStream::pair()?);
+    }
+    Ok(())
 }
 
 /// Connects and subscribes with `key` and `cert` (count 0: no message needed), printing

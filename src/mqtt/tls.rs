@@ -138,6 +138,10 @@ pub fn describe(err: &rustls::Error) -> String {
             "the broker and this tool have no TLS version, cipher suite or signature scheme in common".into()
         }
         E::PeerMisbehaved(_) => "the broker broke the TLS protocol".into(),
+        // rustls prints these with its enum names ("InvalidContentType").
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } => {
+            "the peer does not speak TLS there, or sent damaged TLS data".into()
+        }
         E::InvalidCertRevocationList(_) => "a certificate revocation list is invalid".into(),
         E::InconsistentKeys(_) => {
             "the private key does not belong to the certificate (or the TLS library cannot use it)"

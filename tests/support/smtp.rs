@@ -150,7 +150,9 @@ port, maildir, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 password = os.environ["SMTP_TEST_PASSWORD"]
 def check(server, session, envelope, mechanism, data):
     ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
-    return AuthResult(success=ok)
+    # handled=False: aiosmtpd then answers 535 itself (handled=True would leave the
+    # client waiting for a reply that never comes).
+    return AuthResult(success=ok, handled=False)
 c = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, authenticator=check,
                auth_required=True, auth_require_tls=False)
 c.start()
