@@ -860,7 +860,7 @@ fn cli_output_to_a_full_disk_exits_74() {
 
 /// The JSON streamed by `json_view` (decode and watch print it) is, byte for byte, the
 /// tree `to_json` builds: keys in the tree's order ("1" < "10" < "2"), repeated fields as
-/// arrays in wire order, every reading of a length-delimited value (issue 12, item 6).
+/// arrays in wire order, every reading of a length-delimited value (issue 12, item 5).
 #[test]
 fn streamed_json_is_the_tree_byte_for_byte() {
     let same = |bytes: &[u8]| {

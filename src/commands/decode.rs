@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
 }
 
 /// The JSON view, pretty-printed as `Output::json` prints a tree, streamed to stdout in
-/// 64 KiB pieces without building the tree (issue 12, item 6: a 50 MB payload's tree
+/// 64 KiB pieces without building the tree (issue 12, item 5: a 50 MB payload's tree
 /// took 6.8 GB). After a failed write the rest is not written; `main` reports it.
 fn print_json(write: impl FnOnce(&mut JsonOut<'_>)) {
     let mut sink = |chunk: &[u8]| output::write_stdout(chunk);

@@ -46,6 +46,17 @@ const SPACES: &[u8; 32] = b"                                ";
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// The two base64 digits of every 12 bits: two lookups per 3 bytes instead of four.
+static BASE64_PAIRS: [[u8; 2]; 4096] = {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [BASE64[i >> 6], BASE64[i & 63]];
+        i += 1;
+    }
+    t
+};
+
 impl<'s> JsonOut<'s> {
     /// Writes into memory only ([`JsonOut::into_bytes`]).
     pub fn new() -> JsonOut<'static> {
@@ -158,8 +169,8 @@ impl<'s> JsonOut<'s> {
     }
 
     /// Before an entry of an object or an element of an array; makes `extra` bytes of
-    /// room after the indent too.
-    #[inline]
+    /// room after the indent too. (Inlined: a call per key was 14% of the writing.)
+    #[inline(always)]
     fn next_entry(&mut self, extra: usize) {
         self.maybe_flush();
         self.room(self.indent_room() + extra);
@@ -308,7 +319,11 @@ impl<'s> JsonOut<'s> {
         let mut chunks = bytes.chunks_exact(3);
         for c in &mut chunks {
             let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
-            let quad = [sextet(n, 18), sextet(n, 12), sextet(n, 6), sextet(n, 0)];
+            let (high, low) = (
+                BASE64_PAIRS[(n >> 12) as usize],
+                BASE64_PAIRS[(n & 0xfff) as usize],
+            );
+            let quad = [high[0], high[1], low[0], low[1]];
             self.buf[self.pos..self.pos + 4].copy_from_slice(&quad);
             self.pos += 4;
         }
@@ -336,6 +351,9 @@ impl<'s> JsonOut<'s> {
     /// 5% of `decode --format json` with a schema).
     #[inline]
     pub fn utf8(&mut self, bytes: &[u8]) {
+        if bytes.len() >= 8 && !any_escape(bytes) {
+            return self.quoted(bytes);
+        }
         match bytes.iter().position(|&b| ESCAPE[b as usize] != 0) {
             None => self.quoted(bytes),
             Some(first) => self.escaped(bytes, first),
@@ -367,6 +385,22 @@ impl<'s> JsonOut<'s> {
         self.copy(&bytes[run..]);
         self.byte(b'"');
     }
+}
+
+/// Does any byte of `bytes` (8 or more) need a JSON escape: below 0x20, `"` or `\\`?
+/// Eight bytes at a time; exact as a yes/no (the usual bit tricks).
+#[inline]
+fn any_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let bad = |x: u64| {
+        let low = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        low | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\'))) != 0
+    };
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let n = bytes.len();
+    bytes.chunks_exact(8).any(|w| bad(word(w))) || bad(word(&bytes[n - 8..]))
 }
 
 /// For values written by serde_json (payloads without a fast path).
@@ -430,6 +464,20 @@ mod tests {
         }
         let want = serde_json::to_string_pretty(&deep).unwrap();
         assert_eq!(String::from_utf8(o.into_bytes()).unwrap(), want);
+        // The 8-byte scan: each escaped byte at each place, and clean strings.
+        for bad in [0u8, 0x1f, b'"', b'\\'] {
+            for len in 8..20 {
+                for at in 0..len {
+                    let mut b = vec![b'a'; len];
+                    b[at] = bad;
+                    assert!(any_escape(&b), "{bad} {len} {at}");
+                }
+            }
+        }
+        let clean: Vec<u8> = (0x20..=0xff).filter(|b| !b"\"\\".contains(b)).collect();
+        for w in clean.windows(11) {
+            assert!(!any_escape(w), "{w:?}");
+        }
         // Base64 of every length against the base64 crate.
         for n in 0..40u8 {
             let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(97) ^ 0xa5).collect();

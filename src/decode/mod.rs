@@ -145,7 +145,7 @@ impl Decoded {
     }
 
     /// The JSON view streamed into a serializer without building the tree first: what
-    /// [`Decoded::to_json`] would serialize to, byte for byte (issue 12, item 6).
+    /// [`Decoded::to_json`] would serialize to, byte for byte (issue 12, item 5).
     pub fn json_view(&self) -> JsonView<'_> {
         JsonView(self)
     }

@@ -1136,7 +1136,7 @@ fn json_value(wire: Wire<'_>, rules: Rules, budget: u32) -> Result<Value, WireEr
 }
 
 /// [`to_json`]'s tree written straight into a serializer, level by level, without
-/// building it (issue 12, item 6: the tree of a 1.35 MB batch cost 23x the text path, and
+/// building it (issue 12, item 5: the tree of a 1.35 MB batch cost 23x the text path, and
 /// a 50 MB payload 130x its size in memory). Same keys in the same order (a `Map` sorts
 /// its keys as strings: "1" < "10" < "2"), so the output is byte for byte the tree's.
 /// The bytes must have passed [`validate`].
