@@ -215,13 +215,18 @@ fn escaped(s: &str) -> Vec<u8> {
 }
 
 /// A varint by prost's rules: at most 10 bytes, the 10th at most 1.
-#[inline]
+#[inline(always)]
 fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
     let first = *b.get(*pos)?;
     if first < 0x80 {
         *pos += 1;
         return Some(u64::from(first));
     }
+    varint_long(b, pos)
+}
+
+#[inline(never)]
+fn varint_long(b: &[u8], pos: &mut usize) -> Option<u64> {
     let mut value = 0u64;
     for i in 0..10 {
         let x = *b.get(*pos)?;
@@ -515,7 +520,9 @@ impl Plan {
             (FieldKind::Message(m), Wire::Len(b)) => self.write_message(*m, b, out, stack),
             (FieldKind::Timestamp, Wire::Len(b)) => {
                 let t = timestamp(b).unwrap_or_default();
-                out.quoted(&rfc3339(t.seconds, t.nanos));
+                let mut text = [0u8; 32];
+                let n = rfc3339(t.seconds, t.nanos, &mut text);
+                out.quoted(&text[..n]);
             }
             _ => write_scalar(f, wire, out),
         }
@@ -602,7 +609,7 @@ fn write_scalar(f: &FieldPlan, wire: Wire<'_>, out: &mut JsonOut<'_>) {
 /// A timestamp in range (checked by [`timestamp`]) as prost-types prints it: UTC, a
 /// 4-digit year, and 0, 3, 6 or 9 digits of fraction (days to dates: H. Hinnant's
 /// `civil_from_days`).
-fn rfc3339(seconds: i64, nanos: i32) -> Vec<u8> {
+fn rfc3339(seconds: i64, nanos: i32, out: &mut [u8; 32]) -> usize {
     let (days, secs) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -613,12 +620,11 @@ fn rfc3339(seconds: i64, nanos: i32) -> Vec<u8> {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut s = Vec::with_capacity(32);
-    pad(&mut s, year, 4);
+    let mut at = pad(out, 0, year, 4);
     let fields = [month, day, secs / 3600, secs / 60 % 60, secs % 60];
     for (sep, v) in b"--T::".iter().zip(fields) {
-        s.push(*sep);
-        pad(&mut s, v, 2);
+        out[at] = *sep;
+        at = pad(out, at + 1, v, 2);
     }
     let (frac, width) = match nanos {
         0 => (0, 0),
@@ -627,19 +633,21 @@ fn rfc3339(seconds: i64, nanos: i32) -> Vec<u8> {
         n => (n, 9),
     };
     if width > 0 {
-        s.push(b'.');
-        pad(&mut s, i64::from(frac), width);
+        out[at] = b'.';
+        at = pad(out, at + 1, i64::from(frac), width);
     }
-    s.push(b'Z');
-    s
+    out[at] = b'Z';
+    at + 1
 }
 
-/// `v` (not negative) in decimal, zero-padded to `width` digits.
-fn pad(s: &mut Vec<u8>, v: i64, width: usize) {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(v).as_bytes();
-    s.resize(s.len() + width.saturating_sub(digits.len()), b'0');
-    s.extend_from_slice(digits);
+/// Writes `v` (0 to 9999 or a fraction below 10^9) at `at`, zero-padded to `width`
+/// digits; returns where it ends.
+fn pad(out: &mut [u8; 32], at: usize, mut v: i64, width: usize) -> usize {
+    for i in (at..at + width).rev() {
+        out[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    at + width
 }
 
 fn zigzag32(v: u32) -> i32 {
@@ -674,7 +682,9 @@ mod tests {
                 nanos: n,
             }
             .to_string();
-            assert_eq!(String::from_utf8(rfc3339(s, n)).unwrap(), want, "{s} {n}");
+            let mut text = [0u8; 32];
+            let len = rfc3339(s, n, &mut text);
+            assert_eq!(std::str::from_utf8(&text[..len]).unwrap(), want, "{s} {n}");
         }
     }
 }
