@@ -1060,3 +1060,41 @@ fn fast_schema_json_leaves_the_odd_cases_to_prost_reflect() {
     }
     assert!(kinds.json_writer(b"\x08\x01\x10\x02").is_some());
 }
+
+/// The CLI's `--format json` of protobuf (written from the bytes, with and without a
+/// schema) is the pretty JSON of the general way plus a newline; bad bytes still exit 65.
+#[test]
+fn cli_json_of_protobuf_is_the_general_way_byte_for_byte() {
+    let events = [item_event_bytes(), item_event_bytes()]
+        .map(|e| wrap(1, &e))
+        .concat();
+    let schema = transtream("transtreamdatamodel.ItemEvents");
+    let general = |schema: Option<&Schema>| {
+        let d = decode::decode(&events, Encoding::Proto, schema).unwrap();
+        serde_json::to_string_pretty(&d.json_view()).unwrap() + "\n"
+    };
+    let proto = fixtures().join("transtream.proto");
+    let with_schema = ["--message", "transtreamdatamodel.ItemEvents", "--proto"];
+    for (args, want) in [
+        (&[][..], general(None)),
+        (&with_schema[..], general(Some(&schema))),
+    ] {
+        let mut cmd = bin();
+        cmd.args(["decode", "-", "--encoding", "proto", "--format", "json"]);
+        if !args.is_empty() {
+            cmd.args(args).arg(&proto);
+        }
+        let out = cmd.write_stdin(events.clone()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+        let mut bad = bin();
+        bad.args(["decode", "-", "--encoding", "proto", "--format", "json"]);
+        if !args.is_empty() {
+            bad.args(args).arg(&proto);
+        }
+        bad.write_stdin(&b"\x0a\x05ab"[..])
+            .assert()
+            .code(65)
+            .stdout("");
+    }
+}

@@ -10,7 +10,7 @@
 pub mod json;
 pub mod json_out;
 pub mod options;
-mod raw_json;
+pub mod raw_json;
 pub mod raw_proto;
 pub mod schema;
 pub mod schema_json;
