@@ -455,6 +455,11 @@ pub struct WatchArgs {
     /// Exit (disconnecting cleanly) after N messages; 0: run until stopped.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub count: u64,
+    /// Write a Prometheus textfile (messages and last message time per topic, connection
+    /// state, reconnects, decode failures) to FILE every 5 s and at exit, atomically: e.g.
+    /// into node_exporter's --collector.textfile.directory, named *.prom.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -73,6 +73,18 @@ fn fix(h: &TestHome) -> String {
     )
 }
 
+/// `init --key key` exits 65 with the whole sentence `ERROR: KEY: why; FIX`, and no
+/// profile is written.
+fn refused(h: &TestHome, key: &Path, why: &str) {
+    let (code, err) = init_with_key(h, key);
+    assert_eq!(code, 65, "{err}");
+    assert_eq!(
+        err,
+        format!("ERROR: {}: {why}; {}\n", key.display(), fix(h))
+    );
+    assert!(!h.profile_dir("default").join("profile.toml").exists());
+}
+
 #[test]
 fn a_key_carrying_another_keys_public_half_is_refused_before_anything_is_written() {
     let h = TestHome::new();
@@ -91,36 +103,22 @@ fn a_key_carrying_another_keys_public_half_is_refused_before_anything_is_written
     openssl(d, &["ec", "-in", "own.pem", "-check", "-noout"]);
 
     sec1_pem(d, &priv_a, &pub_b, "forged.pem");
-    let forged = d.join("forged.pem");
-    let (code, err) = init_with_key(&h, &forged);
-    assert_eq!(code, 65, "{err}");
-    assert_eq!(
-        err,
-        format!(
-            "ERROR: {}: the public key stored in it belongs to another key, not to its private key, so it cannot sign; {}\n",
-            forged.display(),
-            fix(&h)
-        )
+    refused(
+        &h,
+        &d.join("forged.pem"),
+        "the public key stored in it belongs to another key, not to its private key, so it cannot sign",
     );
-    assert!(!h.profile_dir("default").join("profile.toml").exists());
 
     // A point off the curve: A's point with its last coordinate byte changed.
     let mut off = pub_a.clone();
     let last = if off.ends_with("00") { "01" } else { "00" };
     off.replace_range(128..130, last);
     sec1_pem(d, &priv_a, &off, "off.pem");
-    let off_curve = d.join("off.pem");
-    let (code, err) = init_with_key(&h, &off_curve);
-    assert_eq!(code, 65, "{err}");
-    assert_eq!(
-        err,
-        format!(
-            "ERROR: {}: the public key stored in it is not a point on P-256 (prime256v1): the file is damaged; {}\n",
-            off_curve.display(),
-            fix(&h)
-        )
+    refused(
+        &h,
+        &d.join("off.pem"),
+        "the public key stored in it is not a point on P-256 (prime256v1): the file is damaged",
     );
-    assert!(!h.profile_dir("default").join("profile.toml").exists());
 
     let (code, err) = init_with_key(&h, &d.join("own.pem"));
     assert_eq!(code, 0, "{err}");

@@ -243,17 +243,12 @@ fn smtp_login_with_the_stored_secret_from_a_bare_environment() {
     const SECRET: &str = "s3cret-Relay-pw";
     let smtp = Smtp::start_with_auth("mailer", SECRET);
     let h = TestHome::new();
-    std::fs::write(
-        h.path().join("config.toml"),
-        format!(
-            // A relay on this machine, without TLS: the opt-in names it.
-            "[notify]\nsmtp_url = \"smtp://mailer@127.0.0.1:{}\"\nallow_plaintext_auth = true\nfrom = \"certs@example.com\"\nsupport_to = \"{SUPPORT}\"\n",
-            smtp.port
-        ),
-    )
-    .unwrap();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.write_config(&format!(
+        // A relay on this machine, without TLS: the opt-in names it.
+        "[notify]\nsmtp_url = \"smtp://mailer@127.0.0.1:{}\"\nallow_plaintext_auth = true\nfrom = \"certs@example.com\"\nsupport_to = \"{SUPPORT}\"\n",
+        smtp.port
+    ));
+    h.profile_due_for_notice();
     // Without the secret: the error says how to store it.
     let out = h.cmd().args(["check-expiry", "--notify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78), "{out:?}");

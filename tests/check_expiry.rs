@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use predicates::prelude::*;
 use support::{Ca, TestHome, asn1_time, openssl};
@@ -162,6 +163,19 @@ fn day_counts_truncate_like_status_and_never_say_zero_days() {
     assert!(!out.contains("0 days"), "{out}");
 }
 
+/// `check-expiry` where the profile's `settings` file is refused: exit 3 and a first line
+/// `UNKNOWN default ...` naming that file. Returns the line.
+fn unknown_naming(h: &TestHome, settings: &Path) -> String {
+    let (c, out, _) = code(h, &["check-expiry"]);
+    assert_eq!(c, 3, "{out}");
+    let first = out.lines().next().unwrap().to_owned();
+    assert!(
+        first.starts_with("UNKNOWN default") && first.contains(&settings.display().to_string()),
+        "{out}"
+    );
+    first
+}
+
 #[test]
 fn invalid_profile_toml_is_unknown_with_the_file_and_the_fix() {
     let h = TestHome::new();
@@ -170,17 +184,14 @@ fn invalid_profile_toml_is_unknown_with_the_file_and_the_fix() {
     let settings = h.profile_dir("default").join("profile.toml");
     std::fs::write(&settings, "tenant = [\n").unwrap();
     // Single profile: like --all, UNKNOWN (3) and a line, never 78 with nothing printed.
-    let (c, out, _) = code(&h, &["check-expiry"]);
-    assert_eq!(c, 3, "{out}");
-    let first = out.lines().next().unwrap();
+    let first = unknown_naming(&h, &settings);
     assert!(
         first.starts_with("UNKNOWN default client certificate: ")
-            && first.contains(&settings.display().to_string())
             && first.contains("correct that line"),
-        "{out}"
+        "{first}"
     );
     let (c, all, _) = code(&h, &["check-expiry", "--all"]);
-    assert_eq!((c, all.lines().next()), (3, Some(first)), "{all}");
+    assert_eq!((c, all.lines().next()), (3, Some(first.as_str())), "{all}");
     let (_, out, _) = code(&h, &["check-expiry", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     for cert in doc["certificates"].as_array().unwrap() {
@@ -223,14 +234,10 @@ fn profile_critical_days_above_warn_days_is_a_configuration_error() {
         format!("{text}\n[expiry]\nwarn_days = 5\ncritical_days = 10\n"),
     )
     .unwrap();
-    let (c, out, _) = code(&h, &["check-expiry"]);
-    assert_eq!(c, 3, "{out}");
-    let first = out.lines().next().unwrap();
+    let first = unknown_naming(&h, &settings);
     assert!(
-        first.starts_with("UNKNOWN default")
-            && first.contains(&settings.display().to_string())
-            && first.contains("critical_days \"10\": it must not exceed warn_days (5)"),
-        "{out}"
+        first.contains("critical_days \"10\": it must not exceed warn_days (5)"),
+        "{first}"
     );
     // --all: only that profile is UNKNOWN, the others are checked as usual.
     let (c, out, _) = code(&h, &["check-expiry", "--all"]);
@@ -240,11 +247,9 @@ fn profile_critical_days_above_warn_days_is_a_configuration_error() {
     h.cmd().arg("status").assert().code(78);
 }
 
-#[test]
-fn client_renewal_is_not_reported_on_the_ca_line() {
-    let h = TestHome::new();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 20);
+/// A renewal under way in profile `default`: its CSR copied into pending/, where `renew`
+/// puts the new one.
+fn pending_renewal(h: &TestHome) {
     let pending = h.profile_dir("default").join("pending");
     std::fs::create_dir(&pending).unwrap();
     std::fs::copy(
@@ -252,6 +257,14 @@ fn client_renewal_is_not_reported_on_the_ca_line() {
         pending.join("certificate-request.csr"),
     )
     .unwrap();
+}
+
+#[test]
+fn client_renewal_is_not_reported_on_the_ca_line() {
+    let h = TestHome::new();
+    let ca = Ca::new("CA");
+    h.profile_expiring_in(&ca, "default", "acme", 20);
+    pending_renewal(&h);
     let (c, out, _) = code(&h, &["check-expiry"]);
     assert_eq!(c, 1, "{out}");
     let client = out
@@ -607,13 +620,7 @@ fn profile_thresholds_and_pending_renewal_are_honoured() {
         .assert()
         .code(0);
     // A renewal under way is mentioned, and the fix becomes install-cert.
-    let pending = h.profile_dir("default").join("pending");
-    std::fs::create_dir(&pending).unwrap();
-    std::fs::copy(
-        h.profile_dir("default").join("certificate-request.csr"),
-        pending.join("certificate-request.csr"),
-    )
-    .unwrap();
+    pending_renewal(&h);
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     h.cmd()
         .arg("check-expiry")
@@ -669,12 +676,7 @@ fn status_list_and_check_expiry_use_the_profile_limits() {
 
     let (_, out, _) = code(&h, &["status", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let check = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "certificate_validity")
-        .unwrap_or_else(|| panic!("{out}"));
+    let check = support::status_check(&v, "certificate_validity");
     assert_eq!(check["state"], "warning", "{out}");
 
     let (_, out, _) = code(&h, &["list"]);

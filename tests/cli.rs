@@ -257,12 +257,7 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
         .env_remove("CENTILOC_CERT_HOME")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut reply: Vec<String> = String::from_utf8(out.stdout)
+    let mut reply: Vec<String> = String::from_utf8(support::success_stdout(out))
         .unwrap()
         .lines()
         .filter(|l| !l.is_empty())
@@ -315,12 +310,7 @@ fn fish_completes_subcommand_values_and_profiles() {
             .env("PATH", path_with_binary())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut v: Vec<String> = String::from_utf8(out.stdout)
+        let mut v: Vec<String> = String::from_utf8(support::success_stdout(out))
             .unwrap()
             .lines()
             .map(|l| l.split('\t').next().unwrap().to_owned())

@@ -29,6 +29,27 @@ fn setup() -> (TestHome, Mosquitto) {
     (h, m)
 }
 
+/// [`setup`] with a stored MQTT password the broker refuses.
+fn setup_with_wrong_password() -> (TestHome, Mosquitto) {
+    let (h, m) = setup();
+    store_wrong_password(&h);
+    (h, m)
+}
+
+/// A retained JSON board update for board `CB-1` on `m`, there for any subscriber.
+fn retain_board_cb1(m: &Mosquitto) {
+    m.publish(
+        "centiloc/acme/json/board/v1/update",
+        br#"{"BoardSN":"CB-1"}"#,
+        true,
+    );
+}
+
+/// Replaces the profile's stored MQTT password with one the broker refuses.
+fn store_wrong_password(h: &TestHome) {
+    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+}
+
 /// Runs test-connect with `args`; asserts the exit code and that the password never shows.
 fn test_connect(h: &TestHome, args: &[&str], code: i32) -> (String, String) {
     let out = h.cmd().arg("test-connect").args(args).output().unwrap();
@@ -115,11 +136,7 @@ fn success_decodes_json_and_protobuf_messages() {
 #[test]
 fn broker_by_host_name_resolves_and_matches_the_certificate() {
     let (h, m) = setup();
-    m.publish(
-        "centiloc/acme/json/board/v1/update",
-        br#"{"BoardSN":"CB-1"}"#,
-        true,
-    );
+    retain_board_cb1(&m);
     let broker = format!("localhost:{}", m.port);
     let (out, _) = test_connect(
         &h,
@@ -142,8 +159,7 @@ fn broker_by_host_name_resolves_and_matches_the_certificate() {
 
 #[test]
 fn wrong_password_is_refused_77_naming_username_and_password() {
-    let (h, _m) = setup();
-    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    let (h, _m) = setup_with_wrong_password();
     let (out, err) = test_connect(&h, &["--timeout", "2"], 77);
     assert!(out.contains("✗ MQTT CONNECT"), "{out}");
     assert!(err.contains("bad username or password"), "{err}");
@@ -152,13 +168,8 @@ fn wrong_password_is_refused_77_naming_username_and_password() {
 
 #[test]
 fn password_from_environment_overrides_the_file() {
-    let (h, m) = setup();
-    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
-    m.publish(
-        "centiloc/acme/json/board/v1/update",
-        br#"{"BoardSN":"CB-1"}"#,
-        true,
-    );
+    let (h, m) = setup_with_wrong_password();
+    retain_board_cb1(&m);
     let out = h
         .cmd()
         .env("CENTILOC_MQTT_PASSWORD", PASSWORD)
@@ -536,7 +547,7 @@ fn python_snippet_receives_a_message() {
     );
 
     // A wrong password: a clear sentence naming the reason, a non-zero status, at once.
-    std::fs::write(h.profile_dir("default").join("mqtt-password"), "wrong-pw").unwrap();
+    store_wrong_password(&h);
     let started = std::time::Instant::now();
     let run = Command::new("/usr/bin/python3")
         .arg(&script)
@@ -620,11 +631,7 @@ fn cron_and_systemd_snippets_without_notify_config_leave_out_notify_and_say_so()
 #[test]
 fn cron_and_systemd_snippets_schedule_the_daily_check_for_this_home() {
     let h = TestHome::new();
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[notify]\nsmtp_url = \"smtp://mail.example.com:587?tls=required\"\nfrom = \"certs@example.com\"\n",
-    )
-    .unwrap();
+    h.write_config("[notify]\nsmtp_url = \"smtp://mail.example.com:587?tls=required\"\nfrom = \"certs@example.com\"\n");
     let home = h.path().display().to_string();
     let cron = h.cmd().args(["snippet", "cron"]).output().unwrap();
     assert!(

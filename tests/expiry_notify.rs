@@ -195,8 +195,7 @@ fn smtp_down_is_reported_keeps_the_exit_code_and_is_retried() {
     let port = free_port();
     let h = TestHome::new();
     h.notify_config(&format!("smtp://127.0.0.1:{port}"));
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     let out = notify(&h);
     assert_eq!(
         out.status.code(),
@@ -233,20 +232,10 @@ fn smtp_failure_never_shows_the_password() {
         "smtp://mailer@127.0.0.1:{}?tls=required",
         smtp.port
     ));
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
-    let out = h
-        .cmd()
-        .env("CENTILOC_SMTP_PASSWORD", "hunter2-secret")
-        .args(["check-expiry", "--notify"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    h.profile_due_for_notice();
+    let (code, out, err) = h.notify_with_password();
+    assert_eq!(code, 1);
+    let all = format!("{out}{err}");
     assert!(all.contains("was not sent"), "{all}");
     assert!(!all.contains("hunter2"), "{all}");
     // Without the password, a user in the URL is a configuration error, found up front.
@@ -289,11 +278,7 @@ fn notify_configuration_errors_are_78_and_name_the_file() {
                 ))
                 .and(predicate::str::contains("missing field").not()),
         );
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[notify]\nsmtp_url = \"smtp://u:s3cret@127.0.0.1\"\nfrom = \"a@b.co\"\n",
-    )
-    .unwrap();
+    h.write_config("[notify]\nsmtp_url = \"smtp://u:s3cret@127.0.0.1\"\nfrom = \"a@b.co\"\n");
     h.cmd()
         .args(["check-expiry", "--notify"])
         .assert()
@@ -333,8 +318,7 @@ fn template_override_in_the_config_directory_is_used() {
         "[certs] {{ tenant }} needs renewing in {{ days_left }} days",
     )
     .unwrap();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     h.cmd()
         .args(["check-expiry", "--notify", "--dry-run"])
         .assert()
@@ -422,11 +406,7 @@ fn csr_mail_without_support_address_changes_nothing() {
             ))
             .and(predicate::str::contains("support_to = ")),
         );
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[notify]\nsmtp_url = \"smtp://127.0.0.1:1\"\nfrom = \"a@b.co\"\n",
-    )
-    .unwrap();
+    h.write_config("[notify]\nsmtp_url = \"smtp://127.0.0.1:1\"\nfrom = \"a@b.co\"\n");
     h.cmd()
         .args(["csr", "--mail"])
         .assert()

@@ -33,19 +33,7 @@ fn every_file_input_refuses_a_fifo_at_once_naming_it() {
         vec!["install-cert", f],
         vec!["install-ca", f],
         vec!["decode", f],
-        vec![
-            "--profile",
-            "other",
-            "init",
-            "--tenant",
-            "t2",
-            "--org",
-            "O",
-            "--email",
-            "a@b.co",
-            "--key",
-            f,
-        ],
+        [&support::INIT_OTHER[..], &["--key", f]].concat(),
     ] {
         let started = Instant::now();
         let (code, _, err) = run(&h, &args);

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use predicates::prelude::*;
-use support::{TestHome, openssl, snapshot};
+use support::{TestHome, openssl, openssl_line, snapshot};
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -110,17 +110,7 @@ fn p384_key_signs_with_sha384() {
         .success();
     h.cmd().arg("csr").assert().success();
     let dir = h.profile_dir("default");
-    let text = openssl(
-        &dir,
-        &[
-            "req",
-            "-in",
-            "certificate-request.csr",
-            "-verify",
-            "-noout",
-            "-text",
-        ],
-    );
+    let text = openssl_line(&dir, "req -in certificate-request.csr -verify -noout -text");
     assert!(
         text.contains("secp384r1") && text.contains("ecdsa-with-SHA384"),
         "{text}"
@@ -134,18 +124,9 @@ fn fingerprint_printed_is_openssl_sha256_of_the_public_key() {
     let dir = h.profile_dir("default");
     let out = h.cmd().args(["csr", "--format", "json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    openssl(
+    openssl_line(
         &dir,
-        &[
-            "pkey",
-            "-in",
-            "private-key.pem",
-            "-pubout",
-            "-outform",
-            "DER",
-            "-out",
-            "pub.der",
-        ],
+        "pkey -in private-key.pem -pubout -outform DER -out pub.der",
     );
     let dgst = openssl(&dir, &["dgst", "-sha256", "-c", "pub.der"]);
     let expected = dgst.split("= ").nth(1).unwrap().trim().to_uppercase();
@@ -229,18 +210,7 @@ fn keys_from_the_openssl_recipe_are_adopted_unchanged() {
     let d = work.path();
     // The documented recipe (SEC1), and a PKCS#8 conversion of it.
     support::ec_key(d, "prime256v1", "sec1.pem");
-    openssl(
-        d,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-nocrypt",
-            "-in",
-            "sec1.pem",
-            "-out",
-            "pkcs8.pem",
-        ],
-    );
+    openssl_line(d, "pkcs8 -topk8 -nocrypt -in sec1.pem -out pkcs8.pem");
     for file in ["sec1.pem", "pkcs8.pem"] {
         let h = TestHome::new();
         adopt(&h, &d.join(file))
@@ -262,17 +232,7 @@ fn messy_pem_is_adopted() {
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
     // `ecparam -genkey` without -noout writes an EC PARAMETERS block first.
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-out",
-            "with-params.pem",
-        ],
-    );
+    openssl_line(d, "ecparam -name prime256v1 -genkey -out with-params.pem");
     let plain = std::fs::read_to_string(d.join("with-params.pem")).unwrap();
     let messy = format!(
         "\u{feff}{}\r\nsome trailing text\r\n",
@@ -292,53 +252,24 @@ fn messy_pem_is_adopted() {
 fn unusable_keys_are_refused_with_65_and_leave_no_profile() {
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
-    openssl(
+    openssl_line(
         d,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "rsa.pem",
-        ],
+        "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem",
     );
     support::ec_key(d, "secp224r1", "p224.pem");
     support::ec_key(d, "prime192v1", "p192.pem");
     support::ec_key(d, "prime256v1", "good.pem");
-    openssl(
+    openssl_line(
         d,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-in",
-            "good.pem",
-            "-passout",
-            "pass:secret",
-            "-out",
-            "encrypted.pem",
-        ],
+        "pkcs8 -topk8 -in good.pem -passout pass:secret -out encrypted.pem",
     );
-    openssl(
+    openssl_line(
         d,
-        &[
-            "ec",
-            "-in",
-            "good.pem",
-            "-aes128",
-            "-passout",
-            "pass:secret",
-            "-out",
-            "legacy-enc.pem",
-        ],
+        "ec -in good.pem -aes128 -passout pass:secret -out legacy-enc.pem",
     );
-    openssl(
+    openssl_line(
         d,
-        &[
-            "req", "-x509", "-new", "-key", "good.pem", "-subj", "/CN=x", "-days", "1", "-out",
-            "cert.pem",
-        ],
+        "req -x509 -new -key good.pem -subj /CN=x -days 1 -out cert.pem",
     );
     std::fs::write(d.join("garbage.pem"), "this is not a key\n").unwrap();
     let cases = [
@@ -616,22 +547,18 @@ fn broken_profile_toml_is_a_configuration_error() {
     let h = TestHome::new();
     h.init("demo");
     let settings = h.profile_dir("default").join("profile.toml");
-    std::fs::write(
-        &settings,
+    // An invalid tenant, then text that is not TOML.
+    for text in [
         "tenant = \"a/b\"\norganization = \"O\"\nemail = \"a@b.co\"\n",
-    )
-    .unwrap();
-    h.cmd()
-        .arg("csr")
-        .assert()
-        .code(78)
-        .stderr(predicate::str::contains("profile.toml"));
-    std::fs::write(&settings, "this is = = not toml").unwrap();
-    h.cmd()
-        .arg("csr")
-        .assert()
-        .code(78)
-        .stderr(predicate::str::contains("profile.toml"));
+        "this is = = not toml",
+    ] {
+        std::fs::write(&settings, text).unwrap();
+        h.cmd()
+            .arg("csr")
+            .assert()
+            .code(78)
+            .stderr(predicate::str::contains("profile.toml"));
+    }
 }
 
 #[test]
@@ -716,16 +643,9 @@ fn keys_without_their_public_half_and_p384_keys_are_adopted() {
         h.cmd().arg("csr").assert().success();
         let dir = h.profile_dir("default");
         let from_key = openssl(d, &["pkey", "-in", file, "-pubout"]);
-        let from_csr = openssl(
+        let from_csr = openssl_line(
             &dir,
-            &[
-                "req",
-                "-in",
-                "certificate-request.csr",
-                "-verify",
-                "-noout",
-                "-pubkey",
-            ],
+            "req -in certificate-request.csr -verify -noout -pubkey",
         );
         assert_eq!(from_key, from_csr, "{file}");
     }

@@ -86,22 +86,23 @@ fn csr_for_our_key(h: &TestHome, subject: &str) -> PathBuf {
 
 /// A CSR for a key that is not the profile's.
 fn csr_for_another_key(h: &TestHome) -> PathBuf {
+    csr_for_new_key(
+        h,
+        "other",
+        "/O=Demo Corp/CN=demo/emailAddress=ops@example.com",
+    )
+}
+
+/// A CSR with `subject` for a new P-256 key `NAME.key` in the home; returns `NAME.csr`.
+fn csr_for_new_key(h: &TestHome, name: &str, subject: &str) -> PathBuf {
     let d = h.path();
-    support::ec_key(d, "prime256v1", "other.key");
+    let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+    support::ec_key(d, "prime256v1", &key);
     openssl(
         d,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "other.key",
-            "-subj",
-            "/O=Demo Corp/CN=demo/emailAddress=ops@example.com",
-            "-out",
-            "other.csr",
-        ],
+        &["req", "-new", "-key", &key, "-subj", subject, "-out", &csr],
     );
-    d.join("other.csr")
+    d.join(csr)
 }
 
 /// Everything needed to connect, with a certificate valid `days` more days.
@@ -155,12 +156,7 @@ fn support_reply_to_status_all_green() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(!text.contains('✗'), "{text}");
     assert!(text.contains("Ready to connect"), "{text}");
-    let json = h
-        .cmd()
-        .args(["status", "--format", "json"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let (_, v) = status_json(&h);
     assert_eq!(v["ready"], true);
     assert_eq!(
         v["certificate"]["fingerprint_sha256"],
@@ -192,12 +188,7 @@ fn openssl_ca_certificate_with_extensions_is_installed_with_its_facts() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&support::success_stdout(out)).unwrap();
     assert_eq!(v["fingerprint_sha256"], sha256_fingerprint(&cert));
     let serial = openssl(h.path(), &["x509", "-in", s(&cert), "-noout", "-serial"]);
     // We print it colon-separated, openssl -serial without colons.
@@ -301,16 +292,7 @@ fn der_stdin_chain_and_messy_pem_are_accepted() {
 /// Runs `install-cert` with `args`, expecting `code` and every message in `says`, and the
 /// profile (key, CSR, certificate, archive, everything) byte-identical afterwards.
 fn refused(h: &TestHome, args: &[&str], code: i32, says: &[&str]) {
-    let before = snapshot(h.path());
-    let out = h.cmd().arg("install-cert").args(args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
-    assert!(err.starts_with("ERROR: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
-    for s in says {
-        assert!(err.contains(s), "{args:?}: {s:?} not in {err}");
-    }
-    assert_eq!(snapshot(h.path()), before, "{args:?} changed files");
+    support::assert_install_refused(h, args, None, code, says);
 }
 
 #[test]
@@ -347,12 +329,7 @@ fn every_refusal_names_both_values_and_changes_nothing() {
     // Signed for another key: both key fingerprints.
     let foreign = ca.sign_v3(&csr_for_another_key(&h), 365);
     let key_fp = {
-        let v = h
-            .cmd()
-            .args(["status", "--format", "json"])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+        let (_, v) = status_json(&h);
         v["checks"][0]["detail"]
             .as_str()
             .unwrap()
@@ -975,19 +952,9 @@ fn status_names_the_fixing_command_and_tells_missing_from_wrong() {
         &asn1_time(now() - 86_400),
     );
     std::fs::copy(&expired, dir.join("tls-cert.pem")).unwrap();
-    let out = h
-        .cmd()
-        .args(["status", "--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(65));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let validity = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "certificate_validity")
-        .unwrap();
+    let (code, v) = status_json(&h);
+    assert_eq!(code, Some(65));
+    let validity = support::status_check(&v, "certificate_validity");
     assert_eq!(validity["state"], "wrong");
     assert!(
         validity["hint"].as_str().unwrap().contains("renew"),
@@ -1272,6 +1239,19 @@ fn dated_ca(dir: &Path, name: &str, start: &str, end: &str) -> PathBuf {
     d.join("ca.pem")
 }
 
+/// What `status --format json` exits with, and its document.
+fn status_json(h: &TestHome) -> (Option<i32>, serde_json::Value) {
+    let out = h
+        .cmd()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
 /// What `status` exits with, and its text, for profile `name`.
 fn status_of(h: &TestHome, name: &str) -> (i32, String) {
     let out = h
@@ -1289,23 +1269,14 @@ fn status_of(h: &TestHome, name: &str) -> (i32, String) {
 fn list_states_come_from_the_same_checks_as_status() {
     let h = TestHome::new();
     let ca = Ca::new("Centiloc Test CA");
-    let init = |name: &str| {
+    let init = |name: &str| h.init_named_with_csr(name, "demo");
+    // Profile `name` with a certificate from `ca` installed by install-cert.
+    let installed = |name: &str| {
+        let cert = ca.sign_v3(&init(name), 365);
         h.cmd()
-            .args([
-                "--profile",
-                name,
-                "init",
-                "--tenant",
-                "demo",
-                "--org",
-                "Demo Corp",
-                "--email",
-                "ops@example.com",
-            ])
+            .args(["--profile", name, "install-cert", s(&cert)])
             .assert()
             .success();
-        h.cmd().args(["--profile", name, "csr"]).assert().success();
-        h.profile_dir(name).join("certificate-request.csr")
     };
     let put = |name: &str, file: &str, from: &Path| {
         std::fs::copy(from, h.profile_dir(name).join(file)).unwrap();
@@ -1320,24 +1291,7 @@ fn list_states_come_from_the_same_checks_as_status() {
     );
     put("future", "tls-cert.pem", &future);
     // A certificate for another key and another CN.
-    let csr_other = {
-        let d = h.path();
-        support::ec_key(d, "prime256v1", "x.key");
-        openssl(
-            d,
-            &[
-                "req",
-                "-new",
-                "-key",
-                "x.key",
-                "-subj",
-                "/O=Demo Corp/CN=someone-else",
-                "-out",
-                "x.csr",
-            ],
-        );
-        d.join("x.csr")
-    };
+    let csr_other = csr_for_new_key(&h, "x", "/O=Demo Corp/CN=someone-else");
     init("foreign");
     complete(&h, "foreign", &ca);
     put("foreign", "tls-cert.pem", &ca.sign_v3(&csr_other, 365));
@@ -1350,36 +1304,14 @@ fn list_states_come_from_the_same_checks_as_status() {
         &asn1_time(now() - 2 * 86_400),
     );
     for (name, ca_file) in [("futureca", &future_ca), ("oldca", &old_ca)] {
-        let csr = init(name);
-        h.cmd()
-            .args(["--profile", name, "install-cert", s(&ca.sign_v3(&csr, 365))])
-            .assert()
-            .success();
+        installed(name);
         complete(&h, name, &ca);
         put(name, "ca-cert.pem", ca_file);
     }
     // A good certificate and nothing else.
-    let csr = init("bare");
-    h.cmd()
-        .args([
-            "--profile",
-            "bare",
-            "install-cert",
-            s(&ca.sign_v3(&csr, 365)),
-        ])
-        .assert()
-        .success();
+    installed("bare");
     // Ready, for contrast.
-    let csr = init("fine");
-    h.cmd()
-        .args([
-            "--profile",
-            "fine",
-            "install-cert",
-            s(&ca.sign_v3(&csr, 365)),
-        ])
-        .assert()
-        .success();
+    installed("fine");
     complete(&h, "fine", &ca);
 
     let out = h.cmd().args(["list", "--format", "json"]).output().unwrap();
@@ -1462,18 +1394,8 @@ fn json_carries_raw_text_and_the_terminal_gets_it_escaped() {
         365,
     );
     std::fs::copy(&odd_cn, profile(&h).join("tls-cert.pem")).unwrap();
-    let out = h
-        .cmd()
-        .args(["status", "--format", "json"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let cn = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "certificate_cn")
-        .unwrap();
+    let (_, v) = status_json(&h);
+    let cn = support::status_check(&v, "certificate_cn");
     assert_eq!(
         cn["detail"],
         "CN is \"de\x1b[2Jmo\", the tenant is \"demo\""

@@ -7,12 +7,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use predicates::prelude::*;
 use serde_json::json;
 use support::mosquitto::make_key_csr;
-use support::{Ca, TestHome, assert_install_refused, openssl, require};
+use support::{Ca, TestHome, assert_install_refused, mail, openssl, require};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -57,25 +57,6 @@ fn p7b(dir: &Path, files: &[&Path], der: bool) -> PathBuf {
     }
     openssl(dir, &args);
     out
-}
-
-/// A message built by Python's `email` package from `spec` (see make_reply.py).
-fn mail(spec: serde_json::Value) -> Vec<u8> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail/make_reply.py");
-    let mut child = Command::new(require("python3", "python3"))
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut child.stdin.take().unwrap(),
-        spec.to_string().as_bytes(),
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "make_reply.py failed");
-    out.stdout
 }
 
 /// Installs `bytes` from a file named `name` (or from stdin when `name` is `-`) and

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use support::mosquitto::{Mosquitto, ready_profile};
+use support::mosquitto::renewing_profile;
 use support::{Ca, TestHome, require, snapshot};
 
 const PASSWORD: &str = "pw-mail-filter-3";
@@ -47,27 +47,11 @@ fn localized(text: &str, h: &TestHome, log: &Path) -> String {
 
 /// Support's reply with `cert` attached, made by Python's `email` package.
 fn reply(cert: &Path) -> Vec<u8> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail/make_reply.py");
-    let spec = serde_json::json!({
+    support::mail(serde_json::json!({
         "from": "Centiloc Support <support@centiloc.com>",
         "subject": "Re: certificate renewal for acme",
         "attachments": [{"file": cert.to_str().unwrap(), "type": "application/x-x509-user-cert", "name": "tls-cert.crt"}],
-    });
-    let mut child = Command::new(require("python3", "python3"))
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    out.stdout
+    }))
 }
 
 fn run_with_stdin(mut c: Command, input: &[u8]) -> std::process::Output {
@@ -83,12 +67,8 @@ fn run_with_stdin(mut c: Command, input: &[u8]) -> std::process::Output {
 
 #[test]
 fn procmail_installs_support_reply_only_when_the_broker_accepts_it() {
-    let m = Mosquitto::start("acme", "acme-user", PASSWORD);
     let h = TestHome::new();
-    ready_profile(&h, &m, "acme", "acme-user", PASSWORD, |csr| {
-        m.client_ca.sign_days_from_now(csr, 365)
-    });
-    h.cmd().arg("renew").assert().success();
+    let m = renewing_profile(&h, PASSWORD);
     let dir = h.profile_dir("default");
     let pending_csr = dir.join("pending/certificate-request.csr");
     let log = h.path().join("install.log");
@@ -110,11 +90,7 @@ fn procmail_installs_support_reply_only_when_the_broker_accepts_it() {
         procmail(),
         &reply(&stranger.sign_days_from_now(&pending_csr, 365)),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::success_stdout(out);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("the certificate was not installed, nothing was changed"),
@@ -142,12 +118,8 @@ fn procmail_installs_support_reply_only_when_the_broker_accepts_it() {
 
 #[test]
 fn the_forward_line_never_fails_the_delivery() {
-    let m = Mosquitto::start("acme", "acme-user", PASSWORD);
     let h = TestHome::new();
-    ready_profile(&h, &m, "acme", "acme-user", PASSWORD, |csr| {
-        m.client_ca.sign_days_from_now(csr, 365)
-    });
-    h.cmd().arg("renew").assert().success();
+    let m = renewing_profile(&h, PASSWORD);
     let dir = h.profile_dir("default");
     let log = h.path().join("install.log");
     let line = localized(&readme_block("\\certs,"), &h, &log);

@@ -4,19 +4,15 @@
 mod support;
 
 use predicates::prelude::*;
-use support::mosquitto::{Mosquitto, ready_profile};
+use support::mosquitto::renewing_profile;
 use support::{Ca, TestHome, snapshot};
 
 const PASSWORD: &str = "pw-for-install-test-42";
 
 #[test]
 fn a_renewed_certificate_is_installed_only_when_the_broker_accepts_it() {
-    let m = Mosquitto::start("acme", "acme-user", PASSWORD);
     let h = TestHome::new();
-    ready_profile(&h, &m, "acme", "acme-user", PASSWORD, |csr| {
-        m.client_ca.sign_days_from_now(csr, 365)
-    });
-    h.cmd().arg("renew").assert().success();
+    let m = renewing_profile(&h, PASSWORD);
     let dir = h.profile_dir("default");
     let pending_csr = dir.join("pending/certificate-request.csr");
 

@@ -304,23 +304,27 @@ fn install_ca_fails_with_a_json_error_document() {
     assert!(s(&v, "error").contains("install-cert"), "{v}");
 }
 
+/// `credentials ARGS --format FORMAT` in `h` reading `stdin`: exit code, stdout, stderr.
+fn credentials(h: &TestHome, args: &[&str], stdin: &str, format: &str) -> (i32, String, String) {
+    let out = h
+        .cmd()
+        .arg("credentials")
+        .args(args)
+        .args(["--format", format])
+        .write_stdin(stdin)
+        .output()
+        .unwrap();
+    support::outcome(out)
+}
+
 #[test]
 fn credentials_json_matches_its_text() {
     let h = TestHome::new();
     h.init("acme");
-    let creds = |format: &str| {
-        let out = h
-            .cmd()
-            .args(["credentials", "--username", "bob", "--password-stdin"])
-            .args(["--format", format])
-            .write_stdin("pw-Secret-1\n")
-            .output()
-            .unwrap();
-        support::outcome(out)
-    };
-    let (code, text, _) = creds("text");
+    let args = ["--username", "bob", "--password-stdin"];
+    let (code, text, _) = credentials(&h, &args, "pw-Secret-1\n", "text");
     assert_eq!(code, 0, "{text}");
-    let (code, out, err) = creds("json");
+    let (code, out, err) = credentials(&h, &args, "pw-Secret-1\n", "json");
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("pw-Secret-1") && !text.contains("pw-Secret-1"));
     let v = doc("credentials", &out);
@@ -356,18 +360,10 @@ fn credentials_json_matches_its_text() {
 #[test]
 fn credentials_smtp_password_json_matches_its_text() {
     let h = TestHome::new();
-    let smtp = |format: &str| {
-        let out = h
-            .cmd()
-            .args(["credentials", "--smtp-password-stdin", "--format", format])
-            .write_stdin("smtp-Secret-2\n")
-            .output()
-            .unwrap();
-        support::outcome(out)
-    };
-    let (code, text, _) = smtp("text");
+    let args = ["--smtp-password-stdin"];
+    let (code, text, _) = credentials(&h, &args, "smtp-Secret-2\n", "text");
     assert_eq!(code, 0, "{text}");
-    let (code, out, err) = smtp("json");
+    let (code, out, err) = credentials(&h, &args, "smtp-Secret-2\n", "json");
     assert_eq!(code, 0, "{err}");
     let v = doc("credentials --smtp-password-stdin", &out);
     has_fields(

@@ -62,11 +62,7 @@ fn it_calls_prctl_set_dumpable_0_and_it_succeeds() {
         .arg("list")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::success_stdout(out);
     let text = std::fs::read_to_string(&trace).unwrap();
     assert!(
         text.lines().any(

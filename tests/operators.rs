@@ -226,6 +226,22 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
+/// `check-expiry --all --format prometheus --output FILE` in `h`: exit code, stdout, stderr.
+fn write_prometheus(h: &TestHome, file: &Path) -> (i32, String, String) {
+    let file = file.to_str().unwrap();
+    run(
+        h,
+        &[
+            "check-expiry",
+            "--all",
+            "--format",
+            "prometheus",
+            "--output",
+            file,
+        ],
+    )
+}
+
 /// `--output`: the file appears whole (0644, no temporary file left), stdout stays empty,
 /// the exit code is still the verdict, and promtool's linter finds nothing: base units
 /// only, `serial` and `issuer` labels as openssl reads them.
@@ -234,18 +250,7 @@ fn prometheus_output_is_atomic_lint_free_and_labelled_by_serial_and_issuer() {
     let (h, _ca) = fleet();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("centiloc-cert.prom");
-    let f = file.to_str().unwrap();
-    let (code, out, err) = run(
-        &h,
-        &[
-            "check-expiry",
-            "--all",
-            "--format",
-            "prometheus",
-            "--output",
-            f,
-        ],
-    );
+    let (code, out, err) = write_prometheus(&h, &file);
     assert_eq!((code, out.as_str(), err.as_str()), (2, "", ""));
     assert_eq!(entries(dir.path()), ["centiloc-cert.prom"]);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
@@ -397,17 +402,7 @@ fn node_exporter_textfile_collector_serves_the_output() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("centiloc-cert.prom");
     let exporter = NodeExporter::start(dir.path());
-    let (code, _, err) = run(
-        &h,
-        &[
-            "check-expiry",
-            "--all",
-            "--format",
-            "prometheus",
-            "--output",
-            file.to_str().unwrap(),
-        ],
-    );
+    let (code, _, err) = write_prometheus(&h, &file);
     assert_eq!(code, 2, "{err}");
     let metrics = exporter.scrape();
     assert!(

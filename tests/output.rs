@@ -28,16 +28,7 @@ enum Sink {
 }
 
 fn bin(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"));
-    c.arg("--home").arg(home);
-    for var in [
-        "CENTILOC_CERT_HOME",
-        "CENTILOC_CERT_PROFILE",
-        "CENTILOC_MQTT_PASSWORD",
-        "CENTILOC_SMTP_PASSWORD",
-    ] {
-        c.env_remove(var);
-    }
+    let mut c = support::bin(home);
     c.stdin(Stdio::null()).stderr(Stdio::piped());
     c
 }

@@ -76,20 +76,7 @@ fn leftovers_of_a_crashed_run_are_removed_by_the_next_locking_command() {
     assert_eq!(code, 0, "{err}");
     assert!(!staging.exists() && !p.join(".tmp-abc123").exists());
 
-    let (code, _, err) = run(
-        &h,
-        &[
-            "--profile",
-            "other",
-            "init",
-            "--tenant",
-            "t2",
-            "--org",
-            "O",
-            "--email",
-            "a@b.co",
-        ],
-    );
+    let (code, _, err) = run(&h, &support::INIT_OTHER);
     assert_eq!(code, 0, "{err}");
     assert!(!init_staging.exists());
 }

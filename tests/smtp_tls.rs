@@ -5,40 +5,27 @@
 
 mod support;
 
+use support::TestHome;
 use support::smtp::Smtp;
-use support::{Ca, TestHome};
 
 fn config(h: &TestHome, url: &str, extra: &str) {
-    std::fs::write(
-        h.path().join("config.toml"),
-        format!("[notify]\nsmtp_url = \"{url}\"\nfrom = \"certs@example.com\"\n{extra}"),
-    )
-    .unwrap();
-}
-
-fn notify(h: &TestHome) -> (i32, String, String) {
-    let out = h
-        .cmd()
-        .env("CENTILOC_SMTP_PASSWORD", "hunter2-secret")
-        .args(["check-expiry", "--notify"])
-        .output()
-        .unwrap();
-    support::outcome(out)
+    h.write_config(&format!(
+        "[notify]\nsmtp_url = \"{url}\"\nfrom = \"certs@example.com\"\n{extra}"
+    ));
 }
 
 #[test]
 fn a_password_over_plain_smtp_is_refused_before_connecting() {
     let smtp = Smtp::start();
     let h = TestHome::new();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     let file = h.path().join("config.toml");
     for url in [
         format!("smtp://mailer@127.0.0.1:{}", smtp.port),
         format!("smtp://mailer@127.0.0.1:{}?tls=opportunistic", smtp.port),
     ] {
         config(&h, &url, "");
-        let (code, out, err) = notify(&h);
+        let (code, out, err) = h.notify_with_password();
         assert_eq!(code, 78, "{url}: {out}{err}");
         assert_eq!(
             err,
@@ -57,14 +44,13 @@ fn a_password_over_plain_smtp_is_refused_before_connecting() {
 fn a_loopback_relay_may_be_allowed_in_clear_with_a_warning_never_another_host() {
     let smtp = Smtp::start();
     let h = TestHome::new();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     config(
         &h,
         &format!("smtp://mailer@127.0.0.1:{}", smtp.port),
         "allow_plaintext_auth = true\n",
     );
-    let (_, out, err) = notify(&h);
+    let (_, out, err) = h.notify_with_password();
     assert!(
         err.contains(&format!(
             "sending the SMTP password to 127.0.0.1:{} without TLS, as [notify] allow_plaintext_auth allows for this relay on this machine",
@@ -79,7 +65,7 @@ fn a_loopback_relay_may_be_allowed_in_clear_with_a_warning_never_another_host() 
         "smtp://mailer@mail.example.com:25",
         "allow_plaintext_auth = true\n",
     );
-    let (code, _, err) = notify(&h);
+    let (code, _, err) = h.notify_with_password();
     assert_eq!(code, 78, "{err}");
     assert!(
         err.contains("line 4: [notify] allow_plaintext_auth = true is only for a mail relay on this machine (localhost, 127.0.0.1, ::1), not mail.example.com; remove it and use smtps:// or ?tls=required"),
@@ -91,8 +77,7 @@ fn a_loopback_relay_may_be_allowed_in_clear_with_a_warning_never_another_host() 
 fn no_credentials_no_tls_needed() {
     let smtp = Smtp::start();
     let h = TestHome::new();
-    let ca = Ca::new("CA");
-    h.profile_expiring_in(&ca, "default", "acme", 25);
+    h.profile_due_for_notice();
     config(&h, &smtp.url(), "");
     let out = h.cmd().args(["check-expiry", "--notify"]).output().unwrap();
     assert_eq!(

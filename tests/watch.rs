@@ -277,13 +277,24 @@ fn undecodable_payload_is_shown_and_watch_goes_on() {
 }
 
 /// A promoted renewal reaches a running watch: the broker restarts trusting only the new
-/// CA, watch reads the new key and certificate at its reconnect, without a restart.
+/// CA, watch reads the new key and certificate at its reconnect, without a restart. The
+/// metrics file counts the reconnection.
 #[test]
 fn watch_picks_up_a_promoted_renewal_after_a_broker_restart() {
     let (h, mut m) = setup();
+    let metrics = h.path().join("watch.prom");
     let w = spawn(
         &h,
-        &["--format", "json", "--topics", "item", "--encoding", "json"],
+        &[
+            "--format",
+            "json",
+            "--topics",
+            "item",
+            "--encoding",
+            "json",
+            "--metrics",
+            metrics.to_str().unwrap(),
+        ],
     );
     w.wait_err("subscribed to", 10);
     m.publish(ITEM_JSON_TOPIC, br#"{"uid":"old"}"#, false);
@@ -302,6 +313,18 @@ fn watch_picks_up_a_promoted_renewal_after_a_broker_restart() {
     w.wait_err("reconnected to", 20);
     m.publish(ITEM_JSON_TOPIC, br#"{"uid":"new"}"#, false);
     assert!(w.line(10).contains("\"new\""));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&metrics).unwrap();
+        if text.contains("\ncentiloc_cert_watch_reconnects_total{profile=\"default\"} 1\n")
+            && text.contains("\ncentiloc_cert_watch_connected{profile=\"default\"} 1\n")
+            && text.contains(&format!("centiloc_cert_watch_messages_received_total{{profile=\"default\",topic=\"{ITEM_JSON_TOPIC}\"}} 2\n"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     w.signal("TERM");
     let (code, rest) = w.exit(10);
     assert_eq!(code, Some(0), "{rest}");
@@ -478,7 +501,7 @@ fn systemd_watch_service_snippet() {
     for want in [
         "# /etc/systemd/system/centiloc-cert-watch.service\n",
         " watch --format json --keep-session --client-id acme-watch\n",
-        "\nExecReload=/bin/kill -HUP $MAINPID\n",
+        "\n#   --metrics /var/lib/prometheus/node-exporter/centiloc-cert-watch.prom\nExecReload=/bin/kill -HUP $MAINPID\n",
         "\nRestart=on-failure\n",
         "\nWantedBy=multi-user.target\n",
     ] {
@@ -515,4 +538,172 @@ fn test_connect_reads_past_an_oversized_message() {
         )),
         "{err}"
     );
+}
+
+/// The lines of a metrics file whose name starts with `family`, as (labels, value).
+fn samples(text: &str, family: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(family))
+        .filter_map(|rest| {
+            let (labels, value) = rest.rsplit_once(' ')?;
+            Some((labels.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+fn promtool_check_metrics(text: &str) {
+    let mut child = Command::new(support::require("promtool", "prometheus"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `watch --metrics FILE`: messages and last message time per topic, decode failures,
+/// connection state, in a file promtool accepts, replaced atomically (every read whole,
+/// no temporary file left, 0644), and written once more at exit with connected 0.
+#[test]
+fn metrics_file_counts_per_topic_and_passes_promtool() {
+    let (h, m) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("centiloc.prom");
+    let start = chrono_now();
+    let w = spawn(
+        &h,
+        &[
+            "--format",
+            "json",
+            "--topics",
+            "item",
+            "--metrics",
+            file.to_str().unwrap(),
+        ],
+    );
+    w.wait_err("subscribed to", 10);
+    for i in 0..5 {
+        m.publish(
+            ITEM_JSON_TOPIC,
+            format!(r#"{{"uid":"u{i}"}}"#).as_bytes(),
+            false,
+        );
+    }
+    m.publish(ITEM_PROTO_TOPIC, ITEM_PROTO, false);
+    m.publish(ITEM_PROTO_TOPIC, b"\x0a\x09ab", false);
+    for _ in 0..7 {
+        w.line(10);
+    }
+    let received = "centiloc_cert_watch_messages_received_total";
+    let json = format!("{{profile=\"default\",topic=\"{ITEM_JSON_TOPIC}\"}}");
+    let proto = format!("{{profile=\"default\",topic=\"{ITEM_PROTO_TOPIC}\"}}");
+    // Read it as node_exporter would, again and again, until the counts are in: every
+    // read is a whole file.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let text = loop {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.ends_with('\n')
+                && text.contains("# TYPE centiloc_cert_watch_decode_failures_total counter\n"),
+            "{text}"
+        );
+        if samples(&text, received).contains(&(json.clone(), 5.0)) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    promtool_check_metrics(&text);
+    assert_eq!(
+        samples(&text, received),
+        [(proto.clone(), 2.0), (json.clone(), 5.0)]
+    );
+    assert_eq!(
+        samples(&text, "centiloc_cert_watch_decode_failures_total"),
+        [(proto.clone(), 1.0), (json.clone(), 0.0)]
+    );
+    let last = samples(&text, "centiloc_cert_watch_last_message_timestamp_seconds");
+    assert!(
+        last.len() == 2
+            && last
+                .iter()
+                .all(|(_, t)| *t >= start as f64 && *t <= chrono_now() as f64 + 1.0),
+        "{text}"
+    );
+    assert!(text.contains("\ncentiloc_cert_watch_connected{profile=\"default\"} 1\n"));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
+    w.signal("TERM");
+    let (code, rest) = w.exit(10);
+    assert_eq!(code, Some(0), "{rest}");
+    let after = std::fs::read_to_string(&file).unwrap();
+    promtool_check_metrics(&after);
+    assert!(after.contains("\ncentiloc_cert_watch_connected{profile=\"default\"} 0\n"));
+    assert_eq!(samples(&after, received), samples(&text, received));
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["centiloc.prom"]);
+}
+
+/// A metrics file that cannot be written is said at start (74), naming it, before any
+/// connection; watch does not run blind.
+#[test]
+fn metrics_file_in_a_missing_directory_is_74_at_start() {
+    let (h, m) = setup();
+    let file = h.path().join("no-such-dir/centiloc.prom");
+    let (_, err) = run(
+        &h,
+        &["watch", "--metrics", file.to_str().unwrap(), "--count", "1"],
+        74,
+    );
+    assert_eq!(
+        err,
+        format!(
+            "ERROR: cannot write {}: no such file or directory; its directory does not exist: create it or choose another path\n",
+            file.display()
+        )
+    );
+    assert!(!m.log().contains("New client connected"), "{}", m.log());
+}
+
+/// contrib/prometheus/centiloc-cert-watch.rules.yml: promtool accepts it, and its unit
+/// tests (watch-tests.yml: data stops flowing with watch dead and the file frozen, no
+/// message since start, disconnected, undecodable payloads) pass.
+#[test]
+fn shipped_watch_alert_rules_pass_promtool() {
+    let promtool = |args: &[&str]| {
+        let out = Command::new(support::require("promtool", "prometheus"))
+            .args(args)
+            .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contrib/prometheus"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "promtool {args:?}:\n{text}");
+        text
+    };
+    let checked = promtool(&["check", "rules", "centiloc-cert-watch.rules.yml"]);
+    assert!(checked.contains("SUCCESS: 4 rules found"), "{checked}");
+    let tested = promtool(&["test", "rules", "watch-tests.yml"]);
+    assert!(tested.contains("SUCCESS"), "{tested}");
 }

@@ -449,6 +449,9 @@ fn watch_service(ctx: &Ctx, p: &Profile) -> String {
          # --keep-session with a fixed client ID: what is published while it is down is\n\
          # delivered when it returns. Two runs with one client ID throw each other out.\n\
          ExecStart={exec}\n\
+         # To be alerted when data stops flowing (contrib/prometheus/centiloc-cert-watch.rules.yml),\n\
+         # add to ExecStart a file in node_exporter's textfile directory (writable by User=):\n\
+         #   --metrics /var/lib/prometheus/node-exporter/centiloc-cert-watch.prom\n\
          ExecReload=/bin/kill -HUP $MAINPID\n\
          # Exit 77 (certificate expired or refused) and other failures: start again later.\n\
          Restart=on-failure\n\

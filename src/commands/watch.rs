@@ -3,7 +3,8 @@
 //! the cause logged in words; the key, certificate, CA, password and profile read again
 //! before every reconnect and on SIGHUP, so a promoted renewal is used without a restart;
 //! a local certificate that has expired ends it with 77 and the renewal steps; clean
-//! DISCONNECT on SIGINT/SIGTERM.
+//! DISCONNECT on SIGINT/SIGTERM; with `--metrics FILE`, a Prometheus textfile of what
+//! arrived, for alerting when data stops flowing.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::fix::Fix;
 use crate::mqtt::message::{
     decode_message, schema_for, stamp, write_message_json, write_undecodable,
 };
+use crate::mqtt::metrics::Metrics;
 use crate::mqtt::setup::{Prepared, Request, prepare, runtime, shutdown_signal};
 use crate::mqtt::topics::encoding_for;
 use crate::mqtt::{self, Failure, Session, Subscription};
@@ -37,10 +39,21 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> Result<ExitCode> {
         format: a.conn.format,
         count: a.count,
     };
-    let p = w.prepare(ctx)?;
-    let rt = runtime()?;
-    rt.block_on(w.run(p))?;
-    Ok(ExitCode::Ok)
+    let mut metrics = a
+        .metrics
+        .map(|file| Metrics::new(file, &ctx.profile, Utc::now()));
+    // A metrics file that cannot be written is said at start, before anything else.
+    if let Some(m) = &mut metrics {
+        m.write()?;
+    }
+    let ran = w
+        .prepare(ctx)
+        .and_then(|p| runtime()?.block_on(w.run(p, &mut metrics)));
+    if let Some(m) = &mut metrics {
+        m.disconnected();
+        refresh(m);
+    }
+    ran.map(|()| ExitCode::Ok)
 }
 
 /// What `watch` was asked for; the files behind it are read again by [`Watch::prepare`].
@@ -119,7 +132,7 @@ impl Watch<'_> {
         Ok(())
     }
 
-    async fn run(&self, mut p: Prepared) -> Result<()> {
+    async fn run(&self, mut p: Prepared, metrics: &mut Option<Metrics>) -> Result<()> {
         let mut shutdown: Shutdown = Box::pin(shutdown_signal());
         let mut hup = signal(SignalKind::hangup()).ok();
         let mut printer = Printer::new(self.format, self.count);
@@ -136,34 +149,35 @@ impl Watch<'_> {
                 Ok(mut session) => {
                     attempt = 0;
                     self.connected(s, &session, filters.len(), connected_once);
+                    if let Some(m) = metrics {
+                        m.connected(connected_once);
+                        refresh(m);
+                    }
                     connected_once = true;
                     let on = Decoding {
                         subs: &p.subs,
                         schemas: p.schemas.as_ref(),
                     };
-                    match pump(&mut session, &mut printer, &on, &mut shutdown, &mut hup).await {
-                        Ended::Stop => {
-                            session.disconnect().await;
-                            self.ctx.out.note(format!("disconnected from {}", s.broker));
-                            return Ok(());
-                        }
-                        Ended::OutputGone => {
-                            session.disconnect().await;
-                            return Ok(());
-                        }
-                        Ended::Reload => {
-                            session.disconnect().await;
-                            self.ctx.out.note(format!(
-                                "SIGHUP: disconnected from {}, reading the key, certificate, CA, password and profile again",
-                                s.broker
-                            ));
+                    let ended = pump(
+                        &mut session,
+                        &mut printer,
+                        &on,
+                        metrics,
+                        &mut shutdown,
+                        &mut hup,
+                    )
+                    .await;
+                    if let Some(m) = metrics {
+                        m.disconnected();
+                        refresh(m);
+                    }
+                    match self.close(session, ended, s, &mut printer).await {
+                        Next::Exit => return Ok(()),
+                        Next::Reload => {
                             self.reload(&mut p)?;
                             continue;
                         }
-                        Ended::Lost(f) => {
-                            printer.connection_lost();
-                            f
-                        }
+                        Next::Retry(f) => f,
                     }
                 }
                 // Before the first success, a refusal or a TLS/config problem will not
@@ -189,6 +203,39 @@ impl Watch<'_> {
         }
     }
 
+    /// Closes the connection as `ended` asks; what the loop does next.
+    async fn close(
+        &self,
+        session: Session,
+        ended: Ended,
+        s: &mqtt::ConnectSettings,
+        printer: &mut Printer,
+    ) -> Next {
+        match ended {
+            Ended::Stop => {
+                session.disconnect().await;
+                self.ctx.out.note(format!("disconnected from {}", s.broker));
+                Next::Exit
+            }
+            Ended::OutputGone => {
+                session.disconnect().await;
+                Next::Exit
+            }
+            Ended::Reload => {
+                session.disconnect().await;
+                self.ctx.out.note(format!(
+                    "SIGHUP: disconnected from {}, reading the key, certificate, CA, password and profile again",
+                    s.broker
+                ));
+                Next::Reload
+            }
+            Ended::Lost(f) => {
+                printer.connection_lost();
+                Next::Retry(f)
+            }
+        }
+    }
+
     fn connected(&self, s: &mqtt::ConnectSettings, session: &Session, topics: usize, again: bool) {
         let verb = if again {
             "reconnected to"
@@ -206,6 +253,15 @@ impl Watch<'_> {
             }
         ));
     }
+}
+
+/// What the connection loop does after a connection ended.
+enum Next {
+    Exit,
+    /// SIGHUP: read the files again and reconnect at once.
+    Reload,
+    /// Wait (backoff), read the files again and reconnect.
+    Retry(Failure),
 }
 
 /// How to decode what arrives: the encoding by topic, the schema by topic kind.
@@ -243,10 +299,11 @@ async fn pump(
     session: &mut Session,
     printer: &mut Printer,
     on: &Decoding<'_>,
+    metrics: &mut Option<Metrics>,
     shutdown: &mut Shutdown,
     hup: &mut Option<Signal>,
 ) -> Ended {
-    match pump_until(session, printer, on, shutdown, hup).await {
+    match pump_until(session, printer, on, metrics, shutdown, hup).await {
         Ok(e) => e,
         Err(f) => Ended::Lost(f),
     }
@@ -256,13 +313,14 @@ async fn pump_until(
     session: &mut Session,
     printer: &mut Printer,
     on: &Decoding<'_>,
+    metrics: &mut Option<Metrics>,
     shutdown: &mut Shutdown,
     hup: &mut Option<Signal>,
 ) -> Result<Ended, Failure> {
     loop {
         while let Some(p) = session.try_next()? {
             report_skipped(session);
-            printer.print(p, on);
+            printer.print(p, on, metrics.as_mut());
             if printer.done() {
                 if printer.flush(session).is_err() {
                     return Ok(Ended::OutputGone);
@@ -279,12 +337,42 @@ async fn pump_until(
         if printer.flush(session).is_err() {
             return Ok(Ended::OutputGone);
         }
+        // Checked per batch as well as by the timer below: under a steady flow of
+        // messages the timer's branch may never be the one chosen.
+        let next_write = match metrics {
+            Some(m) if m.next_write() <= std::time::Instant::now() => {
+                refresh(m);
+                Some(m.next_write())
+            }
+            Some(m) => Some(m.next_write()),
+            None => None,
+        };
         tokio::select! {
             r = session.fill() => r?,
+            _ = until(next_write) => {},
             _ = &mut *shutdown => return Ok(Ended::Stop),
             _ = hangup(hup) => return Ok(Ended::Reload),
             _ = reader_gone() => return Ok(Ended::OutputGone),
         }
+    }
+}
+
+/// Writes the metrics file; a failure is a warning (said once), never the end of the
+/// service.
+fn refresh(m: &mut Metrics) {
+    if let Some(e) = m.refresh() {
+        crate::output::write_stderr(&format!(
+            "Warning: {e}; watch goes on and tries again every {} s",
+            crate::mqtt::metrics::INTERVAL.as_secs()
+        ));
+    }
+}
+
+/// Resolves at `t`; never without one.
+async fn until(t: Option<std::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending::<()>().await,
     }
 }
 
@@ -352,11 +440,14 @@ impl Printer {
         self.count > 0 && self.printed >= self.count
     }
 
-    fn print(&mut self, p: Publish, on: &Decoding<'_>) {
+    fn print(&mut self, p: Publish, on: &Decoding<'_>, metrics: Option<&mut Metrics>) {
         self.printed += 1;
         let now = Utc::now();
         let schema = schema_for(on.schemas, &p.topic);
         let decoded = decode_message(encoding_for(on.subs, &p.topic), schema, &p.payload);
+        if let Some(m) = metrics {
+            m.message(&p.topic, now, decoded.is_ok());
+        }
         match self.format {
             // Writing to a Vec cannot fail.
             Format::Json => {

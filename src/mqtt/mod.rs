@@ -7,6 +7,7 @@
 
 pub mod broker_check;
 pub mod message;
+pub mod metrics;
 pub mod report;
 pub mod session;
 pub mod setup;

@@ -303,25 +303,22 @@ mod tests {
 
     #[test]
     fn unknown_issuer_names_the_ca_file() {
-        let (b, m) = explain(
-            &rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
-            "h",
-            "/p/ca-cert.pem",
-            &hints(),
-        );
+        let (b, m) = explained(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
         assert_eq!(b, Blame::BrokerCertificate);
         assert!(m.contains("/p/ca-cert.pem"), "{m}");
     }
 
     #[test]
     fn unknown_ca_alert_blames_the_client_certificate() {
-        let (b, _) = explain(
-            &rustls::Error::AlertReceived(AlertDescription::UnknownCA),
-            "h",
-            "ca",
-            &hints(),
-        );
+        let (b, _) = explained(rustls::Error::AlertReceived(AlertDescription::UnknownCA));
         assert_eq!(b, Blame::ClientCertificate);
+    }
+
+    /// What [`explain`] tells about `err` from host `h`, with CA file `/p/ca-cert.pem`.
+    fn explained(err: rustls::Error) -> (Blame, String) {
+        explain(&err, "h", "/p/ca-cert.pem", &hints())
     }
 
     fn hints() -> Hints {
@@ -336,23 +333,15 @@ mod tests {
 
     #[test]
     fn hints_fit_the_command() {
-        let (_, m) = explain(
-            &rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
-            "h",
-            "ca",
-            &hints(),
-        );
+        let (_, m) = explained(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
         assert!(
             m.contains("`centiloc-cert --profile p install-ca FILE`"),
             "{m}"
         );
         assert!(!m.contains("--ca"), "{m}");
-        let (_, m) = explain(
-            &rustls::Error::AlertReceived(AlertDescription::UnknownCA),
-            "h",
-            "ca",
-            &hints(),
-        );
+        let (_, m) = explained(rustls::Error::AlertReceived(AlertDescription::UnknownCA));
         assert!(!m.contains("status"), "{m}");
     }
 
@@ -379,7 +368,7 @@ mod tests {
             d,
             "the certificate cannot be used: the TLS library refused it (SomethingNew)"
         );
-        let (_, m) = explain(&other("SomethingNew"), "h", "ca", &hints());
+        let (_, m) = explained(other("SomethingNew"));
         assert!(!m.contains("Other("), "{m}");
         assert!(!describe(&rustls::Error::General("x".into())).contains("unexpected"));
     }

@@ -29,16 +29,10 @@ pub fn centiloc_topic(tenant: &str, kind: Kind, encoding: Encoding) -> String {
 /// protobuf. A shared-subscription prefix `$share/<group>/` is ignored. `None` for a
 /// topic that says nothing.
 pub fn encoding_of(topic: &str) -> Option<Encoding> {
-    let topic = match topic.strip_prefix("$share/") {
-        Some(rest) => rest.split_once('/').map_or("", |(_, t)| t),
-        None => topic,
-    };
-    let levels: Vec<&str> = topic.split('/').collect();
+    let levels = levels(topic);
     if levels.contains(&"json") {
         Some(Encoding::Json)
-    } else if levels.contains(&"proto")
-        || (levels.len() == 2 && levels[0] == "centiloc" && !levels[1].is_empty())
-    {
+    } else if levels.contains(&"proto") || is_legacy(&levels) {
         Some(Encoding::Proto)
     } else {
         None
@@ -49,20 +43,28 @@ pub fn encoding_of(topic: &str) -> Option<Encoding> {
 /// legacy `centiloc/<tenant>` and an `item` level are item topics. `None` for a topic
 /// that says neither.
 pub fn kind_of(topic: &str) -> Option<Kind> {
-    let topic = match topic.strip_prefix("$share/") {
-        Some(rest) => rest.split_once('/').map_or("", |(_, t)| t),
-        None => topic,
-    };
-    let levels: Vec<&str> = topic.split('/').collect();
+    let levels = levels(topic);
     if levels.contains(&"board") {
         Some(Kind::Board)
-    } else if levels.contains(&"item")
-        || (levels.len() == 2 && levels[0] == "centiloc" && !levels[1].is_empty())
-    {
+    } else if levels.contains(&"item") || is_legacy(&levels) {
         Some(Kind::Item)
     } else {
         None
     }
+}
+
+/// The levels of `topic` without a shared-subscription prefix `$share/<group>/`.
+fn levels(topic: &str) -> Vec<&str> {
+    let topic = match topic.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or("", |(_, t)| t),
+        None => topic,
+    };
+    topic.split('/').collect()
+}
+
+/// The legacy item/protobuf topic `centiloc/<tenant>`.
+fn is_legacy(levels: &[&str]) -> bool {
+    matches!(levels, ["centiloc", tenant] if !tenant.is_empty())
 }
 
 /// The encoding of a message: the topic's, else the one given for its subscription.

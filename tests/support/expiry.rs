@@ -33,6 +33,12 @@ impl TestHome {
         self.install(name, &signed, &ca.cert)
     }
 
+    /// Profile `default` (tenant `acme`) with a certificate ending in 25 days: inside the
+    /// 30-day notice threshold, so a notice is due. Returns the installed certificate.
+    pub fn profile_due_for_notice(&self) -> PathBuf {
+        self.profile_expiring_in(&Ca::new("CA"), "default", "acme", 25)
+    }
+
     /// Copies a certificate (and the CA) into the profile, as the install commands do.
     pub fn install(&self, name: &str, cert: &Path, ca_cert: &Path) -> PathBuf {
         let dir = self.profile_dir(name);
@@ -42,14 +48,27 @@ impl TestHome {
         dest
     }
 
+    /// `check-expiry --notify` with `hunter2-secret` as the SMTP password (from the
+    /// environment, as documented): exit code, stdout, stderr.
+    pub fn notify_with_password(&self) -> (i32, String, String) {
+        let out = self
+            .cmd()
+            .env("CENTILOC_SMTP_PASSWORD", "hunter2-secret")
+            .args(["check-expiry", "--notify"])
+            .output()
+            .expect("run check-expiry");
+        super::outcome(out)
+    }
+
     /// `config.toml` with a `[notify]` section for `smtp_url`.
     pub fn notify_config(&self, smtp_url: &str) {
-        std::fs::write(
-            self.path().join("config.toml"),
-            format!(
-                "[notify]\nsmtp_url = \"{smtp_url}\"\nfrom = \"Certificates <certs@example.com>\"\nsupport_to = \"support@centiloc.example\"\n"
-            ),
-        )
-        .expect("write config.toml");
+        self.write_config(&format!(
+            "[notify]\nsmtp_url = \"{smtp_url}\"\nfrom = \"Certificates <certs@example.com>\"\nsupport_to = \"support@centiloc.example\"\n"
+        ));
+    }
+
+    /// `config.toml` holding `text`.
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.path().join("config.toml"), text).expect("write config.toml");
     }
 }

@@ -52,17 +52,7 @@ impl TestHome {
 
     /// The binary with `--home` set and a clean environment for our variables.
     pub fn cmd(&self) -> assert_cmd::Command {
-        let mut c = assert_cmd::Command::cargo_bin("centiloc-cert").expect("binary built");
-        c.arg("--home").arg(self.path());
-        for var in [
-            "CENTILOC_CERT_HOME",
-            "CENTILOC_CERT_PROFILE",
-            "CENTILOC_MQTT_PASSWORD",
-            "CENTILOC_SMTP_PASSWORD",
-        ] {
-            c.env_remove(var);
-        }
-        c
+        assert_cmd::Command::from_std(bin(self.path()))
     }
 
     pub fn profile_dir(&self, name: &str) -> PathBuf {
@@ -100,6 +90,31 @@ impl TestHome {
     }
 }
 
+/// The binary as a plain [`Command`] with `--home home` and none of our variables set.
+pub fn bin(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_centiloc-cert"));
+    c.arg("--home").arg(home);
+    for var in [
+        "CENTILOC_CERT_HOME",
+        "CENTILOC_CERT_PROFILE",
+        "CENTILOC_MQTT_PASSWORD",
+        "CENTILOC_SMTP_PASSWORD",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+/// Asserts that a finished run exited 0 (its stderr is the failure message); returns stdout.
+pub fn success_stdout(out: std::process::Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Runs openssl with `args` in `cwd`, asserting success; returns stdout.
 pub fn openssl(cwd: &Path, args: &[&str]) -> String {
     let bin = require("openssl", "openssl");
@@ -114,6 +129,32 @@ pub fn openssl(cwd: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// [`openssl`] with `line` as typed after `openssl` in a shell: words split at spaces, so
+/// no word may hold one (use [`openssl`] for those).
+pub fn openssl_line(cwd: &Path, line: &str) -> String {
+    openssl(cwd, &line.split(' ').collect::<Vec<_>>())
+}
+
+/// A message built by Python's `email` package from `spec` (see
+/// tests/fixtures/mail/make_reply.py).
+pub fn mail(spec: serde_json::Value) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail/make_reply.py");
+    let mut child = Command::new(require("python3", "python3"))
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(spec.to_string().as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "make_reply.py failed");
+    out.stdout
 }
 
 /// `openssl ecparam -name CURVE -genkey -noout -out FILE` in `dir`: the documented recipe.
@@ -144,6 +185,28 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// The check named `name` (e.g. `certificate_validity`) of a `status --format json` document.
+pub fn status_check<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["check"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in {status}"))
+}
+
+/// The arguments of an `init` of a second profile, `other` (tenant `t2`), with every
+/// required value given.
+pub const INIT_OTHER: [&str; 9] = [
+    "--profile",
+    "other",
+    "init",
+    "--tenant",
+    "t2",
+    "--org",
+    "O",
+    "--email",
+    "a@b.co",
+];
 
 /// A free TCP port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
@@ -349,9 +412,6 @@ pub fn asn1_time(epoch: i64) -> String {
         .to_string()
 }
 
-/// Runs `install-cert` with `args` (stdin `input` when given), expecting exit `code`, one
-/// `ERROR:` sentence holding every text of `says`, and the whole home byte-identical
-/// afterwards. Returns stderr.
 /// Exit code (-1 when killed by a signal), stdout and stderr of a finished run.
 pub fn outcome(out: std::process::Output) -> (i32, String, String) {
     (
@@ -373,6 +433,9 @@ pub fn run(h: &TestHome, args: &[&str]) -> (i32, String, String) {
     outcome(out)
 }
 
+/// Runs `install-cert` with `args` (stdin `input` when given), expecting exit `code`, one
+/// `ERROR:` sentence holding every text of `says`, and the whole home byte-identical
+/// afterwards. Returns stderr.
 pub fn assert_install_refused(
     h: &TestHome,
     args: &[&str],

@@ -263,3 +263,14 @@ pub fn ready_profile(
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
+
+/// A broker for tenant `acme` (user `acme-user`) and, in `h`, a profile ready to connect to
+/// it with a renewal pending (`renew` done): where installing a renewed certificate starts.
+pub fn renewing_profile(h: &TestHome, password: &str) -> Mosquitto {
+    let m = Mosquitto::start("acme", "acme-user", password);
+    ready_profile(h, &m, "acme", "acme-user", password, |csr| {
+        m.client_ca.sign_days_from_now(csr, 365)
+    });
+    h.cmd().arg("renew").assert().success();
+    m
+}

@@ -61,30 +61,14 @@ impl Smtp {
     pub fn start_on(port: u16) -> Smtp {
         require_aiosmtpd();
         let maildir = tempfile::tempdir().expect("temp dir");
-        let child = Command::new(PYTHON)
+        let mut server = Command::new(PYTHON);
+        server
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             // A path that does not exist yet: Maildir creates it with tmp/ new/ cur/.
-            .arg(maildir.path().join("Maildir"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        let smtp = Smtp {
-            child,
-            port,
-            maildir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on 127.0.0.1:{port} within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        smtp
+            .arg(maildir.path().join("Maildir"));
+        Smtp::spawn(server, port, maildir)
     }
 
     /// A server that refuses mail until the client logs in (AUTH PLAIN/LOGIN) as `user`
@@ -94,25 +78,29 @@ impl Smtp {
         require_aiosmtpd();
         let port = super::free_port();
         let maildir = tempfile::tempdir().expect("temp dir");
-        let child = Command::new(PYTHON)
+        let mut server = Command::new(PYTHON);
+        server
             .args(["-c", AUTH_SERVER])
             .arg(port.to_string())
             .arg(maildir.path().join("Maildir"))
             .arg(user)
-            .env("SMTP_TEST_PASSWORD", password)
+            .env("SMTP_TEST_PASSWORD", password);
+        Smtp::spawn(server, port, maildir)
+    }
+
+    /// Starts `server` (an aiosmtpd on `port` delivering into `maildir`) and returns once
+    /// its port accepts connections (a failure after 10 s).
+    fn spawn(mut server: Command, port: u16, maildir: TempDir) -> Smtp {
+        let child = server
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
-        Smtp::wait(Smtp {
+        let smtp = Smtp {
             child,
             port,
             maildir,
-        })
-    }
-
-    fn wait(smtp: Smtp) -> Smtp {
-        let port = smtp.port;
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
