@@ -226,7 +226,7 @@ impl<'s> JsonOut<'s> {
     }
 
     /// A key that needs no escape (field numbers, our own names, escaped names).
-    #[inline]
+    #[inline(always)]
     pub fn plain_key(&mut self, key: &[u8]) {
         self.next_entry(key.len() + 4);
         self.byte(b'"');

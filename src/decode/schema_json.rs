@@ -253,7 +253,7 @@ enum Wire<'a> {
 
 /// The next field at `*pos`: (field number, wire type, value); `None` when it does not
 /// decode (or is a group, which no supported field uses).
-#[inline]
+#[inline(always)]
 fn next_field<'a>(b: &'a [u8], pos: &mut usize) -> Option<(u32, u8, Wire<'a>)> {
     let key = varint(b, pos)?;
     let key = u32::try_from(key).ok()?;
