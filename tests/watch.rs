@@ -217,6 +217,37 @@ fn per_topic_messages_decoded_with_names_from_the_saved_schema() {
         0,
     );
     assert!(flags.contains("    status: ONERROR\n"), "{flags}");
+    // test-connect's JSON document keeps the payload's fields in the order watch prints
+    // them (the schema's), not sorted by name.
+    let (doc, _) = run(
+        &h,
+        &[
+            "test-connect",
+            "--format",
+            "json",
+            "--encoding",
+            "proto",
+            "--count",
+            "1",
+            "--topics",
+            "item",
+        ],
+        0,
+    );
+    let payload = |line: &str| {
+        let rest = line.split("\"payload\":").nth(1).unwrap_or_default();
+        rest.split(",\"received\"")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let item = payload(
+        json.lines()
+            .find(|l| l.contains(&format!("\"topic\":\"{ITEM_PROTO_TOPIC}\"")))
+            .unwrap(),
+    );
+    assert_eq!(payload(&doc), item, "{doc}");
+    assert!(item.find("\"uid\"") < item.find("\"isIn\""), "{item}");
 }
 
 /// A schema that does not compile, or a message it does not have: 78 before connecting,
@@ -270,6 +301,7 @@ fn undecodable_payload_is_shown_and_watch_goes_on() {
         .find(|v| v["topic"] == ITEM_PROTO_TOPIC)
         .unwrap();
     assert_eq!(bad["payload_base64"], "CglhYg==");
+    assert_eq!(bad["encoding"], "proto", "{bad}");
     assert!(
         bad["error"].as_str().unwrap().contains("at byte 1"),
         "{bad}"
@@ -350,13 +382,34 @@ fn an_expired_certificate_ends_watch_with_77() {
     let (code, rest) = w.exit(15);
     assert_eq!(code, Some(77), "{rest}");
     assert!(
-        rest.contains("expired on")
-            && rest.contains("renew --mail")
-            && rest.contains("install-cert tls-cert.pem"),
+        rest.contains("expired on") && rest.contains("renew --mail"),
         "{rest}"
     );
     let (_, err) = run(&h, &["watch"], 77);
-    assert!(err.contains("expired on"), "{err}");
+    let home = h.path().display();
+    let cert = dir.join("tls-cert.pem");
+    let expired_on = err
+        .split(" expired on ")
+        .nth(1)
+        .and_then(|r| r.split(": the broker").next())
+        .unwrap_or_default();
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "ERROR: the certificate {} expired on {expired_on}: the broker will refuse it; start a renewal and e-mail its CSR to Centiloc support with `centiloc-cert --home {home} renew --mail` (or `centiloc-cert --home {home} renew` to send it yourself), then install their answer with `centiloc-cert --home {home} install-cert tls-cert.pem`; watch stops (exit 77) so that systemd's Restart=on-failure starts it again later, with the new certificate once it is installed",
+            cert.display()
+        )
+    );
+    // With the renewal started, the steps are to send that CSR and install the answer
+    // (a new user who ran `renew` and then `renew --mail` met "already pending").
+    run(&h, &["renew"], 0);
+    let (_, err) = run(&h, &["watch"], 77);
+    assert!(
+        err.contains(&format!(
+            "the broker will refuse it; a renewal is already pending: send its CSR to Centiloc support with `centiloc-cert --home {home} csr --mail` (if not sent yet) and install their answer with `centiloc-cert --home {home} install-cert tls-cert.pem`; watch stops"
+        )),
+        "{err}"
+    );
 }
 
 /// SIGHUP reloads: a clean DISCONNECT (mosquitto logs "disconnected", not "closed its
