@@ -8,9 +8,12 @@
 //! - [`json`]: the JSON item and board updates.
 
 pub mod json;
+pub mod json_out;
 pub mod options;
+pub mod raw_json;
 pub mod raw_proto;
 pub mod schema;
+pub mod schema_json;
 
 use std::fmt;
 
@@ -142,9 +145,26 @@ impl Decoded {
     }
 
     /// The JSON view streamed into a serializer without building the tree first: what
-    /// [`Decoded::to_json`] would serialize to, byte for byte (issue 12, item 6).
+    /// [`Decoded::to_json`] would serialize to, byte for byte (issue 12, item 5).
     pub fn json_view(&self) -> JsonView<'_> {
         JsonView(self)
+    }
+
+    /// The JSON view pretty-printed into `out`: what `serde_json::to_writer_pretty` of
+    /// [`Decoded::json_view`] writes, byte for byte, written directly for protobuf
+    /// without a schema (issue 12, item 5: serde_json's writer cost 16x the text path).
+    pub fn write_json(&self, out: &mut json_out::JsonOut<'_>) {
+        match self {
+            // Validated in `decode`; a walk error would be a bug: the JSON stops there.
+            Decoded::Raw(b) => {
+                let _ = raw_json::write(b, out);
+            }
+            // A failure is a value serde cannot write (a timestamp out of range): what
+            // was written stays, as with serde_json's writer.
+            other => {
+                let _ = serde_json::to_writer_pretty(out, &other.json_view());
+            }
+        }
     }
 
     /// The JSON view (SPEC: `--format json`).
