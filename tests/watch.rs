@@ -760,3 +760,47 @@ fn shipped_watch_alert_rules_pass_promtool() {
     let tested = promtool(&["test", "rules", "watch-tests.yml"]);
     assert!(tested.contains("SUCCESS"), "{tested}");
 }
+
+/// `decode --message item|board|NAME` without `--proto` uses the schema the profile saved
+/// (a new user expected `decode` to use what `decode --save-schema` saved); without one,
+/// the usage error says how to save one.
+#[test]
+fn decode_uses_the_saved_schema_when_given_a_message() {
+    let h = TestHome::new();
+    h.cmd()
+        .args(["init", "--tenant", TENANT, "--org", "X", "--email", "a@b.c"])
+        .assert()
+        .success();
+    let payload = h.path().join("item.bin");
+    std::fs::write(&payload, ITEM_PROTO).unwrap();
+    let p = payload.to_str().unwrap();
+    let (_, err) = run(&h, &["decode", "--message", "item", p], 64);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "ERROR: no item message is saved in {}/profiles/default/profile.toml ([decode] item_message): give --message NAME, or save one with `centiloc-cert --home {} decode --save-schema --proto FILE --message item=NAME --message board=NAME`",
+            h.path().display(),
+            h.path().display()
+        )
+    );
+    save_schema(&h);
+    let (text, _) = run(&h, &["decode", "--message", "item", p], 0);
+    assert_eq!(text, "uid: \"E004015012345678\"\nis_in: true\n");
+    let (json, _) = run(
+        &h,
+        &[
+            "decode",
+            "--message",
+            "transtreamdatamodel.ItemEvent",
+            "--format",
+            "json",
+            p,
+        ],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["uid"], "E004015012345678");
+    // Without --message, decode stays schema-less (SPEC: protoc --decode_raw's view).
+    let (raw, _) = run(&h, &["decode", "--encoding", "proto", p], 0);
+    assert_eq!(raw, "2: \"E004015012345678\"\n3: 1\n");
+}

@@ -23,13 +23,18 @@ struct Settings {
 }
 
 impl Settings {
-    fn from_args(a: DecodeArgs) -> Result<Settings> {
-        let schema = match schema_request(&a).compile_flags()? {
+    fn from_args(ctx: &Ctx, a: DecodeArgs) -> Result<Settings> {
+        let schemas = if a.schema.protos.is_empty() && !a.schema.message.is_empty() {
+            Some(saved_schema(ctx, &a)?)
+        } else {
+            schema_request(&a).compile_flags()?
+        };
+        let schema = match schemas {
             None => None,
             // One payload has no topic: per-kind messages are for test-connect/watch.
             Some(s) => Some(s.other.ok_or_else(|| {
                 Error::Usage(
-                    "decode reads one payload without a topic: give the message as --message NAME (item=/board= are for test-connect and watch, or with --save-schema)".into(),
+                    "decode reads one payload without a topic: give the message as --message NAME, or --message item / --message board for the profile's saved ones (item=/board= are for test-connect and watch, or with --save-schema)".into(),
                 )
             })?),
         };
@@ -47,6 +52,41 @@ impl Settings {
             None => "standard input".into(),
         }
     }
+}
+
+/// `decode --message item|board|NAME` without `--proto`: the schema files the profile
+/// saved (`[decode]`), as `test-connect` and `watch` use them; `item`/`board` name the
+/// message saved for that topic kind. A user who saved the schema expected `decode` to
+/// use it too (a new user's year, issue 12).
+fn saved_schema(ctx: &Ctx, a: &DecodeArgs) -> Result<crate::decode::Schemas> {
+    let (paths, profile) = ctx.load().map_err(|e| match e {
+        Error::NoProfile { .. } => Error::Usage(
+            "--message needs the schema: add --proto FILE (or save it in a profile with `decode --save-schema`)".into(),
+        ),
+        e => e,
+    })?;
+    let saved = &profile.decode;
+    let kind = |name: &Option<String>, kind: &str| {
+        name.clone().ok_or_else(|| {
+            Error::Usage(format!(
+                "no {kind} message is saved in {} ([decode] {kind}_message): give --message NAME, or save one with `{}`",
+                paths.settings().display(),
+                ctx.cmd("decode --save-schema --proto FILE --message item=NAME --message board=NAME")
+            ))
+        })
+    };
+    let messages = match a.schema.message.as_slice() {
+        [one] if one == "item" => vec![kind(&saved.item_message, "item")?],
+        [one] if one == "board" => vec![kind(&saved.board_message, "board")?],
+        other => other.to_vec(),
+    };
+    let req = SchemaRequest {
+        messages,
+        ..schema_request(a)
+    };
+    let schemas = req.resolve(saved, &paths.dir)?;
+    // `resolve` with a --message and no saved files says how to save some.
+    schemas.ok_or_else(|| Error::Usage("--message needs a schema: add --proto FILE".into()))
 }
 
 fn schema_request(a: &DecodeArgs) -> SchemaRequest {
@@ -77,7 +117,7 @@ fn save_schema(ctx: &Ctx, a: &DecodeArgs) -> Result<ExitCode> {
     profile.decode = settings;
     profile.save(&paths)?;
     ctx.out.note(format!(
-        "saved the schema in {} ([decode]); test-connect and watch use it unless given --raw or other schema options",
+        "saved the schema in {} ([decode]); test-connect and watch use it unless given --raw or other schema options, and `decode --message item` (or board) decodes with it",
         paths.settings().display()
     ));
     Ok(ExitCode::Ok)
@@ -87,7 +127,7 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
     if args.save_schema {
         return save_schema(ctx, &args);
     }
-    let s = Settings::from_args(args)?;
+    let s = Settings::from_args(ctx, args)?;
     let mut bytes = read_payload(s.file.as_deref())?;
     let encoding = s.encoding.unwrap_or_else(|| Encoding::guess(&bytes));
     if s.file.is_none()
