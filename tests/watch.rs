@@ -800,6 +800,21 @@ fn decode_uses_the_saved_schema_when_given_a_message() {
     );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["uid"], "E004015012345678");
+    // A payload whose fields do not fit the message: said in protobuf's words (65).
+    let bad = h.path().join("bad.bin");
+    std::fs::write(&bad, b"\x1a\x01x").unwrap();
+    let (_, err) = run(
+        &h,
+        &["decode", "--message", "board", bad.to_str().unwrap()],
+        65,
+    );
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "ERROR: {}: not a valid transtreamdatamodel.BoardEvent: its fields do not fit that message (invalid wire type: length-delimited (expected varint)); check --encoding (or the schema and --message)",
+            bad.display()
+        )
+    );
     // Without --message, decode stays schema-less (SPEC: protoc --decode_raw's view).
     let (raw, _) = run(&h, &["decode", "--encoding", "proto", p], 0);
     assert_eq!(raw, "2: \"E004015012345678\"\n3: 1\n");

@@ -113,10 +113,32 @@ pub fn decode(
                 .map(Decoded::Message)
                 .map_err(|e| DecodeError::Schema {
                     message: s.message_name().to_owned(),
-                    reason: e.to_string(),
+                    reason: schema_mismatch(&e),
                 })
         }
     }
+}
+
+/// prost's reason in words: its "failed to decode Protobuf message: " opening names the
+/// library, not the problem (the wire data is valid here; its fields do not fit the
+/// message, as a payload of another topic kind would not).
+fn schema_mismatch(e: &prost_reflect::prost::DecodeError) -> String {
+    let text = e.to_string();
+    let detail = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    // prost spells wire types as its enum's variant names: say them as protobuf does.
+    let words = [
+        ("LengthDelimited", "length-delimited"),
+        ("Varint", "varint"),
+        ("SixtyFourBit", "64-bit"),
+        ("ThirtyTwoBit", "32-bit"),
+        ("StartGroup", "group start"),
+        ("EndGroup", "group end"),
+    ]
+    .iter()
+    .fold(detail.to_owned(), |t, (name, word)| t.replace(name, word));
+    format!("its fields do not fit that message ({words})")
 }
 
 impl Decoded {
