@@ -5,12 +5,14 @@
 //!
 //! - [`raw_proto`]: protobuf without a schema, identical to `protoc --decode_raw`.
 //! - [`schema`]: protobuf with the customer's `.proto` (compiled at run time).
+//! - [`text_format`]: a message decoded with a schema, as `protoc --decode` prints it.
 //! - [`json`]: the JSON item and board updates.
 
 pub mod json;
 pub mod options;
 pub mod raw_proto;
 pub mod schema;
+pub mod text_format;
 
 use std::fmt;
 
@@ -123,7 +125,7 @@ impl Decoded {
         match self {
             // Validated in `decode`; an error here would be a bug, shown rather than hidden.
             Decoded::Raw(b) => raw_proto::render_text(b).unwrap_or_else(|e| format!("<{e}>\n")),
-            Decoded::Message(m) => schema::to_text(m),
+            Decoded::Message(m) => text_format::to_text(m),
             Decoded::Json(j) => j.to_text(),
         }
     }
