@@ -153,6 +153,14 @@ fn proto2_fields_print_when_set_even_at_their_default() {
     }
 }
 
+#[test]
+fn extensions_and_groups_print_as_protoc_decode() {
+    let text = "a: 1 Point { x: 3 y: 0 } Tag { t: \"a\" } Tag {} z: 7 \
+                [textkinds2.note]: \"n\" [textkinds2.marks]: 1 [textkinds2.marks]: 2 \
+                [textkinds2.legacy] { must: true }";
+    assert_same_as_protoc("text_kinds_proto2.proto", "textkinds2.Extended", text);
+}
+
 // ---- random messages ------------------------------------------------------------------
 
 /// Every byte as an octal escape: protoc's text parser reads any byte back exactly.

@@ -6,7 +6,8 @@
 //! escapes strings differently and formats floats as Rust does. protoc's printer, which
 //! this follows:
 //!
-//! - known fields in field-number order, then unknown fields as `--decode_raw` prints
+//! - known fields and extensions (`[pkg.name]`) in field-number order, groups under
+//!   their type's name, then unknown fields as `--decode_raw` prints
 //!   them (by number: prost-reflect keeps them grouped by number, not in wire order);
 //! - repeated values one per line; messages as `name {` … `}` indented by 2 spaces;
 //! - a field without presence (proto3 implicit) only when it is not its default, where
@@ -25,6 +26,8 @@
 //! last value wins, as in every protobuf runtime), where protoc's `--decode` prints each
 //! repeated entry.
 
+use std::borrow::Cow;
+
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
 
 use super::raw_proto;
@@ -37,14 +40,30 @@ pub fn to_text(message: &DynamicMessage) -> String {
 }
 
 fn write_message(message: &DynamicMessage, indent: usize, out: &mut String) {
-    let mut fields: Vec<FieldDescriptor> = message.descriptor().fields().collect();
-    fields.sort_by_key(FieldDescriptor::number);
-    for field in &fields {
-        if is_printed(message, field) {
-            write_field(field, &message.get_field(field), indent, out);
-        }
+    // protoc lists regular fields and extensions together, by field number.
+    let mut printed: Vec<(u32, String, Kind, Cow<'_, Value>)> = message
+        .descriptor()
+        .fields()
+        .filter(|f| is_printed(message, f))
+        .map(|f| (f.number(), text_name(&f), f.kind(), message.get_field(&f)))
+        .collect();
+    for (ext, value) in message.extensions() {
+        let name = format!("[{}]", ext.full_name());
+        printed.push((ext.number(), name, ext.kind(), Cow::Borrowed(value)));
+    }
+    printed.sort_by_key(|(number, ..)| *number);
+    for (_, name, kind, value) in &printed {
+        write_field(name, kind, value, indent, out);
     }
     write_unknown(message, indent, out);
+}
+
+/// A group prints under its type's name (`MyGroup {`), as protoc does.
+fn text_name(field: &FieldDescriptor) -> String {
+    match field.kind() {
+        Kind::Message(m) if field.is_group() => m.name().to_owned(),
+        _ => field.name().to_owned(),
+    }
 }
 
 /// protoc's `HasField` for singular fields, `size > 0` for repeated ones.
@@ -60,12 +79,11 @@ fn is_printed(message: &DynamicMessage, field: &FieldDescriptor) -> bool {
     }
 }
 
-fn write_field(field: &FieldDescriptor, value: &Value, indent: usize, out: &mut String) {
-    let kind = field.kind();
+fn write_field(name: &str, kind: &Kind, value: &Value, indent: usize, out: &mut String) {
     match value {
         Value::List(items) => {
             for item in items {
-                write_single(field.name(), &kind, item, indent, out);
+                write_single(name, kind, item, indent, out);
             }
         }
         Value::Map(map) => {
@@ -75,7 +93,7 @@ fn write_field(field: &FieldDescriptor, value: &Value, indent: usize, out: &mut 
             keys.sort();
             for key in keys {
                 push_indent(indent, out);
-                out.push_str(field.name());
+                out.push_str(name);
                 out.push_str(" {\n");
                 write_map_key(key, indent + 1, out);
                 if let Some(value_kind) = &value_kind {
@@ -85,7 +103,7 @@ fn write_field(field: &FieldDescriptor, value: &Value, indent: usize, out: &mut 
                 out.push_str("}\n");
             }
         }
-        single => write_single(field.name(), &kind, single, indent, out),
+        single => write_single(name, kind, single, indent, out),
     }
 }
 
