@@ -1,9 +1,12 @@
 //! Schema-less decode (`protoc --decode_raw` text) of a typical item event and of a
-//! 1.35 MB batch of 10,000 (issue 6). The whole-process comparison with protoc is
-//! `scripts/bench-decode`. Payloads are built here, shaped like
+//! 1.35 MB batch of 10,000 (issue 6), and the JSON views of the batch: schema-less, and
+//! with `tests/fixtures/transtream.proto` both ways (the fast writer from the wire bytes,
+//! and prost-reflect's decode + serialize it stands in for; issue 12, item 5). The
+//! whole-process comparison with protoc and with the text path is `scripts/bench-decode`. Payloads are built here, shaped like
 //! `tests/fixtures/item_event.txtpb` encoded with `tests/fixtures/transtream.proto`.
 
-use centiloc_cert::decode::{self, Encoding, raw_proto};
+use centiloc_cert::decode::json_out::JsonOut;
+use centiloc_cert::decode::{self, Encoding, Schema, raw_proto};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -87,8 +90,54 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("batch_10000_json", |b| {
+    g.bench_function("batch_10000_json_tree", |b| {
         b.iter(|| decode::decode(black_box(&many), Encoding::Proto, None).map(|d| d.to_json()))
+    });
+    // What `decode --format json` does: pretty JSON streamed in 64 KiB chunks.
+    g.bench_function("batch_10000_json", |b| {
+        b.iter(|| {
+            let d = decode::decode(black_box(&many), Encoding::Proto, None).unwrap();
+            let mut sink = |c: &[u8]| {
+                black_box(c);
+            };
+            let mut out = JsonOut::streaming(&mut sink);
+            d.write_json(&mut out);
+            out.finish();
+        })
+    });
+    g.finish();
+    schema_json(c, &many);
+}
+
+/// The batch as `transtreamdatamodel.ItemEvents` in JSON.
+fn schema_json(c: &mut Criterion, many: &[u8]) {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let schema = Schema::compile(
+        &[fixtures.join("transtream.proto")],
+        &[fixtures],
+        Some("transtreamdatamodel.ItemEvents"),
+    )
+    .expect("the fixture schema compiles");
+    let mut g = c.benchmark_group("schema_decode");
+    g.throughput(Throughput::Bytes(many.len() as u64));
+    // `decode --format json --proto`: checked, then written from the wire bytes.
+    g.bench_function("batch_10000_json", |b| {
+        b.iter(|| {
+            let writer = schema.json_writer(black_box(many)).expect("fits");
+            let mut sink = |c: &[u8]| {
+                black_box(c);
+            };
+            let mut out = JsonOut::streaming(&mut sink);
+            writer.write(many, &mut out);
+            out.finish();
+        })
+    });
+    // The reference it replaces: prost-reflect's message, serialized by serde_json.
+    g.bench_function("batch_10000_json_prost_reflect", |b| {
+        b.iter(|| {
+            let d = decode::decode(black_box(many), Encoding::Proto, Some(&schema)).unwrap();
+            serde_json::to_vec_pretty(&d.json_view()).unwrap()
+        })
     });
     g.finish();
 }

@@ -197,11 +197,11 @@ pub enum Error {
     #[error("the certificate {} was not issued for the key {}: install the certificate Centiloc signed for this key's CSR", cert.display(), key.display())]
     CertKeyMismatch { cert: PathBuf, key: PathBuf },
 
-    #[error("the certificate {} expired on {date}: the broker will refuse it; start a renewal with `{fix}`", path.display())]
+    #[error("the certificate {} expired on {date}: the broker will refuse it; {steps}", path.display())]
     CertExpired {
         path: PathBuf,
         date: String,
-        fix: String,
+        steps: String,
     },
 
     /// A staged connection failure (`test-connect`, `watch`): the sentence names the

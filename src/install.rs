@@ -41,6 +41,9 @@ pub struct KeyFacts {
     pub current: Option<(Vec<u8>, String)>,
     /// The same for `pending/private-key.pem`, during a renewal.
     pub pending: Option<(Vec<u8>, String)>,
+    /// (SubjectPublicKeyInfo DER, archive folder) of the keys renewals replaced: last
+    /// year's certificate given again is told as such, not as "another CSR's".
+    pub archived: Vec<(Vec<u8>, PathBuf)>,
 }
 
 impl KeyFacts {
@@ -61,8 +64,28 @@ impl KeyFacts {
             Err(_) if pending.is_some() => None,
             Err(e) => return Err(e),
         };
-        Ok(KeyFacts { current, pending })
+        Ok(KeyFacts {
+            current,
+            pending,
+            archived: archived_keys(paths),
+        })
     }
+}
+
+/// The public keys in `archive/*/private-key.pem`, newest first; unreadable ones are
+/// passed over (they only improve a refusal's wording).
+fn archived_keys(paths: &ProfilePaths) -> Vec<(Vec<u8>, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(paths.archive_dir()) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    dirs.sort_unstable_by(|a, b| b.cmp(a));
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let key = PrivateKey::from_file(&dir.join(crate::paths::KEY_FILE)).ok()?;
+            Some((key.public_key_der().to_vec(), dir))
+        })
+        .collect()
 }
 
 /// Puts the certificates of an unordered input (a PKCS#7 bundle, an e-mail) in the
@@ -289,10 +312,17 @@ pub fn plan(
     check_keeps_working(&leaf, &facts)?;
     warnings.extend(advisories(&leaf, &chain, profile, now));
     warnings.extend(not_later(&leaf, installed));
-    let unchanged = target == Target::Current
-        && installed.is_some_and(|old| {
-            old.len() == chain.len() && old.iter().zip(&chain).all(|(a, b)| a.der() == b.der())
-        });
+    let unchanged = target == Target::Current && installed.is_some_and(|old| holds(old, &chain));
+    if unchanged
+        && let Some(more) = installed
+            .map(|old| old.len() - chain.len())
+            .filter(|n| *n > 0)
+    {
+        notes.push(format!(
+            "the installed file already holds this certificate with {more} CA certificate{} behind it; kept as it is, chain included",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
     Ok(Plan {
         target,
         leaf,
@@ -301,6 +331,13 @@ pub fn plan(
         notes,
         unchanged,
     })
+}
+
+/// Does the installed chain already hold `chain` (the same certificates in the same
+/// order, maybe with more CA certificates behind)? The same certificate sent again as
+/// DER, without its chain, must not drop the chain that an intermediate CA needs.
+fn holds(installed: &[Certificate], chain: &[Certificate]) -> bool {
+    installed.len() >= chain.len() && installed.iter().zip(chain).all(|(a, b)| a.der() == b.der())
 }
 
 /// The same certificate twice (a leaf pasted again with its chain) is dropped: only the
@@ -488,6 +525,12 @@ fn key_mismatch(chain: &[Certificate], keys: &KeyFacts, install_ca_cmd: &str) ->
         return format!(
             "it is a CA certificate ({}), not the certificate for this profile's key; install it with `{install_ca_cmd}`",
             first.subject
+        );
+    }
+    if let Some((_, dir)) = keys.archived.iter().find(|(spki, _)| first.holds_key(spki)) {
+        return format!(
+            "it is the certificate of this profile's earlier key (archived in {}), which a renewal replaced; install the certificate Centiloc support signed for the current CSR",
+            dir.display()
         );
     }
     format!(
@@ -722,6 +765,7 @@ mod tests {
         let keys = KeyFacts {
             current: facts(&current),
             pending: facts(&pending),
+            archived: Vec::new(),
         };
         let p = profile();
         let for_pending = cert(&pending, "demo", 2026, 2027);
@@ -772,6 +816,7 @@ mod tests {
         let keys = KeyFacts {
             current: facts(&ours),
             pending: None,
+            archived: Vec::new(),
         };
         let p = profile();
         let refusal = |c: Certificate| {
@@ -806,6 +851,7 @@ mod tests {
         let keys = KeyFacts {
             current: facts(&key),
             pending: None,
+            archived: Vec::new(),
         };
         let plan = plan_of(&profile(), &keys, cert(&key, "demo", 2027, 2030), None);
         let w = plan.warnings.join("\n");
@@ -832,6 +878,7 @@ mod tests {
         let keys = KeyFacts {
             current: facts(&key),
             pending: None,
+            archived: Vec::new(),
         };
         let p = profile();
         let working = vec![cert(&key, "demo", 2026, 2027)];

@@ -78,8 +78,23 @@ impl Output {
     /// A command's report value as its JSON document: the same struct its text is
     /// rendered from (issue 10 item 5), so the two cannot drift. A value serde cannot
     /// write (it never happens with the report types) prints `null`, never a panic.
+    ///
+    /// Written straight from the struct, `format_version` first and the fields in their
+    /// declared order: a `Value` in between would sort every map, and a decoded payload
+    /// inside (`test-connect`) would lose the schema's field order that `watch` and
+    /// `decode` print.
     pub fn report<T: serde::Serialize>(&self, report: &T) {
-        self.json(&serde_json::to_value(report).unwrap_or_default());
+        #[derive(serde::Serialize)]
+        struct Versioned<'a, T> {
+            format_version: u32,
+            #[serde(flatten)]
+            report: &'a T,
+        }
+        let doc = Versioned {
+            format_version: FORMAT_VERSION,
+            report,
+        };
+        write_out(&serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "null".into()));
     }
 
     /// A JSON document on stdout as it is: `decode` prints the payload itself, so that

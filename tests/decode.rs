@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use assert_cmd::Command as BinCommand;
+use centiloc_cert::decode::json_out::JsonOut;
 use centiloc_cert::decode::{self, Encoding, Schema, raw_proto};
 use proptest::prelude::*;
 
@@ -859,7 +860,7 @@ fn cli_output_to_a_full_disk_exits_74() {
 
 /// The JSON streamed by `json_view` (decode and watch print it) is, byte for byte, the
 /// tree `to_json` builds: keys in the tree's order ("1" < "10" < "2"), repeated fields as
-/// arrays in wire order, every reading of a length-delimited value (issue 12, item 6).
+/// arrays in wire order, every reading of a length-delimited value (issue 12, item 5).
 #[test]
 fn streamed_json_is_the_tree_byte_for_byte() {
     let same = |bytes: &[u8]| {
@@ -900,4 +901,200 @@ fn streamed_json_is_the_tree_byte_for_byte() {
             same(&bytes);
         }
     });
+}
+
+// ---- the fast JSON writers against serde_json and prost-reflect (issue 12, item 5) -----
+
+/// `decode --format json` writes the schema-less view directly (`Decoded::write_json`);
+/// it must be what serde_json writes for `json_view`, byte for byte.
+fn fast_raw_json_is_serde(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let d = decode::decode(bytes, Encoding::Proto, None).expect("valid");
+    let mut out = JsonOut::new();
+    d.write_json(&mut out);
+    let want = serde_json::to_string_pretty(&d.json_view()).unwrap();
+    prop_assert_eq!(String::from_utf8(out.into_bytes()).unwrap(), want);
+    Ok(())
+}
+
+#[test]
+fn fast_raw_json_is_serde_json_byte_for_byte() {
+    let cases: [&[u8]; 7] = [
+        b"",
+        b"\x08\x96\x01\x50\x01\x10\x02\x08\x03",
+        b"\x0a\x05hello\x12\x02\x08\x01\x0a\x03\xff\xfe\x00",
+        b"\x0d\x00\x00\xc0\x7f\x11\x00\x00\x00\x00\x00\x00\xf0\x7f\x15\x00\x00\x80\x3f",
+        b"\x1b\x08\x01\x1c\x22\x04\x0a\x02\x08\x05",
+        b"\xa2\x06\x02\x08\x01\x0a\x00\x90\x03\x07",
+        b"\x0a\x06\"\\\x01\x1f\x7f\n",
+    ];
+    for c in cases {
+        fast_raw_json_is_serde(c).unwrap();
+    }
+    fast_raw_json_is_serde(&item_event_bytes()).unwrap();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(500));
+    runner
+        .run(&fields(), |f| fast_raw_json_is_serde(&encode_fields(&f)))
+        .unwrap();
+    let noise = proptest::collection::vec(any::<u8>(), 0..64);
+    runner
+        .run(&noise, |b| {
+            if raw_proto::validate(&b).is_ok() {
+                fast_raw_json_is_serde(&b)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn kinds() -> Schema {
+    Schema::compile(
+        &[fixtures().join("json_kinds.proto")],
+        &[fixtures()],
+        Some("kinds.Node"),
+    )
+    .expect("the fixture schema compiles")
+}
+
+/// Field numbers of `kinds.Node` by the wire shape that fits them.
+const VARINT_FIELDS: &[u32] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 21, 22, 26, 32, 37, 38];
+const FIXED32_FIELDS: &[u32] = &[11, 12, 13, 23];
+const FIXED64_FIELDS: &[u32] = &[14, 15, 16, 24, 25];
+const LEN_FIELDS: &[u32] = &[17, 18, 21, 22, 23, 24, 25, 26, 27, 28, 31, 36, 37];
+const MESSAGE_FIELDS: &[u32] = &[19, 20, 33];
+
+fn one_of(numbers: &'static [u32]) -> impl Strategy<Value = u32> {
+    proptest::sample::select(numbers)
+}
+
+/// Fields shaped for `kinds.Node`: mostly of the wire type their number expects, some
+/// not, some unknown or of kinds left to prost-reflect (map 34, Duration 35).
+fn node_fields() -> impl Strategy<Value = Vec<Field>> {
+    let text = proptest::collection::vec(any::<char>(), 0..6)
+        .prop_map(|c| String::from_iter(c).into_bytes());
+    let varint = prop_oneof![any::<u64>(), 0u64..300, Just(u64::from(u32::MAX) + 1)];
+    let timestamp = (-62_135_596_900i64..253_402_300_900, 0u64..1_000_000_001)
+        .prop_map(|(s, n)| vec![Field::Varint(1, s as u64), Field::Varint(2, n)]);
+    let leaf = prop_oneof![
+        4 => (one_of(VARINT_FIELDS), varint).prop_map(|(n, v)| Field::Varint(n, v)),
+        2 => (one_of(FIXED32_FIELDS), any::<u32>()).prop_map(|(n, v)| Field::Fixed32(n, v)),
+        2 => (one_of(FIXED64_FIELDS), any::<u64>()).prop_map(|(n, v)| Field::Fixed64(n, v)),
+        3 => (one_of(LEN_FIELDS), text).prop_map(|(n, b)| Field::Bytes(n, b)),
+        1 => (one_of(LEN_FIELDS), proptest::collection::vec(any::<u8>(), 0..9))
+            .prop_map(|(n, b)| Field::Bytes(n, b)),
+        2 => (one_of(&[29, 30]), timestamp).prop_map(|(n, t)| Field::Message(n, t)),
+        1 => (1u32..41, any::<u64>()).prop_map(|(n, v)| Field::Varint(n, v)),
+        1 => (1u32..41, 0u32..3).prop_map(|(n, v)| Field::Fixed32(n, v)),
+    ];
+    let field = leaf.prop_recursive(3, 24, 4, |inner| {
+        (
+            one_of(MESSAGE_FIELDS),
+            proptest::collection::vec(inner, 0..5),
+        )
+            .prop_map(|(n, f)| Field::Message(n, f))
+    });
+    proptest::collection::vec(field, 0..8)
+}
+
+/// When the fast writer takes a payload, prost-reflect decodes it and serializes it to
+/// the same bytes; returns whether it took it.
+fn fast_schema_json_is_prost_reflect(schema: &Schema, bytes: &[u8]) -> Result<bool, String> {
+    let Some(writer) = schema.json_writer(bytes) else {
+        return Ok(false);
+    };
+    let message = schema
+        .decode(bytes)
+        .map_err(|e| format!("the fast writer took bytes prost refuses: {e}"))?;
+    let reference = decode::Decoded::Message(message);
+    let want = serde_json::to_string_pretty(&reference.json_view())
+        .map_err(|e| format!("the fast writer took bytes prost-reflect cannot write: {e}"))?;
+    let mut out = JsonOut::new();
+    writer.write(bytes, &mut out);
+    let got = String::from_utf8(out.into_bytes()).unwrap();
+    if got != want {
+        return Err(format!("fast:\n{got}\nprost-reflect:\n{want}"));
+    }
+    Ok(true)
+}
+
+#[test]
+fn fast_schema_json_is_prost_reflect_byte_for_byte() {
+    let schema = transtream("transtreamdatamodel.ItemEvent");
+    assert!(fast_schema_json_is_prost_reflect(&schema, &item_event_bytes()).unwrap());
+    let kinds = kinds();
+    let (fast, slow) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
+    runner
+        .run(&node_fields(), |f| {
+            let bytes = encode_fields(&f);
+            match fast_schema_json_is_prost_reflect(&kinds, &bytes) {
+                Ok(true) => fast.set(fast.get() + 1),
+                Ok(false) => slow.set(slow.get() + 1),
+                Err(e) => return Err(TestCaseError::fail(e)),
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Both ways were exercised: the comparison above is not vacuous.
+    let (fast, slow) = (fast.get(), slow.get());
+    assert!(
+        fast > 600 && slow > 300,
+        "fast {fast}, left to prost-reflect {slow}"
+    );
+}
+
+/// Payloads the fast writer leaves to prost-reflect still print (or fail) as before.
+#[test]
+fn fast_schema_json_leaves_the_odd_cases_to_prost_reflect() {
+    let kinds = kinds();
+    let cases: [&[u8]; 7] = [
+        b"\x92\x02\x05\x0a\x01a\x10\x01",            // map entry
+        b"\x9a\x02\x02\x08\x01",                     // Duration
+        b"\x08\x01\x08\x02",                         // a singular field twice
+        b"\xfa\x01\x01a\x80\x02\x01",                // two members of a oneof
+        b"\xc8\x02\x01",                             // unknown field 41
+        b"\x8a\x01\x02\xff\xfe",                     // a string not UTF-8
+        b"\xea\x01\x07\x08\x80\x83\xd1\xff\xaf\x07", // year 10000
+    ];
+    for c in cases {
+        assert!(kinds.json_writer(c).is_none(), "{c:?}");
+    }
+    assert!(kinds.json_writer(b"\x08\x01\x10\x02").is_some());
+}
+
+/// The CLI's `--format json` of protobuf (written from the bytes, with and without a
+/// schema) is the pretty JSON of the general way plus a newline; bad bytes still exit 65.
+#[test]
+fn cli_json_of_protobuf_is_the_general_way_byte_for_byte() {
+    let events = [item_event_bytes(), item_event_bytes()]
+        .map(|e| wrap(1, &e))
+        .concat();
+    let schema = transtream("transtreamdatamodel.ItemEvents");
+    let general = |schema: Option<&Schema>| {
+        let d = decode::decode(&events, Encoding::Proto, schema).unwrap();
+        serde_json::to_string_pretty(&d.json_view()).unwrap() + "\n"
+    };
+    let proto = fixtures().join("transtream.proto");
+    let with_schema = ["--message", "transtreamdatamodel.ItemEvents", "--proto"];
+    for (args, want) in [
+        (&[][..], general(None)),
+        (&with_schema[..], general(Some(&schema))),
+    ] {
+        let mut cmd = bin();
+        cmd.args(["decode", "-", "--encoding", "proto", "--format", "json"]);
+        if !args.is_empty() {
+            cmd.args(args).arg(&proto);
+        }
+        let out = cmd.write_stdin(events.clone()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+        let mut bad = bin();
+        bad.args(["decode", "-", "--encoding", "proto", "--format", "json"]);
+        if !args.is_empty() {
+            bad.args(args).arg(&proto);
+        }
+        bad.write_stdin(&b"\x0a\x05ab"[..])
+            .assert()
+            .code(65)
+            .stdout("");
+    }
 }

@@ -139,3 +139,75 @@ fn a_renewal_that_ends_earlier_is_installed_with_a_warning() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("not later than"), "{err}");
 }
+
+/// Last year's certificate given again after a renewal: said to be the certificate of the
+/// profile's earlier key, with the archive folder, not "signed for another CSR".
+#[test]
+fn last_years_certificate_is_named_as_such() {
+    let ca = Ca::new("Checks CA");
+    let h = TestHome::new();
+    let csr = h.init_with_csr("acme");
+    let first = sign_with(&ca, &csr, 365, CLIENT, "first");
+    h.cmd().arg("install-cert").arg(&first).assert().success();
+    h.cmd().arg("renew").assert().success();
+    let pending = h
+        .profile_dir("default")
+        .join("pending/certificate-request.csr");
+    let second = sign_with(&ca, &pending, 370, CLIENT, "second");
+    h.cmd().arg("install-cert").arg(&second).assert().success();
+    let archive = h.profile_dir("default").join("archive");
+    let with_key: Vec<_> = std::fs::read_dir(&archive)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| d.join("private-key.pem").exists())
+        .collect();
+    assert_eq!(with_key.len(), 1, "{with_key:?}");
+    let err = assert_install_refused(&h, &[first.to_str().unwrap()], None, 65, &[]);
+    assert_eq!(
+        err,
+        format!(
+            "ERROR: {} refused, nothing was changed: it is the certificate of this profile's earlier key (archived in {}), which a renewal replaced; install the certificate Centiloc support signed for the current CSR\n",
+            first.display(),
+            with_key[0].display()
+        )
+    );
+}
+
+/// The same certificate sent again as DER, without the CA certificate installed behind it:
+/// nothing changes, the chain stays, and a note says so.
+#[test]
+fn the_same_certificate_without_its_chain_keeps_the_chain() {
+    let ca = Ca::new("Checks CA");
+    let h = TestHome::new();
+    let csr = h.init_with_csr("acme");
+    let leaf = sign_with(&ca, &csr, 365, CLIENT, "leaf");
+    let chained = ca.dir.path().join("chained.pem");
+    let mut both = std::fs::read(&leaf).unwrap();
+    both.extend(std::fs::read(&ca.cert).unwrap());
+    std::fs::write(&chained, both).unwrap();
+    h.cmd().arg("install-cert").arg(&chained).assert().success();
+    let installed = h.profile_dir("default").join("tls-cert.pem");
+    let before = std::fs::read(&installed).unwrap();
+    let der = ca.dir.path().join("leaf.der");
+    openssl(
+        ca.dir.path(),
+        &[
+            "x509",
+            "-in",
+            leaf.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().unwrap(),
+        ],
+    );
+    let (code, out, err) = support::run(&h, &["install-cert", der.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("Note: the installed file already holds this certificate with 1 CA certificate behind it; kept as it is, chain included"),
+        "{err}"
+    );
+    assert!(out.contains("nothing changed"), "{out}");
+    assert_eq!(std::fs::read(&installed).unwrap(), before, "chain kept");
+}

@@ -217,6 +217,37 @@ fn per_topic_messages_decoded_with_names_from_the_saved_schema() {
         0,
     );
     assert!(flags.contains("    status: ONERROR\n"), "{flags}");
+    // test-connect's JSON document keeps the payload's fields in the order watch prints
+    // them (the schema's), not sorted by name.
+    let (doc, _) = run(
+        &h,
+        &[
+            "test-connect",
+            "--format",
+            "json",
+            "--encoding",
+            "proto",
+            "--count",
+            "1",
+            "--topics",
+            "item",
+        ],
+        0,
+    );
+    let payload = |line: &str| {
+        let rest = line.split("\"payload\":").nth(1).unwrap_or_default();
+        rest.split(",\"received\"")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let item = payload(
+        json.lines()
+            .find(|l| l.contains(&format!("\"topic\":\"{ITEM_PROTO_TOPIC}\"")))
+            .unwrap(),
+    );
+    assert_eq!(payload(&doc), item, "{doc}");
+    assert!(item.find("\"uid\"") < item.find("\"isIn\""), "{item}");
 }
 
 /// A schema that does not compile, or a message it does not have: 78 before connecting,
@@ -270,6 +301,7 @@ fn undecodable_payload_is_shown_and_watch_goes_on() {
         .find(|v| v["topic"] == ITEM_PROTO_TOPIC)
         .unwrap();
     assert_eq!(bad["payload_base64"], "CglhYg==");
+    assert_eq!(bad["encoding"], "proto", "{bad}");
     assert!(
         bad["error"].as_str().unwrap().contains("at byte 1"),
         "{bad}"
@@ -350,13 +382,34 @@ fn an_expired_certificate_ends_watch_with_77() {
     let (code, rest) = w.exit(15);
     assert_eq!(code, Some(77), "{rest}");
     assert!(
-        rest.contains("expired on")
-            && rest.contains("renew --mail")
-            && rest.contains("install-cert tls-cert.pem"),
+        rest.contains("expired on") && rest.contains("renew --mail"),
         "{rest}"
     );
     let (_, err) = run(&h, &["watch"], 77);
-    assert!(err.contains("expired on"), "{err}");
+    let home = h.path().display();
+    let cert = dir.join("tls-cert.pem");
+    let expired_on = err
+        .split(" expired on ")
+        .nth(1)
+        .and_then(|r| r.split(": the broker").next())
+        .unwrap_or_default();
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "ERROR: the certificate {} expired on {expired_on}: the broker will refuse it; start a renewal and e-mail its CSR to Centiloc support with `centiloc-cert --home {home} renew --mail` (or `centiloc-cert --home {home} renew` to send it yourself), then install their answer with `centiloc-cert --home {home} install-cert tls-cert.pem`; watch stops (exit 77) so that systemd's Restart=on-failure starts it again later, with the new certificate once it is installed",
+            cert.display()
+        )
+    );
+    // With the renewal started, the steps are to send that CSR and install the answer
+    // (a new user who ran `renew` and then `renew --mail` met "already pending").
+    run(&h, &["renew"], 0);
+    let (_, err) = run(&h, &["watch"], 77);
+    assert!(
+        err.contains(&format!(
+            "the broker will refuse it; a renewal is already pending: send its CSR to Centiloc support with `centiloc-cert --home {home} csr --mail` (if not sent yet) and install their answer with `centiloc-cert --home {home} install-cert tls-cert.pem`; watch stops"
+        )),
+        "{err}"
+    );
 }
 
 /// SIGHUP reloads: a clean DISCONNECT (mosquitto logs "disconnected", not "closed its
@@ -706,4 +759,63 @@ fn shipped_watch_alert_rules_pass_promtool() {
     assert!(checked.contains("SUCCESS: 4 rules found"), "{checked}");
     let tested = promtool(&["test", "rules", "watch-tests.yml"]);
     assert!(tested.contains("SUCCESS"), "{tested}");
+}
+
+/// `decode --message item|board|NAME` without `--proto` uses the schema the profile saved
+/// (a new user expected `decode` to use what `decode --save-schema` saved); without one,
+/// the usage error says how to save one.
+#[test]
+fn decode_uses_the_saved_schema_when_given_a_message() {
+    let h = TestHome::new();
+    h.cmd()
+        .args(["init", "--tenant", TENANT, "--org", "X", "--email", "a@b.c"])
+        .assert()
+        .success();
+    let payload = h.path().join("item.bin");
+    std::fs::write(&payload, ITEM_PROTO).unwrap();
+    let p = payload.to_str().unwrap();
+    let (_, err) = run(&h, &["decode", "--message", "item", p], 64);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "ERROR: no item message is saved in {}/profiles/default/profile.toml ([decode] item_message): give --message NAME, or save one with `centiloc-cert --home {} decode --save-schema --proto FILE --message item=NAME --message board=NAME`",
+            h.path().display(),
+            h.path().display()
+        )
+    );
+    save_schema(&h);
+    let (text, _) = run(&h, &["decode", "--message", "item", p], 0);
+    assert_eq!(text, "uid: \"E004015012345678\"\nis_in: true\n");
+    let (json, _) = run(
+        &h,
+        &[
+            "decode",
+            "--message",
+            "transtreamdatamodel.ItemEvent",
+            "--format",
+            "json",
+            p,
+        ],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["uid"], "E004015012345678");
+    // A payload whose fields do not fit the message: said in protobuf's words (65).
+    let bad = h.path().join("bad.bin");
+    std::fs::write(&bad, b"\x1a\x01x").unwrap();
+    let (_, err) = run(
+        &h,
+        &["decode", "--message", "board", bad.to_str().unwrap()],
+        65,
+    );
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "ERROR: {}: not a valid transtreamdatamodel.BoardEvent: its fields do not fit that message (invalid wire type: length-delimited (expected varint)); check --encoding (or the schema and --message)",
+            bad.display()
+        )
+    );
+    // Without --message, decode stays schema-less (SPEC: protoc --decode_raw's view).
+    let (raw, _) = run(&h, &["decode", "--encoding", "proto", p], 0);
+    assert_eq!(raw, "2: \"E004015012345678\"\n3: 1\n");
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::DecodeArgs;
+use crate::decode::json_out::JsonOut;
 use crate::decode::options::SchemaRequest;
 use crate::decode::{self, Encoding, Schema, raw_proto};
 use crate::error::{Error, Result};
@@ -22,13 +23,18 @@ struct Settings {
 }
 
 impl Settings {
-    fn from_args(a: DecodeArgs) -> Result<Settings> {
-        let schema = match schema_request(&a).compile_flags()? {
+    fn from_args(ctx: &Ctx, a: DecodeArgs) -> Result<Settings> {
+        let schemas = if a.schema.protos.is_empty() && !a.schema.message.is_empty() {
+            Some(saved_schema(ctx, &a)?)
+        } else {
+            schema_request(&a).compile_flags()?
+        };
+        let schema = match schemas {
             None => None,
             // One payload has no topic: per-kind messages are for test-connect/watch.
             Some(s) => Some(s.other.ok_or_else(|| {
                 Error::Usage(
-                    "decode reads one payload without a topic: give the message as --message NAME (item=/board= are for test-connect and watch, or with --save-schema)".into(),
+                    "decode reads one payload without a topic: give the message as --message NAME, or --message item / --message board for the profile's saved ones (item=/board= are for test-connect and watch, or with --save-schema)".into(),
                 )
             })?),
         };
@@ -46,6 +52,41 @@ impl Settings {
             None => "standard input".into(),
         }
     }
+}
+
+/// `decode --message item|board|NAME` without `--proto`: the schema files the profile
+/// saved (`[decode]`), as `test-connect` and `watch` use them; `item`/`board` name the
+/// message saved for that topic kind. A user who saved the schema expected `decode` to
+/// use it too (a new user's year, issue 12).
+fn saved_schema(ctx: &Ctx, a: &DecodeArgs) -> Result<crate::decode::Schemas> {
+    let (paths, profile) = ctx.load().map_err(|e| match e {
+        Error::NoProfile { .. } => Error::Usage(
+            "--message needs the schema: add --proto FILE (or save it in a profile with `decode --save-schema`)".into(),
+        ),
+        e => e,
+    })?;
+    let saved = &profile.decode;
+    let kind = |name: &Option<String>, kind: &str| {
+        name.clone().ok_or_else(|| {
+            Error::Usage(format!(
+                "no {kind} message is saved in {} ([decode] {kind}_message): give --message NAME, or save one with `{}`",
+                paths.settings().display(),
+                ctx.cmd("decode --save-schema --proto FILE --message item=NAME --message board=NAME")
+            ))
+        })
+    };
+    let messages = match a.schema.message.as_slice() {
+        [one] if one == "item" => vec![kind(&saved.item_message, "item")?],
+        [one] if one == "board" => vec![kind(&saved.board_message, "board")?],
+        other => other.to_vec(),
+    };
+    let req = SchemaRequest {
+        messages,
+        ..schema_request(a)
+    };
+    let schemas = req.resolve(saved, &paths.dir)?;
+    // `resolve` with a --message and no saved files says how to save some.
+    schemas.ok_or_else(|| Error::Usage("--message needs a schema: add --proto FILE".into()))
 }
 
 fn schema_request(a: &DecodeArgs) -> SchemaRequest {
@@ -76,7 +117,7 @@ fn save_schema(ctx: &Ctx, a: &DecodeArgs) -> Result<ExitCode> {
     profile.decode = settings;
     profile.save(&paths)?;
     ctx.out.note(format!(
-        "saved the schema in {} ([decode]); test-connect and watch use it unless given --raw or other schema options",
+        "saved the schema in {} ([decode]); test-connect and watch use it unless given --raw or other schema options, and `decode --message item` (or board) decodes with it",
         paths.settings().display()
     ));
     Ok(ExitCode::Ok)
@@ -86,7 +127,7 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
     if args.save_schema {
         return save_schema(ctx, &args);
     }
-    let s = Settings::from_args(args)?;
+    let s = Settings::from_args(ctx, args)?;
     let mut bytes = read_payload(s.file.as_deref())?;
     let encoding = s.encoding.unwrap_or_else(|| Encoding::guess(&bytes));
     if s.file.is_none()
@@ -110,9 +151,12 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
             .map_err(|e| bad_payload(decode::DecodeError::Wire(e)))?;
         return Ok(ExitCode::Ok);
     }
+    if s.format == Format::Json && encoding == Encoding::Proto && fast_json(&bytes, &s) {
+        return Ok(ExitCode::Ok);
+    }
     let decoded = decode::decode(&bytes, encoding, s.schema.as_ref()).map_err(bad_payload)?;
     match s.format {
-        Format::Json => print_json(&decoded),
+        Format::Json => print_json(|out| decoded.write_json(out)),
         Format::Text => {
             let mut text = Vec::new();
             decoded.write_text(&mut text);
@@ -127,35 +171,36 @@ pub fn run(ctx: &Ctx, args: DecodeArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// The JSON view, pretty-printed as `Output::json` prints a tree, streamed to stdout in
-/// 64 KiB pieces without building the tree (issue 12, item 6: a 50 MB payload's tree
-/// took 6.8 GB). A failed stdout stops the writing; `main` reports it.
-fn print_json(decoded: &decode::Decoded) {
-    let mut out = Chunks(Vec::with_capacity(CHUNK));
-    if serde_json::to_writer_pretty(&mut out, &decoded.json_view()).is_ok() {
-        out.0.push(b'\n');
-        output::write_stdout(&out.0);
+/// `--format json` of protobuf written straight from the bytes as read (issue 12, item
+/// 5): without a schema always (no copy of the payload: a 50 MB one took twice its size
+/// in memory), with one when its fast writer takes the payload. `false`: not written,
+/// take the general way (which also reports the payload's errors).
+fn fast_json(bytes: &[u8], s: &Settings) -> bool {
+    if raw_proto::validate(bytes).is_err() {
+        return false;
     }
+    match &s.schema {
+        None => print_json(|out| {
+            // Validated above; a walk error would be a bug: the JSON stops there.
+            let _ = decode::raw_json::write(bytes, out);
+        }),
+        Some(schema) => match schema.json_writer(bytes) {
+            Some(writer) => print_json(|out| writer.write(bytes, out)),
+            None => return false,
+        },
+    }
+    true
 }
 
-const CHUNK: usize = 64 * 1024;
-
-/// Gathers small writes, hands them to stdout whenever a chunk is full.
-struct Chunks(Vec<u8>);
-
-impl std::io::Write for Chunks {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(b);
-        if self.0.len() >= CHUNK {
-            output::try_write_stdout(&self.0)?;
-            self.0.clear();
-        }
-        Ok(b.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// The JSON view, pretty-printed as `Output::json` prints a tree, streamed to stdout in
+/// 64 KiB pieces without building the tree (issue 12, item 5: a 50 MB payload's tree
+/// took 6.8 GB). After a failed write the rest is not written; `main` reports it.
+fn print_json(write: impl FnOnce(&mut JsonOut<'_>)) {
+    let mut sink = |chunk: &[u8]| output::write_stdout(chunk);
+    let mut out = JsonOut::streaming(&mut sink);
+    write(&mut out);
+    out.raw(b"\n");
+    out.finish();
 }
 
 /// mosquitto_sub prints a newline after each message unless `-N`: a protobuf payload piped

@@ -18,7 +18,6 @@ use crate::context::Ctx;
 use crate::decode::Schemas;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitCode;
-use crate::fix::Fix;
 use crate::mqtt::message::{
     decode_message, schema_for, stamp, write_message_json, write_undecodable,
 };
@@ -98,9 +97,7 @@ impl Watch<'_> {
         prepare(ctx, &self.request, self.clean_session).map_err(|e| match e {
             Error::CertExpired { .. } => Error::Connection {
                 message: format!(
-                    "{e}; then send the new CSR to Centiloc support (`{}`), install their answer with `{}` and start watch again (it exits 77 so that systemd's Restart=on-failure does)",
-                    ctx.fix(Fix::RenewMail),
-                    ctx.fix(Fix::InstallCert)
+                    "{e}; watch stops (exit 77) so that systemd's Restart=on-failure starts it again later, with the new certificate once it is installed"
                 ),
                 code: ExitCode::NoPerm,
             },
@@ -467,7 +464,7 @@ impl Printer {
                     Ok(d) => d.write_text(&mut self.buf, &header, " ", "  "),
                     Err(e) => {
                         let header = format!("{header} ({} bytes)", p.payload.len());
-                        write_undecodable(&mut self.buf, &header, ": ", "  ", &p.payload, e)
+                        write_undecodable(&mut self.buf, &header, ": ", "  ", &p.payload, &e.reason)
                     }
                 }
             }

@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 /// protoc's `io::CodedInputStream::GetDefaultRecursionLimit()`.
 const TOP_GROUP_DEPTH: u32 = 100;
 /// protoc's `TextFormat::Printer` budget for unknown fields (`kUnknownFieldRecursionLimit`).
-const PRINT_BUDGET: u32 = 10;
+pub(super) const PRINT_BUDGET: u32 = 10;
 
 const WT_VARINT: u8 = 0;
 const WT_FIXED64: u8 = 1;
@@ -103,7 +103,7 @@ impl std::error::Error for WireError {}
 
 /// Which of protoc's two readers the bytes go through (see the module comment).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Rules {
+pub(super) enum Rules {
     /// The whole payload: `ParseContext`.
     Top,
     /// A length-delimited field tried as a message: `CodedInputStream`.
@@ -112,7 +112,7 @@ enum Rules {
 
 /// One field's value as read off the wire; `Len` and `Group` borrow the input.
 #[derive(Debug, Clone, Copy)]
-enum Wire<'a> {
+pub(super) enum Wire<'a> {
     Varint(u64),
     Fixed64(u64),
     Fixed32(u32),
@@ -335,17 +335,24 @@ pub fn validate(bytes: &[u8]) -> Result<(), WireError> {
         .map(|_| ())
 }
 
-/// Would protoc's printer show this length-delimited value as a nested message?
-fn prints_as_message(bytes: &[u8], budget: u32) -> bool {
-    !bytes.is_empty()
-        && budget > 0
-        && Reader::new(bytes, 0, Rules::Embedded)
-            .skip_fields(budget, None)
-            .is_ok()
+/// Would protoc's printer show this length-delimited value as a nested message? (The
+/// trial parse by [`lenient_step`], which builds no errors: most values are strings,
+/// refused at their first byte; issue 12, item 5 profile.)
+pub(super) fn prints_as_message(bytes: &[u8], budget: u32) -> bool {
+    if bytes.is_empty() || budget == 0 || !first_field_parses(bytes, budget) {
+        return false;
+    }
+    let mut pos = 0;
+    while pos < bytes.len() {
+        if lenient_step(bytes, &mut pos, budget) != Some(None) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Calls `f` on each field of already-validated bytes, in wire order.
-fn for_each_field<'a>(
+pub(super) fn for_each_field<'a>(
     bytes: &'a [u8],
     rules: Rules,
     mut f: impl FnMut(u32, Wire<'a>),
@@ -560,49 +567,58 @@ fn print_fields(
         if number == 0 {
             return Err(r.err(start, WireErrorKind::FieldNumberZero));
         }
-        out.room(2 * indent + LINE);
-        push_indent(out, indent);
-        push_u64(out, u64::from(number));
-        match wt {
-            WT_VARINT => {
-                let v = r.varint(10, WireErrorKind::VarintTooLong)?;
-                out.put(b": ");
-                push_u64(out, v);
-                out.byte(b'\n');
-            }
-            WT_FIXED64 => {
-                let v = u64::from_le_bytes(r.fixed::<8>()?);
-                push_hex(out, &v.to_be_bytes());
-            }
-            WT_FIXED32 => {
-                let v = u32::from_le_bytes(r.fixed::<4>()?);
-                push_hex(out, &v.to_be_bytes());
-            }
-            WT_LEN => {
-                let b = r.length()?;
-                print_len(b, budget, indent, out);
-            }
-            WT_START_GROUP => {
-                if depth_left == 0 {
-                    return Err(r.err(start, WireErrorKind::GroupsTooDeep));
-                }
-                out.put(b" {\n");
-                print_fields(
-                    r,
-                    budget.saturating_sub(1),
-                    depth_left - 1,
-                    indent + 1,
-                    Some((number, start)),
-                    out,
-                    None,
-                )?;
-                out.room(2 * indent + LINE);
-                push_indent(out, indent);
-                out.put(b"}\n");
-            }
-            other => return Err(r.err(start, WireErrorKind::BadWireType(other))),
-        }
+        print_field(r, (number, wt, start), budget, depth_left, indent, out)?;
     }
+}
+
+/// One field's line (or block) after its tag: `number` and wire type `wt` read from the
+/// tag at `start`. Arguments as in [`print_fields`].
+#[inline(always)]
+fn print_field(
+    r: &mut Reader<'_>,
+    (number, wt, start): (u32, u8, usize),
+    budget: u32,
+    depth_left: u32,
+    indent: usize,
+    out: &mut Out,
+) -> Result<(), WireError> {
+    out.room(2 * indent + LINE);
+    push_indent(out, indent);
+    push_u64(out, u64::from(number));
+    match wt {
+        WT_VARINT => {
+            let v = r.varint(10, WireErrorKind::VarintTooLong)?;
+            out.put(b": ");
+            push_u64(out, v);
+            out.byte(b'\n');
+        }
+        WT_FIXED64 => {
+            let v = u64::from_le_bytes(r.fixed::<8>()?);
+            push_hex(out, &v.to_be_bytes());
+        }
+        WT_FIXED32 => {
+            let v = u32::from_le_bytes(r.fixed::<4>()?);
+            push_hex(out, &v.to_be_bytes());
+        }
+        WT_LEN => {
+            let b = r.length()?;
+            print_len(b, budget, indent, out);
+        }
+        WT_START_GROUP => {
+            if depth_left == 0 {
+                return Err(r.err(start, WireErrorKind::GroupsTooDeep));
+            }
+            out.put(b" {\n");
+            let group = Some((number, start));
+            let (budget, depth) = (budget.saturating_sub(1), depth_left - 1);
+            print_fields(r, budget, depth, indent + 1, group, out, None)?;
+            out.room(2 * indent + LINE);
+            push_indent(out, indent);
+            out.put(b"}\n");
+        }
+        other => return Err(r.err(start, WireErrorKind::BadWireType(other))),
+    }
+    Ok(())
 }
 
 /// A length-delimited value after its field number: protoc's printer shows it as a
@@ -671,6 +687,74 @@ fn first_field_parses(b: &[u8], depth_left: u32) -> bool {
 fn first_field_parses_slow(b: &[u8], depth_left: u32) -> bool {
     let mut pos = 0;
     !b.is_empty() && matches!(lenient_step(b, &mut pos, depth_left), Some(None))
+}
+
+/// What [`embedded_fields`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Trial {
+    /// The bytes parse as a message: each field was handed over.
+    Message,
+    /// They do not (what was handed over is to be dropped).
+    NotMessage,
+    /// A group: the caller decides the slow way ([`prints_as_message`]).
+    Group,
+}
+
+/// [`prints_as_message`] and [`for_each_field`] in one walk for a length-delimited value:
+/// hands each field to `f` while it parses (the JSON view would otherwise parse every
+/// nested message twice; issue 12, item 5).
+pub(super) fn embedded_fields<'a>(
+    b: &'a [u8],
+    budget: u32,
+    mut f: impl FnMut(u32, Wire<'a>),
+) -> Trial {
+    if b.is_empty() || budget == 0 || !first_field_parses(b, budget) {
+        return Trial::NotMessage;
+    }
+    let mut pos = 0;
+    while pos < b.len() {
+        match lenient_field(b, &mut pos) {
+            Ok(Some((n, w))) => f(n, w),
+            Ok(None) => return Trial::NotMessage,
+            Err(()) => return Trial::Group,
+        }
+    }
+    Trial::Message
+}
+
+/// One field by `Rules::Embedded` ([`lenient_step`]'s rules); `Ok(None)`: refused;
+/// `Err`: a group starts here.
+#[inline]
+fn lenient_field<'a>(b: &'a [u8], pos: &mut usize) -> Result<Option<(u32, Wire<'a>)>, ()> {
+    let Some(tag) = lenient_varint(b, pos).map(|t| t as u32) else {
+        return Ok(None);
+    };
+    let (number, wt) = (tag >> 3, (tag & 7) as u8);
+    if tag == 0 || number == 0 {
+        return Ok(None);
+    }
+    let fixed = |pos: &mut usize, n: usize| {
+        let s = b.get(*pos..pos.checked_add(n)?)?;
+        *pos += n;
+        Some(s)
+    };
+    let wire = match wt {
+        WT_VARINT => lenient_varint(b, pos).map(Wire::Varint),
+        WT_FIXED64 => fixed(pos, 8)
+            .and_then(|s| s.try_into().ok())
+            .map(|a| Wire::Fixed64(u64::from_le_bytes(a))),
+        WT_FIXED32 => fixed(pos, 4)
+            .and_then(|s| s.try_into().ok())
+            .map(|a| Wire::Fixed32(u32::from_le_bytes(a))),
+        WT_LEN => match lenient_varint(b, pos) {
+            Some(len) if (len as u32) < 1 << 31 => fixed(pos, len as u32 as usize).map(Wire::Len),
+            _ => None,
+        },
+        WT_START_GROUP => return Err(()),
+        // An end-group outside a group, or wire type 6 or 7.
+        _ => None,
+    };
+    Ok(wire.map(|w| (number, w)))
 }
 
 /// [`Reader::step`] under `Rules::Embedded` as a yes/no, without building errors: reads
@@ -1052,7 +1136,7 @@ fn json_value(wire: Wire<'_>, rules: Rules, budget: u32) -> Result<Value, WireEr
 }
 
 /// [`to_json`]'s tree written straight into a serializer, level by level, without
-/// building it (issue 12, item 6: the tree of a 1.35 MB batch cost 23x the text path, and
+/// building it (issue 12, item 5: the tree of a 1.35 MB batch cost 23x the text path, and
 /// a 50 MB payload 130x its size in memory). Same keys in the same order (a `Map` sorts
 /// its keys as strings: "1" < "10" < "2"), so the output is byte for byte the tree's.
 /// The bytes must have passed [`validate`].
@@ -1089,12 +1173,6 @@ fn decimal(mut v: u32, buf: &mut [u8; 10]) -> &str {
     std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
-/// Field numbers in the order of their decimal strings, without making the strings.
-fn as_strings(a: u32, b: u32) -> std::cmp::Ordering {
-    let (mut x, mut y) = ([0u8; 10], [0u8; 10]);
-    decimal(a, &mut x).cmp(decimal(b, &mut y))
-}
-
 impl<'a> serde::Serialize for JsonFields<'a> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error as _, SerializeMap};
@@ -1102,7 +1180,9 @@ impl<'a> serde::Serialize for JsonFields<'a> {
         for_each_field(self.bytes, self.rules, |n, w| fields.push((n, w)))
             .map_err(|e| S::Error::custom(e.to_string()))?;
         // Stable: a repeated field's values stay in wire order.
-        fields.sort_by(|a, b| as_strings(a.0, b.0));
+        if !fields.is_sorted_by_key(|f| super::raw_json::order_key(f.0)) {
+            fields.sort_by_key(|f| super::raw_json::order_key(f.0));
+        }
         let mut map = s.serialize_map(None)?;
         let mut rest = &fields[..];
         while let Some(&(n, _)) = rest.first() {
@@ -1302,6 +1382,22 @@ mod tests {
                 );
                 assert_eq!(first_field_parses(b, depth), reader, "{b:?} {depth}");
                 assert_eq!(first_field_parses_slow(b, depth), reader, "{b:?} {depth}");
+                let whole = !b.is_empty()
+                    && depth > 0
+                    && Reader::new(b, 0, Rules::Embedded)
+                        .skip_fields(depth, None)
+                        .is_ok();
+                assert_eq!(prints_as_message(b, depth), whole, "{b:?} {depth}");
+                let mut walked = Vec::new();
+                let trial = embedded_fields(b, depth, |n, w| walked.push((n, w)));
+                if trial != Trial::Group {
+                    assert_eq!(trial == Trial::Message, whole, "{b:?} {depth}");
+                }
+                if trial == Trial::Message {
+                    let mut read = Vec::new();
+                    for_each_field(b, Rules::Embedded, |n, w| read.push((n, w))).unwrap();
+                    assert_eq!(format!("{walked:?}"), format!("{read:?}"));
+                }
             }
         }
     }

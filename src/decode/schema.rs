@@ -5,13 +5,18 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
+
+use super::schema_json::Plan;
 
 /// A compiled schema and the message type payloads are decoded as.
 #[derive(Debug, Clone)]
 pub struct Schema {
     message: MessageDescriptor,
+    /// How `--format json` writes payloads without prost-reflect (issue 12, item 5).
+    plan: Option<Arc<Plan>>,
 }
 
 /// Why a schema could not be used.
@@ -104,7 +109,11 @@ impl Schema {
                 }
             },
         };
-        Ok(Schema { message: chosen })
+        let plan = Plan::new(&chosen).map(Arc::new);
+        Ok(Schema {
+            message: chosen,
+            plan,
+        })
     }
 
     /// The message type payloads are decoded as.
@@ -118,6 +127,12 @@ impl Schema {
         bytes: &[u8],
     ) -> Result<DynamicMessage, prost_reflect::prost::DecodeError> {
         DynamicMessage::decode(self.message.clone(), bytes)
+    }
+
+    /// The fast JSON writer for `bytes`, when it writes them exactly as decoding and
+    /// [`to_json`] would (see `schema_json`); `None`: take that way instead.
+    pub fn json_writer(&self, bytes: &[u8]) -> Option<&Plan> {
+        self.plan.as_deref().filter(|p| p.check(bytes))
     }
 }
 

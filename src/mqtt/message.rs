@@ -62,6 +62,21 @@ impl Decoded {
     }
 }
 
+/// A payload that did not decode as the encoding its topic (or a guess) gave: the
+/// encoding stays in the JSON line, so a filter on `.encoding` keeps the broken ones.
+#[derive(Debug)]
+pub struct Undecodable {
+    pub encoding: Encoding,
+    /// The decoder's sentence, with the offset; terminal-safe.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Undecodable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 /// Decodes `payload` as `encoding` (guessed when the topic does not tell): protobuf with
 /// `schema`, or without one as `protoc --decode_raw` shows it; JSON as Centiloc item/board
 /// events.
@@ -69,10 +84,13 @@ pub fn decode_message(
     encoding: Option<Encoding>,
     schema: Option<&Schema>,
     payload: &[u8],
-) -> Result<Decoded, String> {
+) -> Result<Decoded, Undecodable> {
     let encoding = encoding.unwrap_or_else(|| Encoding::guess(payload));
     // The decoder's JSON error already shows the start of the payload, terminal-safe.
-    let inner = decode::decode(payload, encoding, schema).map_err(|e| e.to_string())?;
+    let inner = decode::decode(payload, encoding, schema).map_err(|e| Undecodable {
+        encoding,
+        reason: e.to_string(),
+    })?;
     Ok(Decoded { encoding, inner })
 }
 
@@ -168,7 +186,7 @@ impl<'a> Envelope<'a> {
         payload: &[u8],
         retained: bool,
         received: DateTime<Utc>,
-        decoded: &'a Result<Decoded, String>,
+        decoded: &'a Result<Decoded, Undecodable>,
     ) -> Self {
         use base64::Engine as _;
         let (encoding, payload_value, error) = match decoded {
@@ -177,7 +195,11 @@ impl<'a> Envelope<'a> {
                 Some(d.inner.json_view()),
                 None,
             ),
-            Err(e) => (None, None, Some(e.as_str())),
+            Err(e) => (
+                Some(encoding_name(e.encoding)),
+                None,
+                Some(e.reason.as_str()),
+            ),
         };
         let payload_base64 =
             error.map(|_| base64::engine::general_purpose::STANDARD.encode(payload));
@@ -195,16 +217,19 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// The JSON form of one message as a value (`test-connect --format json`).
+/// The JSON form of one message as it will stand in `test-connect`'s document: written
+/// once, so the payload keeps the field order `watch` and `decode` print (a `Value`
+/// would sort it).
 pub fn message_json(
     topic: &str,
     payload: &[u8],
     retained: bool,
     received: DateTime<Utc>,
-    decoded: &Result<Decoded, String>,
-) -> Value {
-    serde_json::to_value(Envelope::new(topic, payload, retained, received, decoded))
-        .unwrap_or(Value::Null)
+    decoded: &Result<Decoded, Undecodable>,
+) -> Box<serde_json::value::RawValue> {
+    let envelope = Envelope::new(topic, payload, retained, received, decoded);
+    serde_json::value::to_raw_value(&envelope)
+        .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned())
 }
 
 /// The JSON form of one message written straight to `out`, without building the
@@ -215,7 +240,7 @@ pub fn write_message_json(
     payload: &[u8],
     retained: bool,
     received: DateTime<Utc>,
-    decoded: &Result<Decoded, String>,
+    decoded: &Result<Decoded, Undecodable>,
 ) -> std::io::Result<()> {
     let mut e = Envelope::new(topic, payload, retained, received, decoded);
     e.format_version = Some(crate::output::FORMAT_VERSION);
@@ -236,12 +261,14 @@ mod tests {
         assert!(decode_message(Some(Encoding::Proto), None, &[0x0a, 0x09]).is_err());
         let e = decode_message(Some(Encoding::Json), None, b"{\x1b[31m")
             .err()
-            .unwrap();
+            .unwrap()
+            .reason;
         assert!(e.contains("\\u{1b}"), "{e}");
         // The payload is shown once (it used to follow the decoder's own preview).
         let e = decode_message(Some(Encoding::Json), None, b"not json {")
             .err()
-            .unwrap();
+            .unwrap()
+            .reason;
         assert_eq!(e.matches("not json {").count(), 1, "{e}");
     }
 
@@ -306,14 +333,16 @@ mod tests {
                     old["payload"] = d.value();
                 }
                 Err(e) => {
-                    old["error"] = serde_json::json!(e);
+                    old["encoding"] = serde_json::json!(encoding_name(e.encoding));
+                    old["error"] = serde_json::json!(e.reason);
                     use base64::Engine as _;
                     old["payload_base64"] = serde_json::json!(
                         base64::engine::general_purpose::STANDARD.encode(payload)
                     );
                 }
             }
-            assert_eq!(message_json("t/\"x\"", payload, retained, now, &d), old);
+            let raw = message_json("t/\"x\"", payload, retained, now, &d);
+            assert_eq!(serde_json::from_str::<Value>(raw.get()).unwrap(), old);
             let mut line = Vec::new();
             write_message_json(&mut line, "t/\"x\"", payload, retained, now, &d).unwrap();
             old["format_version"] = serde_json::json!(1);

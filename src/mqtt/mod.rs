@@ -325,6 +325,33 @@ pub struct TlsFiles {
     pub ca: PathBuf,
 }
 
+/// What to do about an expired certificate: with a renewal already pending (its CSR in
+/// `pending/` beside the certificate), mail that CSR and install the answer; otherwise
+/// start one. A new user who followed "renew, then renew --mail" met "a renewal is
+/// already pending" (73) on the day things broke.
+fn renewal_steps(cert: &std::path::Path, fix: &dyn Fn(&str) -> String) -> String {
+    let pending = cert
+        .parent()
+        .map(|dir| {
+            dir.join(crate::paths::PENDING_DIR)
+                .join(crate::paths::CSR_FILE)
+        })
+        .is_some_and(|csr| csr.exists());
+    let install = fix(Fix::InstallCert.args());
+    if pending {
+        format!(
+            "a renewal is already pending: send its CSR to Centiloc support with `{}` (if not sent yet) and install their answer with `{install}`",
+            fix(Fix::CsrMail.args())
+        )
+    } else {
+        format!(
+            "start a renewal and e-mail its CSR to Centiloc support with `{}` (or `{}` to send it yourself), then install their answer with `{install}`",
+            fix(Fix::RenewMail.args()),
+            fix(Fix::Renew.args())
+        )
+    }
+}
+
 /// The pre-flight verdict: a TLS configuration and the leaf certificate it presents.
 pub struct Identity {
     pub tls: Arc<rustls::ClientConfig>,
@@ -378,7 +405,7 @@ pub fn preflight(
         return Err(Error::CertExpired {
             path: files.cert.clone(),
             date: crate::time::when(leaf.not_after),
-            fix: fix(Fix::Renew.args()),
+            steps: renewal_steps(&files.cert, fix),
         });
     }
     if let Some(reason) = leaf.client_auth_problem() {

@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use chrono::{DateTime, Utc};
 use rumqttc::Publish;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::message::{decode_message, message_json, schema_for, write_undecodable};
 use super::setup::Prepared;
@@ -21,7 +20,7 @@ pub struct Report<'a> {
     subs: &'a [Subscription],
     schemas: Option<&'a crate::decode::Schemas>,
     pub stages: Vec<StageReport>,
-    messages: Vec<Value>,
+    messages: Vec<Box<serde_json::value::RawValue>>,
     spinner: bool,
 }
 
@@ -113,7 +112,7 @@ pub struct Document<'a> {
     error: Option<&'a str>,
     failed_stage: Option<FailedStage>,
     stages: &'a [StageReport],
-    messages: &'a [Value],
+    messages: &'a [Box<serde_json::value::RawValue>],
 }
 
 impl<'a> Document<'a> {
@@ -190,7 +189,9 @@ impl Observer for Report<'_> {
                 let mut text = Vec::new();
                 match &decoded {
                     Ok(d) => d.write_text(&mut text, &header, ": ", "    "),
-                    Err(e) => write_undecodable(&mut text, &header, ": ", "    ", &p.payload, e),
+                    Err(e) => {
+                        write_undecodable(&mut text, &header, ": ", "    ", &p.payload, &e.reason)
+                    }
                 }
                 // `line` adds the newline; the text is terminal-safe (decoders escape).
                 let text = String::from_utf8_lossy(&text);

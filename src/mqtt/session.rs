@@ -58,6 +58,16 @@ pub struct Skipped {
     pub limit: usize,
 }
 
+/// " (address)" when the name resolved to something the user did not write: a bare IP
+/// address is not repeated ("127.0.0.1:1 (127.0.0.1:1)").
+fn resolved_to(broker: &impl std::fmt::Display, addr: &std::net::SocketAddr) -> String {
+    if broker.to_string() == addr.to_string() {
+        String::new()
+    } else {
+        format!(" ({addr})")
+    }
+}
+
 /// Runs DNS, TCP, TLS and CONNECT, reporting each stage to `on` as it ends.
 pub async fn open(
     s: &ConnectSettings,
@@ -105,7 +115,8 @@ pub async fn open(
         last_sent: Instant::now(),
         ping_outstanding: false,
         next_pkid: 1,
-        host: host.to_owned(),
+        // host:port, as every other sentence names the broker.
+        host: s.broker.to_string(),
         session_present: false,
         max_message_size: s.max_message_size,
         skipping: 0,
@@ -192,7 +203,8 @@ async fn connect_tcp(s: &ConnectSettings, addrs: &[SocketAddr]) -> Result<TcpStr
             Stage::Tcp,
             ExitCode::Unavailable,
             format!(
-                "{broker} ({addr}) refused the connection: nothing listens on port {}; check the port and that the broker is up",
+                "{broker}{} refused the connection: nothing listens on port {}; check the port and that the broker is up",
+                resolved_to(broker, addr),
                 broker.port
             ),
         ),
