@@ -161,6 +161,18 @@ fn extensions_and_groups_print_as_protoc_decode() {
     assert_same_as_protoc("text_kinds_proto2.proto", "textkinds2.Extended", text);
 }
 
+#[test]
+fn closed_enum_numbers_it_lacks_print_as_unknown_fields() {
+    // level 7 (unknown), levels 1 and 9, x 5, packed levels [1, 8, -1, -2], field 8 unknown.
+    let mut bytes = vec![0x08, 0x07, 0x10, 0x01, 0x10, 0x09, 0x18, 0x05, 0x22, 22];
+    bytes.extend_from_slice(&[0x01, 0x08]);
+    bytes.extend_from_slice(&[0xff; 9]);
+    bytes.push(0x01);
+    bytes.extend_from_slice(&[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    bytes.extend_from_slice(&[0x40, 0x01]);
+    assert_bytes_same_as_protoc("text_kinds_proto2.proto", "textkinds2.Closed", &bytes);
+}
+
 // ---- random messages ------------------------------------------------------------------
 
 /// Every byte as an octal escape: protoc's text parser reads any byte back exactly.

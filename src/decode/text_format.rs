@@ -14,7 +14,8 @@
 //!   `-0.0` is not the default (protoc compares bits); a field with presence (proto2,
 //!   `optional`, oneof members, messages) whenever it was set;
 //! - map entries sorted by key, each with its `key` and `value` always printed;
-//! - enums by name, numbers the enum lacks as numbers;
+//! - enums by name, numbers the enum lacks as numbers (proto3), or, for a closed
+//!   proto2 enum, as unknown varint fields (protoc keeps them out of the field);
 //! - strings and bytes through protobuf's `CEscape` (UTF-8 as octal), floats and
 //!   doubles as protobuf's `SimpleFtoa`/`SimpleDtoa` (`%.6g`/`%.15g`, more digits only
 //!   when those do not read back as the same value);
@@ -28,7 +29,8 @@
 
 use std::borrow::Cow;
 
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
+use prost_reflect::prost::encoding::encode_varint;
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Syntax, Value};
 
 use super::raw_proto;
 
@@ -40,13 +42,19 @@ pub fn to_text(message: &DynamicMessage) -> String {
 }
 
 fn write_message(message: &DynamicMessage, indent: usize, out: &mut String) {
+    let mut moved = Vec::new();
     // protoc lists regular fields and extensions together, by field number.
-    let mut printed: Vec<(u32, String, Kind, Cow<'_, Value>)> = message
-        .descriptor()
-        .fields()
-        .filter(|f| is_printed(message, f))
-        .map(|f| (f.number(), text_name(&f), f.kind(), message.get_field(&f)))
-        .collect();
+    let mut printed: Vec<(u32, String, Kind, Cow<'_, Value>)> = Vec::new();
+    for field in message.descriptor().fields() {
+        if !is_printed(message, &field) {
+            continue;
+        }
+        let value = message.get_field(&field);
+        let (number, kind) = (field.number(), field.kind());
+        if let Some(value) = without_closed_enum_strays(number, &kind, value, &mut moved) {
+            printed.push((number, text_name(&field), kind, value));
+        }
+    }
     for (ext, value) in message.extensions() {
         let name = format!("[{}]", ext.full_name());
         printed.push((ext.number(), name, ext.kind(), Cow::Borrowed(value)));
@@ -55,7 +63,42 @@ fn write_message(message: &DynamicMessage, indent: usize, out: &mut String) {
     for (_, name, kind, value) in &printed {
         write_field(name, kind, value, indent, out);
     }
-    write_unknown(message, indent, out);
+    write_unknown(message, &moved, indent, out);
+}
+
+/// A proto2 enum is closed: protoc keeps a number it lacks as an unknown varint field,
+/// not as the field's value. Those numbers go to `moved` (field number, enum number);
+/// `None` when nothing of the value is left to print.
+fn without_closed_enum_strays<'a>(
+    number: u32,
+    kind: &Kind,
+    value: Cow<'a, Value>,
+    moved: &mut Vec<(u32, i32)>,
+) -> Option<Cow<'a, Value>> {
+    let Kind::Enum(e) = kind else {
+        return Some(value);
+    };
+    if e.parent_file().syntax() != Syntax::Proto2 {
+        return Some(value);
+    }
+    let stray = |v: &Value| v.as_enum_number().filter(|n| e.get_value(*n).is_none());
+    match &*value {
+        Value::EnumNumber(n) if stray(&value).is_some() => {
+            moved.push((number, *n));
+            None
+        }
+        Value::List(items) if items.iter().any(|v| stray(v).is_some()) => {
+            let mut kept = Vec::new();
+            for v in items {
+                match stray(v) {
+                    Some(n) => moved.push((number, n)),
+                    None => kept.push(v.clone()),
+                }
+            }
+            (!kept.is_empty()).then(|| Cow::Owned(Value::List(kept)))
+        }
+        _ => Some(value),
+    }
 }
 
 /// A group prints under its type's name (`MyGroup {`), as protoc does.
@@ -163,15 +206,27 @@ fn push_quoted(bytes: &[u8], out: &mut String) {
     out.push('"');
 }
 
-/// Unknown fields as `--decode_raw` prints them, indented to this message's level.
-fn write_unknown(message: &DynamicMessage, indent: usize, out: &mut String) {
-    let mut wire = Vec::new();
-    for field in message.unknown_fields() {
-        field.encode(&mut wire);
+/// Unknown fields as `--decode_raw` prints them, indented to this message's level,
+/// with the closed-enum numbers `moved` out of their fields among them, by number.
+fn write_unknown(message: &DynamicMessage, moved: &[(u32, i32)], indent: usize, out: &mut String) {
+    let mut fields: Vec<(u32, Vec<u8>)> = Vec::new();
+    for &(number, value) in moved {
+        let mut wire = Vec::new();
+        encode_varint(u64::from(number) << 3, &mut wire);
+        // A negative enum number is a sign-extended 64-bit varint on the wire.
+        encode_varint(i64::from(value) as u64, &mut wire);
+        fields.push((number, wire));
     }
-    if wire.is_empty() {
+    for field in message.unknown_fields() {
+        let mut wire = Vec::new();
+        field.encode(&mut wire);
+        fields.push((field.number(), wire));
+    }
+    if fields.is_empty() {
         return;
     }
+    fields.sort_by_key(|(number, _)| *number);
+    let wire: Vec<u8> = fields.into_iter().flat_map(|(_, w)| w).collect();
     // They were read from valid wire data, so they print; a failure would be a bug,
     // shown rather than hidden.
     let text = raw_proto::render_text(&wire).unwrap_or_else(|e| format!("<{e}>\n"));
