@@ -45,11 +45,10 @@ fn write_message(message: &DynamicMessage, indent: usize, out: &mut String) {
     let mut moved = Vec::new();
     // protoc lists regular fields and extensions together, by field number.
     let mut printed: Vec<(u32, String, Kind, Cow<'_, Value>)> = Vec::new();
-    for field in message.descriptor().fields() {
-        if !is_printed(message, &field) {
-            continue;
-        }
-        let value = message.get_field(&field);
+    // Only the values the message holds are walked, not every field of the descriptor:
+    // a customer schema may declare many fields and send few.
+    let held = message.fields().map(|(f, v)| (f, Cow::Borrowed(v)));
+    for (field, value) in held.chain(negative_zeros(message)) {
         let (number, kind) = (field.number(), field.kind());
         if let Some(value) = without_closed_enum_strays(number, &kind, value, &mut moved) {
             printed.push((number, text_name(&field), kind, value));
@@ -64,6 +63,34 @@ fn write_message(message: &DynamicMessage, indent: usize, out: &mut String) {
         write_field(name, kind, value, indent, out);
     }
     write_unknown(message, &moved, indent, out);
+}
+
+/// A group prints under its type's name (`MyGroup {`), as protoc does.
+fn text_name(field: &FieldDescriptor) -> String {
+    match field.kind() {
+        Kind::Message(m) if field.is_group() => m.name().to_owned(),
+        _ => field.name().to_owned(),
+    }
+}
+
+/// Singular float and double fields without presence that hold -0.0: protoc prints them
+/// (its `HasField` compares bits), prost-reflect counts them as unset (0.0 == -0.0).
+fn negative_zeros(message: &DynamicMessage) -> Vec<(FieldDescriptor, Cow<'_, Value>)> {
+    message
+        .descriptor()
+        .fields()
+        .filter(|f| matches!(f.kind(), Kind::Float | Kind::Double))
+        .filter(|f| !f.is_list() && !f.supports_presence() && !message.has_field(f))
+        .filter_map(|f| {
+            let value = message.get_field(&f);
+            let negative_zero = match &*value {
+                Value::F32(v) => v.to_bits() != 0,
+                Value::F64(v) => v.to_bits() != 0,
+                _ => false,
+            };
+            negative_zero.then_some((f, value))
+        })
+        .collect()
 }
 
 /// A proto2 enum is closed: protoc keeps a number it lacks as an unknown varint field,
@@ -98,27 +125,6 @@ fn without_closed_enum_strays<'a>(
             (!kept.is_empty()).then(|| Cow::Owned(Value::List(kept)))
         }
         _ => Some(value),
-    }
-}
-
-/// A group prints under its type's name (`MyGroup {`), as protoc does.
-fn text_name(field: &FieldDescriptor) -> String {
-    match field.kind() {
-        Kind::Message(m) if field.is_group() => m.name().to_owned(),
-        _ => field.name().to_owned(),
-    }
-}
-
-/// protoc's `HasField` for singular fields, `size > 0` for repeated ones.
-fn is_printed(message: &DynamicMessage, field: &FieldDescriptor) -> bool {
-    if message.has_field(field) {
-        return true;
-    }
-    // prost-reflect counts -0.0 as the default (0.0 == -0.0); protoc compares the bits.
-    match &*message.get_field(field) {
-        Value::F32(v) => v.to_bits() != 0,
-        Value::F64(v) => v.to_bits() != 0,
-        _ => false,
     }
 }
 
