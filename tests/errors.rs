@@ -670,15 +670,12 @@ fn stdout_that_cannot_be_written() {
     );
 }
 
-/// The disk fills up while a key is written: `strace` makes every fsync fail with
-/// ENOSPC, as a full disk does at the moment the data must reach it.
-#[test]
-fn write_on_a_full_disk() {
+/// `init` run under strace with `inject` failing the system `calls`: (exit code, stderr).
+fn init_under_strace(h: &TestHome, calls: &str, inject: &str) -> (i32, String) {
     let strace = support::require("strace", "strace");
-    let h = TestHome::new();
     let out = std::process::Command::new(strace)
-        .args(["-f", "-o", "/dev/null", "-e", "trace=fsync,fdatasync"])
-        .args(["-e", "inject=fsync,fdatasync:error=ENOSPC"])
+        .args(["-f", "-o", "/dev/null", "-e", &format!("trace={calls}")])
+        .args(["-e", inject])
         .arg(env!("CARGO_BIN_EXE_centiloc-cert"))
         .arg("--home")
         .arg(h.path())
@@ -686,6 +683,16 @@ fn write_on_a_full_disk() {
         .output()
         .unwrap();
     let (code, _, err) = support::outcome(out);
+    (code, err)
+}
+
+/// The disk fills up while a key is written: `strace` makes every fsync fail with
+/// ENOSPC, as a full disk does at the moment the data must reach it.
+#[test]
+fn write_on_a_full_disk() {
+    let h = TestHome::new();
+    let (code, err) =
+        init_under_strace(&h, "fsync,fdatasync", "inject=fsync,fdatasync:error=ENOSPC");
     expect(
         (code, err),
         74,
@@ -703,18 +710,8 @@ fn write_on_a_full_disk() {
 /// The system's random number generator fails (`strace` makes getrandom return EIO).
 #[test]
 fn random_generator_failure() {
-    let strace = support::require("strace", "strace");
     let h = TestHome::new();
-    let out = std::process::Command::new(strace)
-        .args(["-f", "-o", "/dev/null", "-e", "trace=getrandom"])
-        .args(["-e", "inject=getrandom:error=EIO"])
-        .arg(env!("CARGO_BIN_EXE_centiloc-cert"))
-        .arg("--home")
-        .arg(h.path())
-        .args(["init", "--tenant", "acme", "--org", "X", "--email", "a@b.c"])
-        .output()
-        .unwrap();
-    let (code, _, err) = support::outcome(out);
+    let (code, err) = init_under_strace(&h, "getrandom", "inject=getrandom:error=EIO");
     expect(
         (code, err),
         74,

@@ -106,8 +106,9 @@ fn valid_until(cert: &std::path::Path) -> String {
     format!("{} UTC", &iso[..16])
 }
 
-#[test]
-fn a_renewal_that_ends_earlier_is_installed_with_a_warning() {
+/// A profile with a one-year certificate installed and a renewal started: the CA, the
+/// home, that first certificate and the pending CSR.
+fn installed_then_renewing() -> (Ca, TestHome, std::path::PathBuf, std::path::PathBuf) {
     let ca = Ca::new("Checks CA");
     let h = TestHome::new();
     let csr = h.init_with_csr("acme");
@@ -117,6 +118,12 @@ fn a_renewal_that_ends_earlier_is_installed_with_a_warning() {
     let pending = h
         .profile_dir("default")
         .join("pending/certificate-request.csr");
+    (ca, h, first, pending)
+}
+
+#[test]
+fn a_renewal_that_ends_earlier_is_installed_with_a_warning() {
+    let (ca, h, first, pending) = installed_then_renewing();
     let shorter = sign_with(&ca, &pending, 360, CLIENT, "shorter");
     let (code, _, err) = support::run(&h, &["install-cert", shorter.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
@@ -144,15 +151,7 @@ fn a_renewal_that_ends_earlier_is_installed_with_a_warning() {
 /// profile's earlier key, with the archive folder, not "signed for another CSR".
 #[test]
 fn last_years_certificate_is_named_as_such() {
-    let ca = Ca::new("Checks CA");
-    let h = TestHome::new();
-    let csr = h.init_with_csr("acme");
-    let first = sign_with(&ca, &csr, 365, CLIENT, "first");
-    h.cmd().arg("install-cert").arg(&first).assert().success();
-    h.cmd().arg("renew").assert().success();
-    let pending = h
-        .profile_dir("default")
-        .join("pending/certificate-request.csr");
+    let (ca, h, first, pending) = installed_then_renewing();
     let second = sign_with(&ca, &pending, 370, CLIENT, "second");
     h.cmd().arg("install-cert").arg(&second).assert().success();
     let archive = h.profile_dir("default").join("archive");

@@ -499,18 +499,7 @@ impl Out {
     /// rather than by a call to `memcpy`.
     #[inline(always)]
     fn put_slice(&mut self, s: &[u8]) {
-        let n = s.len();
-        let d = &mut self.buf[self.pos..self.pos + n];
-        if (8..=16).contains(&n) {
-            d[..8].copy_from_slice(&s[..8]);
-            d[n - 8..].copy_from_slice(&s[n - 8..]);
-        } else if (4..8).contains(&n) {
-            d[..4].copy_from_slice(&s[..4]);
-            d[n - 4..].copy_from_slice(&s[n - 4..]);
-        } else {
-            d.copy_from_slice(s);
-        }
-        self.pos += n;
+        self.pos += super::json_out::copy_short(&mut self.buf[self.pos..], s);
     }
 
     #[inline(always)]
