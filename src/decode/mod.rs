@@ -5,6 +5,7 @@
 //!
 //! - [`raw_proto`]: protobuf without a schema, identical to `protoc --decode_raw`.
 //! - [`schema`]: protobuf with the customer's `.proto` (compiled at run time).
+//! - [`text_format`]: a message decoded with a schema, as `protoc --decode` prints it.
 //! - [`json`]: the JSON item and board updates.
 
 pub mod json;
@@ -14,6 +15,7 @@ pub mod raw_json;
 pub mod raw_proto;
 pub mod schema;
 pub mod schema_json;
+pub mod text_format;
 
 use std::fmt;
 
@@ -148,7 +150,7 @@ impl Decoded {
         match self {
             // Validated in `decode`; an error here would be a bug, shown rather than hidden.
             Decoded::Raw(b) => raw_proto::render_text(b).unwrap_or_else(|e| format!("<{e}>\n")),
-            Decoded::Message(m) => schema::to_text(m),
+            Decoded::Message(m) => text_format::to_text(m),
             Decoded::Json(j) => j.to_text(),
         }
     }

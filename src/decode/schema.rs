@@ -357,17 +357,6 @@ impl fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-/// Protobuf text format with field and enum names, as `protoc --decode=NAME` prints it
-/// (strings are escaped, so the text is safe for a terminal).
-pub fn to_text(message: &DynamicMessage) -> String {
-    let options = prost_reflect::text_format::FormatOptions::new().pretty(true);
-    let mut text = message.to_text_format_with_options(&options);
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text
-}
-
 /// Canonical proto3 JSON: lowerCamelCase names, 64-bit integers as strings, enum names,
 /// well-known types (Timestamp as RFC 3339) in their JSON form.
 pub fn to_json(message: &DynamicMessage) -> Result<serde_json::Value, serde_json::Error> {
