@@ -131,8 +131,9 @@ impl EarlyExit {
         let text = match e.kind() {
             // No command at all: the short help is the answer, not an `ERROR:` line made
             // of the tool's description (issue 10).
+            // clap's own text for it is an `error:` block listing hidden commands too.
             ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
-                e.render().to_string()
+                cmd.clone().render_help().to_string()
             }
             _ => {
                 let command = subcommand_named(cmd, args);
@@ -259,13 +260,17 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write the man pages (centiloc-cert.1 and centiloc-cert-COMMAND.1) into DIR.
     // Hidden: for packagers (the .deb build runs `centiloc-cert manpages DIR`).
-    #[command(hide = true)]
+    #[command(hide = true, after_help = MANPAGES_EXAMPLES)]
     Manpages(ManpagesArgs),
     /// Print the profile names, one per line, for the shell completion scripts.
     // Hidden: the completion scripts call it with the words typed so far.
     #[command(hide = true)]
     ProfileNames(ProfileNamesArgs),
 }
+
+const MANPAGES_EXAMPLES: &str = "\
+Examples:
+  centiloc-cert manpages target/man && man -l target/man/centiloc-cert.1";
 
 const EXPORT_EXAMPLES: &str = "\
 Examples:

@@ -40,6 +40,11 @@ fn no_command_prints_the_short_help_not_an_error() {
         err.contains("Usage: centiloc-cert [OPTIONS] <COMMAND>"),
         "{err}"
     );
+    // Global options but no command: the same short help, not clap's `error:` block
+    // that lists the hidden commands (a new user's second look).
+    let (with_home, code) = stderr_of(&["--home", "/nonexistent/centiloc-home"]);
+    assert_eq!(code, 64);
+    assert_eq!(with_home, err);
 }
 
 #[test]
