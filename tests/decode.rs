@@ -3,14 +3,15 @@
 //! from `tests/fixtures/corpus.proto`, so every case records how it was made.
 //! protoc is required: without it these tests fail and say how to install it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use assert_cmd::Command as BinCommand;
 use centiloc_cert::decode::json_out::JsonOut;
 use centiloc_cert::decode::{self, Encoding, Schema, raw_proto};
 use proptest::prelude::*;
+
+mod support;
 
 // ---- protoc, the reference ------------------------------------------------------------
 
@@ -18,30 +19,10 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// Runs protoc with `stdin`; `Ok(stdout)` on success, `Err(stderr)` when it refuses.
+/// Runs protoc in the fixtures directory with `stdin`; `Ok(stdout)` on success,
+/// `Err(stderr)` when it refuses.
 fn protoc(args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
-    let mut child = Command::new("protoc")
-        .args(args)
-        .current_dir(fixtures())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("these tests compare with protoc 3.21, which cannot run ({e}): apt-get install protobuf-compiler")
-        });
-    let mut input = child.stdin.take().expect("piped stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("protoc runs");
-    let _ = writer.join();
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    support::protoc_in(&fixtures(), args, stdin)
 }
 
 fn encode(proto: &str, message: &str, text: &str) -> Vec<u8> {
@@ -663,17 +644,7 @@ fn schema_dir() -> tempfile::TempDir {
 /// `Top` encoded and decoded by protoc, run in `dir` with `-I. -Iinc`.
 fn top_by_protoc(dir: &Path) -> (Vec<u8>, String) {
     let run = |args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new("protoc")
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("protoc runs");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "protoc {args:?}");
-        out.stdout
+        support::protoc_in(dir, args, stdin).unwrap_or_else(|e| panic!("protoc {args:?}: {e}"))
     };
     let bytes = run(
         &["-I.", "-Iinc", "--encode=t.Top", "top.proto"],

@@ -4,12 +4,12 @@
 //! `tests/fixtures/text_kinds.proto`, written as protoc text and encoded by
 //! `protoc --encode`. protoc is required: without it these tests fail saying so.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use centiloc_cert::decode::{Schema, text_format};
 use proptest::prelude::*;
+
+mod support;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -17,31 +17,17 @@ fn fixtures() -> PathBuf {
 
 /// Runs protoc in the fixtures directory with `stdin`; panics with its stderr on refusal.
 fn protoc(args: &[&str], stdin: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("protoc")
-        .args(["-I.", "-I/usr/include"])
-        .args(args)
-        .current_dir(fixtures())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("these tests compare with protoc 3.21, which cannot run ({e}): apt-get install protobuf-compiler")
-        });
-    let mut input = child.stdin.take().expect("piped stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("protoc runs");
-    let _ = writer.join();
-    assert!(
-        out.status.success(),
-        "protoc {args:?} refused {:?}: {}",
-        String::from_utf8_lossy(stdin),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    let args: Vec<&str> = ["-I.", "-I/usr/include"]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect();
+    support::protoc_in(&fixtures(), &args, stdin).unwrap_or_else(|e| {
+        panic!(
+            "protoc {args:?} refused {:?}: {e}",
+            String::from_utf8_lossy(stdin)
+        )
+    })
 }
 
 /// Encodes `text` (protoc text format) as `message` of `proto`, then checks that our

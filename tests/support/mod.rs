@@ -516,3 +516,33 @@ pub fn on_terminal(h: &TestHome, args: &str, replies: &[(&str, &str)]) -> (Optio
     }
     (code, seen)
 }
+
+/// Runs protoc (the protobuf reference) in `dir` with `stdin`: `Ok(stdout)`, or
+/// `Err(stderr)` when it refuses the input. protoc missing fails the test saying what
+/// to install.
+pub fn protoc_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("protoc")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("these tests compare with protoc 3.21, which cannot run ({e}): apt-get install protobuf-compiler")
+        });
+    let mut input = child.stdin.take().expect("piped stdin");
+    let data = stdin.to_vec();
+    // A writer thread: protoc may answer before it has read everything.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("protoc runs");
+    let _ = writer.join();
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
