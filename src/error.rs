@@ -153,9 +153,9 @@ pub enum Error {
     /// A private key that parses but that the signing library refuses (a CSR cannot be
     /// signed with it, nor a TLS handshake made): a new key is the way out.
     #[error(
-        "the private key cannot be used: the signing library refused it ({0}); make a new key for this profile with `init --force` (the old one is archived)"
+        "the private key cannot be used for signing; make a new key for this profile with `init --force` (the old one is archived)"
     )]
-    KeyUnusable(String),
+    KeyUnusable,
 
     /// A question asked on a terminal whose input ended before an answer.
     #[error("no answer to {question:?} (end of input): pass it as a flag instead")]
@@ -330,7 +330,7 @@ impl Error {
             | Error::BadData { .. }
             | Error::BadPayload { .. }
             | Error::Csr(_)
-            | Error::KeyUnusable(_)
+            | Error::KeyUnusable
             | Error::CertRefused { .. } => ExitCode::DataErr,
             Error::NoAnswer { .. } => ExitCode::NoInput,
             Error::Runtime(_) => ExitCode::IoErr,

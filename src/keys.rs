@@ -287,8 +287,7 @@ impl PrivateKey {
 
     /// The key in the form rcgen signs with.
     pub fn signing_key(&self) -> Result<rcgen::KeyPair> {
-        rcgen::KeyPair::try_from(self.pkcs8_der.as_slice())
-            .map_err(|e| Error::KeyUnusable(e.to_string()))
+        rcgen::KeyPair::try_from(self.pkcs8_der.as_slice()).map_err(|_| Error::KeyUnusable)
     }
 }
 
