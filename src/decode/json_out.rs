@@ -5,19 +5,19 @@
 //! writer, one small `write_all` per token cost 16 times the text path (issue 12, item 5).
 //! Tests compare every writer built on this with serde_json's output.
 
+use super::cursor::Cursor;
+
 /// Where full chunks go (stdout, in `decode`).
 pub type Sink<'s> = &'s mut dyn FnMut(&[u8]);
 
 /// A chunk this size stays in the CPU cache; megabytes in one buffer cost page faults.
 const CHUNK: usize = 64 * 1024;
 
-/// The JSON being written, and where in its nesting the writer is. Like the text
-/// printer's buffer (`raw_proto::Out`), a zero-filled buffer written through a cursor:
-/// each token makes room for itself once, then its pieces are plain copies.
+/// The JSON being written, and where in its nesting the writer is. Written through the
+/// text printer's [`Cursor`]: each token makes room for itself once, then its pieces are
+/// plain copies.
 pub struct JsonOut<'s> {
-    buf: Vec<u8>,
-    /// The end of the text written; bytes past it are scratch.
-    pos: usize,
+    out: Cursor,
     depth: usize,
     /// The innermost object or array has no entry yet.
     empty: bool,
@@ -61,8 +61,10 @@ impl<'s> JsonOut<'s> {
     /// Writes into memory only ([`JsonOut::into_bytes`]).
     pub fn new() -> JsonOut<'static> {
         JsonOut {
-            buf: Vec::new(),
-            pos: 0,
+            out: Cursor {
+                buf: Vec::new(),
+                pos: 0,
+            },
             depth: 0,
             empty: true,
             sink: None,
@@ -72,9 +74,7 @@ impl<'s> JsonOut<'s> {
     /// Hands the text to `sink` in chunks of about 64 KiB as it is written.
     pub fn streaming(sink: Sink<'s>) -> JsonOut<'s> {
         JsonOut {
-            // Zeroed memory from the allocator: fresh pages need no clearing.
-            buf: vec![0; CHUNK + 4096],
-            pos: 0,
+            out: Cursor::new(Vec::new(), CHUNK + 4096),
             depth: 0,
             empty: true,
             sink: Some(sink),
@@ -82,71 +82,42 @@ impl<'s> JsonOut<'s> {
     }
 
     /// The bytes not yet handed to a sink (all of them without one).
-    pub fn into_bytes(mut self) -> Vec<u8> {
-        self.buf.truncate(self.pos);
-        self.buf
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.out.finish()
     }
 
     /// Hands what is left to the sink.
     pub fn finish(mut self) {
         if let Some(sink) = self.sink.as_mut()
-            && self.pos > 0
+            && self.out.pos > 0
         {
-            sink(&self.buf[..self.pos]);
-            self.pos = 0;
+            sink(&self.out.buf[..self.out.pos]);
+            self.out.pos = 0;
         }
     }
 
     #[inline]
     fn maybe_flush(&mut self) {
-        if self.pos >= CHUNK
+        if self.out.pos >= CHUNK
             && let Some(sink) = self.sink.as_mut()
         {
-            sink(&self.buf[..self.pos]);
-            self.pos = 0;
+            sink(&self.out.buf[..self.out.pos]);
+            self.out.pos = 0;
         }
-    }
-
-    #[inline(always)]
-    fn room(&mut self, n: usize) {
-        if self.buf.len() - self.pos < n {
-            self.grow(n);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self, n: usize) {
-        let want = self.pos.saturating_add(n).saturating_add(64);
-        self.buf
-            .resize(want.max(self.buf.len().saturating_mul(2)), 0);
-    }
-
-    /// Copies `s` into room already made; short pieces as two overlapping fixed-size
-    /// copies rather than a call to `memcpy`.
-    #[inline(always)]
-    fn copy(&mut self, s: &[u8]) {
-        self.pos += copy_short(&mut self.buf[self.pos..], s);
-    }
-
-    #[inline(always)]
-    fn byte(&mut self, b: u8) {
-        self.buf[self.pos] = b;
-        self.pos += 1;
     }
 
     /// A newline and the indent; needs `1 + max(32, 2 * depth)` bytes of room.
     #[inline(always)]
     fn newline_indent(&mut self) {
-        self.byte(b'\n');
+        self.out.byte(b'\n');
         let n = 2 * self.depth;
         if n <= SPACES.len() {
             // 32 bytes written, `n` kept: the rest is scratch.
-            self.buf[self.pos..self.pos + SPACES.len()].copy_from_slice(SPACES);
-            self.pos += n;
+            self.out.buf[self.out.pos..self.out.pos + SPACES.len()].copy_from_slice(SPACES);
+            self.out.pos += n;
         } else {
             for _ in 0..self.depth {
-                self.copy(b"  ");
+                self.out.put_slice(b"  ");
             }
         }
     }
@@ -162,9 +133,9 @@ impl<'s> JsonOut<'s> {
     #[inline(always)]
     fn next_entry(&mut self, extra: usize) {
         self.maybe_flush();
-        self.room(self.indent_room() + extra);
+        self.out.room(self.indent_room() + extra);
         if !self.empty {
-            self.byte(b',');
+            self.out.byte(b',');
         }
         self.empty = false;
         self.newline_indent();
@@ -188,8 +159,8 @@ impl<'s> JsonOut<'s> {
 
     #[inline]
     fn open(&mut self, bracket: u8) {
-        self.room(1);
-        self.byte(bracket);
+        self.out.room(1);
+        self.out.byte(bracket);
         self.depth += 1;
         self.empty = true;
     }
@@ -197,11 +168,11 @@ impl<'s> JsonOut<'s> {
     #[inline]
     fn close(&mut self, bracket: u8) {
         self.depth -= 1;
-        self.room(self.indent_room());
+        self.out.room(self.indent_room());
         if !self.empty {
             self.newline_indent();
         }
-        self.byte(bracket);
+        self.out.byte(bracket);
         // The enclosing object or array has this one as an entry.
         self.empty = false;
     }
@@ -218,9 +189,9 @@ impl<'s> JsonOut<'s> {
     #[inline(always)]
     pub fn plain_key(&mut self, key: &[u8]) {
         self.next_entry(key.len() + 4);
-        self.byte(b'"');
-        self.copy(key);
-        self.copy(b"\": ");
+        self.out.byte(b'"');
+        self.out.put_slice(key);
+        self.out.put_slice(b"\": ");
     }
 
     /// A field number as a key (`"12": `).
@@ -237,8 +208,8 @@ impl<'s> JsonOut<'s> {
         } else {
             [b'"', d1, d0, b'"', b':', b' ']
         };
-        self.buf[self.pos..self.pos + 6].copy_from_slice(&key);
-        self.pos += if n < 10 { 5 } else { 6 };
+        self.out.buf[self.out.pos..self.out.pos + 6].copy_from_slice(&key);
+        self.out.pos += if n < 10 { 5 } else { 6 };
     }
 
     /// Before each element of an array.
@@ -250,8 +221,8 @@ impl<'s> JsonOut<'s> {
     /// Text that is already JSON (a number, `true`).
     #[inline]
     pub fn raw(&mut self, text: &[u8]) {
-        self.room(text.len());
-        self.copy(text);
+        self.out.room(text.len());
+        self.out.put_slice(text);
     }
 
     #[inline]
@@ -267,10 +238,10 @@ impl<'s> JsonOut<'s> {
     /// Text in quotes that needs no escape: proto3 JSON's 64-bit integers, escaped names.
     #[inline]
     pub fn quoted(&mut self, text: &[u8]) {
-        self.room(text.len() + 2);
-        self.byte(b'"');
-        self.copy(text);
-        self.byte(b'"');
+        self.out.room(text.len() + 2);
+        self.out.byte(b'"');
+        self.out.put_slice(text);
+        self.out.byte(b'"');
     }
 
     /// proto3 JSON's float: a number, or "NaN", "Infinity", "-Infinity".
@@ -303,8 +274,8 @@ impl<'s> JsonOut<'s> {
     /// its `encode_slice` wanted a zero-filled slice per value, a `memset` each).
     pub fn base64(&mut self, bytes: &[u8]) {
         let sextet = |n: u32, shift: u32| BASE64[(n >> shift & 63) as usize];
-        self.room(bytes.len().div_ceil(3) * 4 + 2);
-        self.byte(b'"');
+        self.out.room(bytes.len().div_ceil(3) * 4 + 2);
+        self.out.byte(b'"');
         let mut chunks = bytes.chunks_exact(3);
         for c in &mut chunks {
             let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
@@ -313,21 +284,23 @@ impl<'s> JsonOut<'s> {
                 BASE64_PAIRS[(n & 0xfff) as usize],
             );
             let quad = [high[0], high[1], low[0], low[1]];
-            self.buf[self.pos..self.pos + 4].copy_from_slice(&quad);
-            self.pos += 4;
+            self.out.buf[self.out.pos..self.out.pos + 4].copy_from_slice(&quad);
+            self.out.pos += 4;
         }
         match *chunks.remainder() {
             [a] => {
                 let n = u32::from(a) << 16;
-                self.copy(&[sextet(n, 18), sextet(n, 12), b'=', b'=']);
+                self.out
+                    .put_slice(&[sextet(n, 18), sextet(n, 12), b'=', b'=']);
             }
             [a, b] => {
                 let n = u32::from(a) << 16 | u32::from(b) << 8;
-                self.copy(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), b'=']);
+                self.out
+                    .put_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), b'=']);
             }
             _ => {}
         }
-        self.byte(b'"');
+        self.out.byte(b'"');
     }
 
     /// A string in quotes, escaped as serde_json escapes it.
@@ -353,26 +326,28 @@ impl<'s> JsonOut<'s> {
     #[inline(never)]
     fn escaped(&mut self, bytes: &[u8], first: usize) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.room(bytes.len().saturating_mul(6).saturating_add(2));
-        self.byte(b'"');
-        self.copy(&bytes[..first]);
+        self.out
+            .room(bytes.len().saturating_mul(6).saturating_add(2));
+        self.out.byte(b'"');
+        self.out.put_slice(&bytes[..first]);
         let mut run = first;
         for (i, &b) in bytes.iter().enumerate().skip(first) {
             let e = ESCAPE[b as usize];
             if e == 0 {
                 continue;
             }
-            self.copy(&bytes[run..i]);
+            self.out.put_slice(&bytes[run..i]);
             if e == b'u' {
                 let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
-                self.copy(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]]);
+                self.out
+                    .put_slice(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]]);
             } else {
-                self.copy(&[b'\\', e]);
+                self.out.put_slice(&[b'\\', e]);
             }
             run = i + 1;
         }
-        self.copy(&bytes[run..]);
-        self.byte(b'"');
+        self.out.put_slice(&bytes[run..]);
+        self.out.byte(b'"');
     }
 }
 
@@ -403,25 +378,6 @@ impl std::io::Write for JsonOut<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// Copies `s` to the start of `d` (which has room) and returns its length: short pieces
-/// (most keys and strings) as two overlapping fixed-size copies rather than a call to
-/// `memcpy`. Shared by this writer and `raw_proto`'s text writer.
-#[inline(always)]
-pub(crate) fn copy_short(d: &mut [u8], s: &[u8]) -> usize {
-    let n = s.len();
-    let d = &mut d[..n];
-    if (8..=16).contains(&n) {
-        d[..8].copy_from_slice(&s[..8]);
-        d[n - 8..].copy_from_slice(&s[n - 8..]);
-    } else if (4..8).contains(&n) {
-        d[..4].copy_from_slice(&s[..4]);
-        d[n - 4..].copy_from_slice(&s[n - 4..]);
-    } else {
-        d.copy_from_slice(s);
-    }
-    n
 }
 
 #[cfg(test)]

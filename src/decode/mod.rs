@@ -8,6 +8,7 @@
 //! - [`text_format`]: a message decoded with a schema, as `protoc --decode` prints it.
 //! - [`json`]: the JSON item and board updates.
 
+mod cursor;
 pub mod json;
 pub mod json_out;
 pub mod options;

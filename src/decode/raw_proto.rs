@@ -27,6 +27,8 @@ use std::fmt;
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use super::cursor::Cursor;
+
 /// protoc's `io::CodedInputStream::GetDefaultRecursionLimit()`.
 const TOP_GROUP_DEPTH: u32 = 100;
 /// protoc's `TextFormat::Printer` budget for unknown fields (`kUnknownFieldRecursionLimit`).
@@ -441,73 +443,8 @@ fn ascii_string(bytes: Vec<u8>) -> String {
 /// hex digits) and the newline, with slack for the fixed-size stores below.
 const LINE: usize = 64;
 
-/// The printer's output: a zero-filled buffer written through a cursor. Each line first
-/// makes room for itself once ([`Out::room`]); the stores after that are plain copies of
-/// fixed size into the buffer (no capacity check or length update per piece, and no
-/// `memcpy` call for 2 bytes). Bytes past `pos` are scratch.
-struct Out {
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl Out {
-    /// Writes after the existing bytes of `buf`, with `hint` bytes of room to start.
-    fn new(mut buf: Vec<u8>, hint: usize) -> Out {
-        let pos = buf.len();
-        let len = pos.saturating_add(hint).saturating_add(LINE);
-        if buf.capacity() == 0 {
-            // Zeroed memory from the allocator: fresh pages need no clearing.
-            buf = vec![0; len];
-        } else {
-            buf.resize(len, 0);
-        }
-        Out { buf, pos }
-    }
-
-    /// The text written so far, as a `Vec` of exactly that length.
-    fn finish(mut self) -> Vec<u8> {
-        self.buf.truncate(self.pos);
-        self.buf
-    }
-
-    fn text(&self) -> &[u8] {
-        &self.buf[..self.pos]
-    }
-
-    #[inline(always)]
-    fn room(&mut self, n: usize) {
-        if self.buf.len() - self.pos < n {
-            self.grow(n);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self, n: usize) {
-        let want = self.pos.saturating_add(n).saturating_add(LINE);
-        self.buf
-            .resize(want.max(self.buf.len().saturating_mul(2)), 0);
-    }
-
-    #[inline(always)]
-    fn put<const N: usize>(&mut self, s: &[u8; N]) {
-        self.buf[self.pos..self.pos + N].copy_from_slice(s);
-        self.pos += N;
-    }
-
-    /// Short values (most strings) are copied as two overlapping fixed-size pieces
-    /// rather than by a call to `memcpy`.
-    #[inline(always)]
-    fn put_slice(&mut self, s: &[u8]) {
-        self.pos += super::json_out::copy_short(&mut self.buf[self.pos..], s);
-    }
-
-    #[inline(always)]
-    fn byte(&mut self, b: u8) {
-        self.buf[self.pos] = b;
-        self.pos += 1;
-    }
-}
+/// The printer's output: a [`Cursor`] (room made once per line, then plain copies).
+type Out = Cursor;
 
 /// Prints the fields of `r` up to its end, or up to the end-group tag of `group`
 /// (number, offset of its start tag), in one pass: checking and printing together.
