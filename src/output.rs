@@ -65,17 +65,9 @@ impl Output {
         }
     }
 
-    /// One JSON report on stdout (printed even with `--quiet`: the caller asked for it),
-    /// stamped with [`FORMAT_VERSION`] (SPEC: JSON contract) so no report can lack it.
-    pub fn json(&self, value: &serde_json::Value) {
-        let mut value = value.clone();
-        if let serde_json::Value::Object(map) = &mut value {
-            map.insert("format_version".into(), FORMAT_VERSION.into());
-        }
-        self.json_as_is(&value);
-    }
-
-    /// A command's report value as its JSON document: the same struct its text is
+    /// A command's report value as its JSON document (printed even with `--quiet`: the
+    /// caller asked for it), stamped with [`FORMAT_VERSION`] (SPEC: JSON contract) so no
+    /// report can lack it: the same struct its text is
     /// rendered from (issue 10 item 5), so the two cannot drift. A value serde cannot
     /// write (it never happens with the report types) prints `null`, never a panic.
     ///

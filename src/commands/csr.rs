@@ -85,9 +85,7 @@ pub fn run(ctx: &Ctx, args: CsrArgs) -> Result<ExitCode> {
         pending_renewal: target.pending,
     };
     match args.format {
-        Format::Json => ctx
-            .out
-            .json(&serde_json::to_value(&report).unwrap_or_default()),
+        Format::Json => ctx.out.report(&report),
         Format::Text => print_text(ctx, &report, mail.is_some()),
     }
     Ok(ExitCode::Ok)

@@ -5,7 +5,7 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use serde_json::json;
+use crate::output::ErrorDocument;
 use zeroize::Zeroizing;
 
 use crate::cert::{self, Certificate};
@@ -22,13 +22,14 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<ExitCode> {
     let result = export_pkcs12(ctx, &args);
     match &result {
         // SPEC: one JSON document under --format json, also on failure.
-        Err(e) if args.json() => ctx.out.json(&json!({
-            "format_version": 1,
-            "profile": ctx.profile,
-            "ok": false,
-            "exit_code": e.exit_code().code(),
-            "error": e.to_string(),
-        })),
+        Err(e) if args.json() => ctx.out.report(&Failed {
+            profile: &ctx.profile,
+            failure: ErrorDocument {
+                ok: false,
+                exit_code: e.exit_code().code(),
+                error: &e.to_string(),
+            },
+        }),
         Ok(done) => report(ctx, &args, done),
         Err(_) => {}
     }
@@ -141,24 +142,50 @@ fn password_from_terminal() -> Result<Zeroizing<String>> {
     Ok(first)
 }
 
+/// `export --format json` on failure: the profile beside the JSON contract's error fields.
+#[derive(serde::Serialize)]
+struct Failed<'a> {
+    profile: &'a str,
+    #[serde(flatten)]
+    failure: ErrorDocument<'a>,
+}
+
+/// `export --format json` (docs/install.md lists the fields).
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    ok: bool,
+    exit_code: u8,
+    format: &'static str,
+    #[serde(serialize_with = "crate::output::path")]
+    out: &'a std::path::Path,
+    friendly_name: &'a str,
+    subject: &'a str,
+    fingerprint_sha256: String,
+    #[serde(serialize_with = "crate::time::json")]
+    not_after: chrono::DateTime<chrono::Utc>,
+    chain_length: usize,
+    encryption: &'static str,
+    mac: &'static str,
+}
+
 fn report(ctx: &Ctx, args: &ExportArgs, done: &Exported) {
     let leaf = &done.leaf;
     if args.json() {
-        ctx.out.json(&json!({
-            "format_version": 1,
-            "profile": ctx.profile,
-            "ok": true,
-            "exit_code": 0,
-            "format": "pkcs12",
-            "out": args.out,
-            "friendly_name": done.friendly_name,
-            "subject": leaf.subject,
-            "fingerprint_sha256": leaf.fingerprint(),
-            "not_after": crate::time::rfc3339(leaf.not_after),
-            "chain_length": done.chain_length,
-            "encryption": "PBES2 PBKDF2-HMAC-SHA256 AES-256-CBC",
-            "mac": "HMAC-SHA256",
-        }));
+        ctx.out.report(&Report {
+            profile: &ctx.profile,
+            ok: true,
+            exit_code: 0,
+            format: "pkcs12",
+            out: &args.out,
+            friendly_name: &done.friendly_name,
+            subject: &leaf.subject,
+            fingerprint_sha256: leaf.fingerprint(),
+            not_after: leaf.not_after,
+            chain_length: done.chain_length,
+            encryption: "PBES2 PBKDF2-HMAC-SHA256 AES-256-CBC",
+            mac: "HMAC-SHA256",
+        });
         return;
     }
     let o = &ctx.out;

@@ -4,7 +4,6 @@
 //! and the key is parsed only when a certificate is there to compare it with.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use crate::cert::Certificate;
 use crate::cli::ListArgs;
@@ -39,7 +38,12 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
         .collect();
     let lines: Vec<Line> = rows.iter().map(|r| Line::of(r, now)).collect();
     if args.format == Format::Json {
-        ctx.out.json(&json!({ "profiles": lines }));
+        /// SPEC: `list` is an object, `{"format_version": 1, "profiles": [...]}`.
+        #[derive(serde::Serialize)]
+        struct Document<'a> {
+            profiles: &'a [Line<'a>],
+        }
+        ctx.out.report(&Document { profiles: &lines });
         return Ok(ExitCode::Ok);
     }
     if lines.is_empty() {

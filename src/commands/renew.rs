@@ -81,9 +81,7 @@ pub fn run(ctx: &Ctx, args: RenewArgs) -> Result<ExitCode> {
         mailed_to: mailed_to.as_ref().map(|m| m.to_string()),
     };
     match args.format {
-        Format::Json => ctx
-            .out
-            .json(&serde_json::to_value(&report).unwrap_or_default()),
+        Format::Json => ctx.out.report(&report),
         Format::Text => print_text(ctx, &report, &paths.key(), &install),
     }
     Ok(ExitCode::Ok)

@@ -36,9 +36,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
         }),
     };
     match args.format {
-        Format::Json => ctx
-            .out
-            .json(&serde_json::to_value(&report).unwrap_or_default()),
+        Format::Json => ctx.out.report(&report),
         // The checklist is the answer, so it prints even with --quiet only when it is
         // not all good: a quiet cron job stays silent while ready.
         Format::Text if ctx.out.quiet && report.ready => {}
